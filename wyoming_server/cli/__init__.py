@@ -1,0 +1,71 @@
+"""The `edge-tts-clone` command line: one sub-command per module in this package.
+
+Each module exposes `register(subparsers)`, which adds its parser and sets
+`func(args) -> int`. Only this package reads argv; it builds frozen settings and
+calls into the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Final
+
+from .. import __version__
+
+# Sub-command modules, in the order `--help` lists them.
+COMMAND_MODULES: Final = ("serve", "say", "convert", "voices", "models", "detect", "bench")
+_TOP_LEVEL_FLAGS: Final = ("--version", "-h", "--help")
+DEFAULT_COMMAND: Final = "serve"
+"""`python -m wyoming_server --uri stdio://` runs the server, like wyoming-piper."""
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
+    """The top-level parser and the names of the sub-commands it has."""
+    parser = argparse.ArgumentParser(
+        prog="edge-tts-clone",
+        description="Local GPT-SoVITS voice cloning for Home Assistant.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    names: list[str] = []
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":
+                raise
+            continue  # not built yet
+        module.register(subparsers)
+        names.append(name)
+    return parser, names
+
+
+def configure_logging(debug: bool, log_format: str = logging.BASIC_FORMAT) -> None:
+    """The only place that configures logging."""
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format=log_format, stream=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` and run the chosen sub-command; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser, names = build_parser()
+    starts_with_option = not args_list or (args_list[0].startswith("-") and args_list[0] not in _TOP_LEVEL_FLAGS)
+    if DEFAULT_COMMAND in names and starts_with_option:
+        args_list.insert(0, DEFAULT_COMMAND)
+    args = parser.parse_args(args_list)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    configure_logging(getattr(args, "debug", False), getattr(args, "log_format", logging.BASIC_FORMAT))
+    code: int = args.func(args)
+    return code
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Checkpoint -> ONNX conversion. The only package in the project that imports torch."""

@@ -1,0 +1,183 @@
+"""The synchronous speech engine: text in, float32 audio out.
+
+Nothing in this package imports asyncio, wyoming, aiohttp or torch. Callers run
+`TtsEngine.synthesize` in a worker thread and pass a `threading.Event` to stop it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Final, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import (
+    EngineError,
+    ModelLoadError,
+    ReferenceAudioError,
+    SynthesisCancelled,
+    TextError,
+    VoicePackError,
+)
+
+__all__ = [
+    "DEFAULT_SENTENCE_SILENCE_S",
+    "MAX_T2S_STEPS",
+    "AudioChunk",
+    "EngineError",
+    "ModelLoadError",
+    "ReferenceAudioError",
+    "SynthesisCancelled",
+    "SynthesisOptions",
+    "TextError",
+    "TtsEngine",
+    "VoicePackError",
+    "VoicePrompt",
+]
+
+MAX_T2S_STEPS: Final = 1500
+"""Upstream's cap on generated semantic tokens per sentence (60 s of audio)."""
+
+DEFAULT_SENTENCE_SILENCE_S: Final = 0.3
+"""Upstream's `fragment_interval`: silence appended after every sentence."""
+
+
+@dataclass(frozen=True, slots=True)
+class SynthesisOptions:
+    """Per-request knobs. Defaults are upstream GPT-SoVITS's (TTS.py / api_v2)."""
+
+    seed: int | None = None
+    """None draws a fresh seed per request."""
+    top_k: int = 15
+    top_p: float = 1.0
+    temperature: float = 1.0
+    repetition_penalty: float = 1.35
+    speed: float = 1.0
+    """Speaking rate factor (0.5-2.0); 1.0 is the model's own pace."""
+    noise_scale: float = 0.5
+    """SoVITS prior noise; 0 makes decoding deterministic."""
+    sentence_silence_s: float = DEFAULT_SENTENCE_SILENCE_S
+    max_tokens: int = MAX_T2S_STEPS
+    """Cap on semantic tokens per sentence (tests and benchmarks lower it)."""
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ValueError("top_k must be at least 1")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError("top_p must be in (0, 1]")
+        if self.temperature <= 0.0:
+            raise ValueError("temperature must be positive")
+        if not 0.25 <= self.speed <= 4.0:
+            raise ValueError("speed must be between 0.25 and 4")
+        if self.noise_scale < 0.0:
+            raise ValueError("noise_scale must not be negative")
+        if not 1 <= self.max_tokens <= MAX_T2S_STEPS:
+            raise ValueError(f"max_tokens must be between 1 and {MAX_T2S_STEPS}")
+
+    def with_changes(self, **changes: Any) -> SynthesisOptions:
+        """Copy with some fields replaced (validated again)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON and cache keys."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class VoicePrompt:
+    """Everything about a reference clip that synthesis needs, precomputed at enrollment.
+
+    Stored as `prompt.npz` in a voice pack, so speaking never runs HuBERT.
+    """
+
+    phones: NDArray[np.int64]
+    """(Nr,) phone ids of the reference transcript; empty for ref-free voices."""
+    bert: NDArray[np.float32]
+    """(1024, Nr) BERT features of the transcript (zeros where none)."""
+    semantic: NDArray[np.int64]
+    """(Tp,) prompt semantic tokens of the clip; empty for ref-free voices."""
+    ge: NDArray[np.float32]
+    """(1, gin, 1) global speaker embedding from the reference embedder."""
+    model_id: str = ""
+    """The model whose reference embedder produced `ge`."""
+    extras: dict[str, NDArray[Any]] = field(default_factory=dict)
+    """Further arrays (e.g. `sv_emb` (1, 20480) for v2Pro)."""
+
+    @property
+    def ref_free(self) -> bool:
+        """True when the clip had no transcript: T2S then runs without a prompt."""
+        return self.semantic.size == 0
+
+    def to_npz_dict(self) -> dict[str, NDArray[Any]]:
+        """Arrays for `np.savez` (see `from_npz_dict`)."""
+        arrays: dict[str, NDArray[Any]] = {
+            "phones": self.phones,
+            "bert": self.bert,
+            "semantic": self.semantic,
+            "ge": self.ge,
+            "model_id": np.array(self.model_id),
+        }
+        arrays.update({f"extra_{k}": v for k, v in self.extras.items()})
+        return arrays
+
+    @classmethod
+    def from_npz_dict(cls, arrays: dict[str, NDArray[Any]]) -> VoicePrompt:
+        """Inverse of `to_npz_dict`; raises VoicePackError on missing arrays."""
+        try:
+            return cls(
+                phones=np.asarray(arrays["phones"], dtype=np.int64),
+                bert=np.asarray(arrays["bert"], dtype=np.float32),
+                semantic=np.asarray(arrays["semantic"], dtype=np.int64),
+                ge=np.asarray(arrays["ge"], dtype=np.float32),
+                model_id=str(arrays["model_id"]) if "model_id" in arrays else "",
+                extras={k[len("extra_"):]: np.asarray(v) for k, v in arrays.items() if k.startswith("extra_")},
+            )
+        except KeyError as err:
+            raise VoicePackError(f"prompt tensors are missing {err.args[0]!r}") from err
+
+
+@dataclass(frozen=True, slots=True)
+class AudioChunk:
+    """The audio of one sentence (with its trailing silence)."""
+
+    samples: NDArray[np.float32]
+    """(S,) mono float32 in [-1, 1]."""
+    rate_hz: int
+    """Hertz"""
+    text: str = ""
+    """The sentence this audio speaks."""
+    is_last: bool = False
+    """True for the final chunk of a request."""
+
+    @property
+    def seconds(self) -> float:
+        """Duration in seconds."""
+        return float(self.samples.shape[0]) / self.rate_hz
+
+
+@runtime_checkable
+class TtsEngine(Protocol):
+    """A loaded voice model that turns text into audio, one chunk per sentence."""
+
+    @property
+    def sample_rate_hz(self) -> int:
+        """Rate of every chunk this engine yields."""
+        ...
+
+    @property
+    def languages(self) -> list[str]:
+        """Language codes this engine can speak (e.g. ["zh", "en"])."""
+        ...
+
+    def synthesize(
+        self,
+        text: str,
+        prompt: VoicePrompt | None,
+        options: SynthesisOptions,
+        stop: threading.Event | None = None,
+    ) -> Iterator[AudioChunk]:
+        """Yield one AudioChunk per sentence; return early once `stop` is set."""
+        ...

@@ -1,0 +1,1 @@
+"""GPT-SoVITS on onnxruntime + numpy: model folders, T2S decoding, SoVITS decoding, prompts."""

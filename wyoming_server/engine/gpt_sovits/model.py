@@ -1,0 +1,111 @@
+"""A converted model folder, loaded: manifest checked, onnxruntime sessions created on demand."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+import onnxruntime as ort
+
+from ..errors import ModelLoadError
+from .manifest import Manifest
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_THREADS: Final = min(4, os.cpu_count() or 1)
+"""Intra-op threads per session; a Pi 4/5 and this 2-core machine are best at their core count."""
+
+# Graphs a model folder must have to speak (enrollment-only graphs are optional at run time).
+REQUIRED_GRAPHS: Final = ("t2s_encoder", "t2s_decoder", "vits_decoder")
+
+
+def create_session(path: Path, threads: int = DEFAULT_THREADS) -> ort.InferenceSession:
+    """An onnxruntime CPU session with our thread settings; raises ModelLoadError."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph types
+        raise ModelLoadError(f"cannot load graph {path.name}: {err}") from err
+
+
+def require_inputs(session: ort.InferenceSession, graph: str, names: tuple[str, ...]) -> None:
+    """Fail with the missing input's name when a graph is not the one this runtime expects."""
+    present = {i.name for i in session.get_inputs()}
+    missing = [n for n in names if n not in present]
+    if missing:
+        raise ModelLoadError(f"graph {graph} lacks input(s) {', '.join(missing)}; has {sorted(present)}")
+
+
+class GptSoVitsModel:
+    """A model folder: its manifest and one onnxruntime session per graph, created on first use."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        model_dir: Path | None,
+        precision: str,
+        threads: int,
+        sessions: Mapping[str, ort.InferenceSession] | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.model_dir = model_dir
+        self.precision = precision
+        self.threads = threads
+        self._sessions: dict[str, ort.InferenceSession] = dict(sessions or {})
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        """The folder name (the id voice packs refer to)."""
+        return self.model_dir.name if self.model_dir else "in-memory"
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path,
+        precision: str | None = None,
+        threads: int = DEFAULT_THREADS,
+        verify_hashes: bool = True,
+    ) -> GptSoVitsModel:
+        """Read and check a model folder; sessions are created lazily by `session()`."""
+        manifest = Manifest.read(model_dir)
+        if verify_hashes:
+            manifest.verify_files(model_dir)
+        missing = [g for g in REQUIRED_GRAPHS if g not in manifest.graphs]
+        if missing:
+            raise ModelLoadError(f"model {model_dir.name} lacks graph(s) {', '.join(missing)}")
+        chosen = precision or manifest.default_precision
+        if chosen not in manifest.precision:
+            raise ModelLoadError(f"model {model_dir.name} has no {chosen} graphs (has {', '.join(manifest.precision)})")
+        return cls(manifest, model_dir, chosen, threads)
+
+    @classmethod
+    def from_sessions(
+        cls, manifest: Manifest, sessions: Mapping[str, ort.InferenceSession], precision: str = "fp32"
+    ) -> GptSoVitsModel:
+        """Wrap sessions made elsewhere (tests, benchmarks)."""
+        return cls(manifest, None, precision, DEFAULT_THREADS, sessions)
+
+    def has_graph(self, name: str) -> bool:
+        """True when the folder holds graph `name` (e.g. the optional `bert`)."""
+        return name in self._sessions or name in self.manifest.graphs
+
+    def session(self, name: str) -> ort.InferenceSession:
+        """The session of graph `name`, created on first use."""
+        with self._lock:
+            if name not in self._sessions:
+                if self.model_dir is None or name not in self.manifest.graphs:
+                    raise ModelLoadError(f"model {self.model_id} has no graph {name!r}")
+                path = self.model_dir / self.manifest.graphs[name].file_for(self.precision)
+                _LOGGER.debug("loading graph %s from %s", name, path)
+                self._sessions[name] = create_session(path, self.threads)
+            return self._sessions[name]
