@@ -51,6 +51,8 @@ class SynthesisOptions:
 
     seed: int | None = None
     """None draws a fresh seed per request."""
+    language: str = "auto"
+    """Language of the text: "zh", "en" or "auto" (mixed zh/en split by script)."""
     top_k: int = 15
     top_p: float = 1.0
     temperature: float = 1.0

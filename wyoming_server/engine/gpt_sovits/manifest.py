@@ -37,8 +37,8 @@ class GraphEntry:
     int8: dict[str, float] | None = None
 
     def file_for(self, precision: str) -> str:
-        """INT8 file when asked and present, else the fp32 one."""
-        return self.files.get(precision) or self.files["fp32"]
+        """The file of that precision when present, else the graph's only file (e.g. fp32-only graphs)."""
+        return self.files.get(precision) or self.files.get("fp32") or next(iter(self.files.values()))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,89 @@
+"""`edge-tts-clone say`: speak a text with a reference clip into a WAV file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..engine import EngineError, SynthesisOptions
+
+
+def register(subparsers: Any) -> None:
+    """Add the `say` sub-command."""
+    parser = subparsers.add_parser(
+        "say",
+        help="speak a text into a WAV file (cloning --ref-audio with --model, else the stock voice)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--model", type=Path, help="converted model folder (omit for the stock English voice)")
+    parser.add_argument("--ref-audio", type=Path, help="reference clip of the voice to clone (3-10 s)")
+    parser.add_argument("--ref-text", default="", help="transcript of the clip (empty: ref-free, lower quality)")
+    parser.add_argument("--ref-language", default="zh", help="language of the transcript")
+    parser.add_argument("--text", required=True, help="what to say")
+    parser.add_argument("--language", default="auto", help="language of --text: zh, en or auto")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="WAV file to write")
+    parser.add_argument("--seed", type=int, help="random seed (same seed, same audio)")
+    parser.add_argument("--top-k", type=int, default=15)
+    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--repetition-penalty", type=float, default=1.35)
+    parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--noise-scale", type=float, default=0.5)
+    parser.add_argument("--max-tokens", type=int, default=1500, help="cap on semantic tokens per sentence")
+    parser.add_argument("--precision", choices=("fp32", "int8"), help="graphs to use (default: INT8 when present)")
+    parser.add_argument("--threads", type=int, help="onnxruntime threads per graph")
+    parser.add_argument("--debug", action="store_true", help="log debug messages")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Synthesize and write the WAV; returns 1 with a clear message on failure."""
+    import soundfile
+
+    try:
+        options = SynthesisOptions(
+            seed=args.seed,
+            language=args.language,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            temperature=args.temperature,
+            repetition_penalty=args.repetition_penalty,
+            speed=args.speed,
+            noise_scale=args.noise_scale,
+            max_tokens=args.max_tokens,
+        )
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        chunks, rate_hz = _synthesize(args, options)
+    except (EngineError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    soundfile.write(str(args.output), audio, rate_hz, subtype="PCM_16")
+    print(f"wrote {args.output}: {audio.size / rate_hz:.2f} s at {rate_hz} Hz")
+    return 0
+
+
+def _synthesize(args: argparse.Namespace, options: SynthesisOptions) -> tuple[list[Any], int]:
+    from ..engine.audio import read_audio
+    from ..engine.gpt_sovits.engine import GptSoVitsEngine
+    from ..engine.gpt_sovits.model import DEFAULT_THREADS, GptSoVitsModel
+    from ..engine.gpt_sovits.prompt import build_voice_prompt
+
+    if args.model is None:
+        raise EngineError("the stock voice is not available yet: pass --model")
+    if args.ref_audio is None:
+        raise EngineError("--ref-audio is required with --model")
+    model = GptSoVitsModel.load(args.model, precision=args.precision, threads=args.threads or DEFAULT_THREADS)
+    samples, rate_hz = read_audio(args.ref_audio.read_bytes(), str(args.ref_audio))
+    prompt = build_voice_prompt(samples, rate_hz, args.ref_text, args.ref_language, model)
+    engine = GptSoVitsEngine(model)
+    chunks = [c.samples for c in engine.synthesize(args.text, prompt, options, threading.Event())]
+    return chunks, engine.sample_rate_hz

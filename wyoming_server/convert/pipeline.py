@@ -1,0 +1,196 @@
+"""`convert_model`: official checkpoints in, a complete model folder out (or nothing at all).
+
+The folder is built in a temporary sibling directory and renamed into place only when
+every graph has been exported, verified against torch, quantized and hashed; a failure
+at any step removes the temporary directory, so no partial output is ever left.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from .. import __version__
+from ..engine.gpt_sovits.manifest import (
+    MANIFEST_NAME,
+    SAMPLE_RATE_HZ,
+    SYMBOL_TABLE_V2,
+    GraphEntry,
+    Manifest,
+    sha256_file,
+)
+from .checkpoints import check_pair, load_gpt_checkpoint, load_sovits_checkpoint
+from .errors import ConversionError
+from .graph import GraphResult, GraphSpec, export_graph, quantize_graph
+
+_LOGGER = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+"""progress(step, total, message)"""
+
+PRECISION_CHOICES: Final = ("fp32", "int8", "both")
+PRO_VERSIONS: Final = ("v2Pro", "v2ProPlus")
+
+
+def _no_progress(step: int, total: int, message: str) -> None:
+    _LOGGER.info("[%d/%d] %s", step, total, message)
+
+
+def _check_inputs(hubert_dir: Path, sv: Path | None, bert_dir: Path | None) -> None:
+    for name in ("config.json", "pytorch_model.bin"):
+        if not (hubert_dir / name).is_file():
+            raise ConversionError(f"HuBERT folder {hubert_dir} lacks {name} (expected chinese-hubert-base)")
+    if sv is not None and not sv.is_file():
+        raise ConversionError(f"speaker-verification checkpoint not found: {sv}")
+    if bert_dir is not None and not (bert_dir / "pytorch_model.bin").is_file():
+        raise ConversionError(f"BERT folder {bert_dir} lacks pytorch_model.bin (expected chinese-roberta-wwm-ext-large)")
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as f:
+                os.fsync(f.fileno())
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _install(tmp_dir: Path, out_dir: Path, overwrite: bool) -> None:
+    """Rename the finished folder into place; an existing one is swapped out, then removed."""
+    old: Path | None = None
+    if out_dir.exists():
+        if not overwrite:
+            raise ConversionError(f"{out_dir} already exists (pass --force to replace it)")
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        out_dir.rename(old)
+    tmp_dir.rename(out_dir)
+    parent_fd = os.open(out_dir.parent, os.O_RDONLY)
+    try:
+        os.fsync(parent_fd)
+    finally:
+        os.close(parent_fd)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def convert_model(
+    gpt: Path,
+    sovits: Path,
+    hubert_dir: Path,
+    out_dir: Path,
+    *,
+    sv: Path | None = None,
+    bert_dir: Path | None = None,
+    precision: str = "both",
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> Manifest:
+    """Convert official GPT-SoVITS checkpoints into a model folder; raises ConversionError."""
+    from .sovits_export import bert_extra_files, bert_graph_specs, sovits_dims, sovits_graph_specs
+    from .t2s_export import t2s_dims, t2s_graph_specs
+
+    report = progress or _no_progress
+    if precision not in PRECISION_CHOICES:
+        raise ConversionError(f"precision must be one of {', '.join(PRECISION_CHOICES)}, not {precision!r}")
+    _check_inputs(hubert_dir, sv, bert_dir)
+
+    report(0, 1, f"reading {gpt.name} and {sovits.name}")
+    gpt_ckpt = load_gpt_checkpoint(gpt)
+    sovits_ckpt = load_sovits_checkpoint(sovits)
+    check_pair(gpt_ckpt, sovits_ckpt)
+    if sovits_ckpt.version in PRO_VERSIONS and sv is None:
+        raise ConversionError(
+            f"{sovits.name} is a {sovits_ckpt.version} model: pass the speaker-verification checkpoint "
+            "with --sv (pretrained_eres2netv2w24s4ep4.ckpt)"
+        )
+    specs: list[GraphSpec] = [
+        *t2s_graph_specs(gpt_ckpt),
+        *sovits_graph_specs(sovits_ckpt, hubert_dir, sv if sovits_ckpt.version in PRO_VERSIONS else None),
+        *(bert_graph_specs(bert_dir) if bert_dir is not None else []),
+    ]
+    want_int8 = precision in ("int8", "both")
+    total = len(specs) * (2 if want_int8 else 1) + 1
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        results: list[GraphResult] = []
+        step = 0
+        for spec in specs:
+            step += 1
+            report(step, total, f"exporting {spec.name} and checking it against torch")
+            result = export_graph(spec, tmp_dir)
+            if want_int8:
+                step += 1
+                report(step, total, f"quantizing {spec.name} ({spec.quantization})")
+                result = quantize_graph(spec, result, tmp_dir)
+            results.append(result)
+        if bert_dir is not None:
+            for source, name in bert_extra_files(bert_dir):
+                shutil.copyfile(source, tmp_dir / name)
+        if precision == "int8":
+            results = [_drop_fp32(r, tmp_dir) for r in results]
+
+        report(total, total, "hashing files and writing the manifest")
+        manifest = Manifest(
+            version=sovits_ckpt.version,
+            symbol_table=SYMBOL_TABLE_V2,
+            sample_rate_hz=SAMPLE_RATE_HZ,
+            precision=["fp32", "int8"] if precision == "both" else [precision],
+            dims={"t2s": t2s_dims(gpt_ckpt), "sovits": sovits_dims(sovits_ckpt)},
+            sampling_defaults={"top_k": int(gpt_ckpt.config.get("inference", {}).get("top_k", 15))},
+            graphs={
+                r.name: GraphEntry(files=r.files, max_abs_error=r.max_abs_error, int8=r.int8_error or None)
+                for r in results
+            },
+            files={
+                p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+                for p in sorted(tmp_dir.iterdir())
+                if p.is_file()
+            },
+            sources={
+                "gpt": gpt.name,
+                "sovits": sovits.name,
+                "hubert": hubert_dir.name,
+                **({"sv": sv.name} if sv is not None else {}),
+                **({"bert": bert_dir.name} if bert_dir is not None else {}),
+            },
+            created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            converter_version=__version__,
+        )
+        (tmp_dir / MANIFEST_NAME).write_text(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        _fsync_tree(tmp_dir)
+        _install(tmp_dir, out_dir, overwrite)
+    except ConversionError:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    except Exception as err:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise ConversionError(f"conversion failed: {err}") from err
+    except BaseException:  # KeyboardInterrupt: still leave nothing behind
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _drop_fp32(result: GraphResult, folder: Path) -> GraphResult:
+    """For --precision int8: keep only the INT8 file of graphs that have one."""
+    if "int8" not in result.files:
+        return result
+    (folder / result.files["fp32"]).unlink(missing_ok=True)
+    return GraphResult(
+        name=result.name,
+        files={"int8": result.files["int8"]},
+        max_abs_error=result.max_abs_error,
+        int8_error=result.int8_error,
+    )
