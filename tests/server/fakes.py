@@ -70,6 +70,10 @@ class Behaviour:
     calls: list[tuple[str, str, str]] = field(default_factory=list)
     """(voice id, style, text) of every synthesize call."""
     sentences_done: int = 0
+    active: int = 0
+    """Syntheses running right now (in worker threads)."""
+    max_active: int = 0
+    """The most that ever ran at once."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -104,7 +108,17 @@ class FakeEngine:
     ) -> Iterator[AudioChunk]:
         """One chunk per sentence; returns early once `stop` is set."""
         behaviour = self.behaviour
-        stop = stop or threading.Event()
+        with behaviour.lock:
+            behaviour.active += 1
+            behaviour.max_active = max(behaviour.max_active, behaviour.active)
+        try:
+            yield from self._sentences(text, options, stop or threading.Event())
+        finally:
+            with behaviour.lock:
+                behaviour.active -= 1
+
+    def _sentences(self, text: str, options: SynthesisOptions, stop: threading.Event) -> Iterator[AudioChunk]:
+        behaviour = self.behaviour
         behaviour.started.set()
         sentences = split_sentences(text)
         for index, sentence in enumerate(sentences):

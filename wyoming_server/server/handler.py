@@ -68,8 +68,10 @@ class _Stream:
     """Voice and options for every sentence; None when synthesize-start was refused."""
     splitter: SentenceSplitter = field(default_factory=SentenceSplitter)
     chars: int = 0
+    refused: bool = False
+    """Read side: no more text is accepted (the error is queued behind the sentences before it)."""
     failed: bool = False
-    """After an error no more sentences are spoken; synthesize-stop still gets synthesize-stopped."""
+    """Reply side: after an error no more sentences are spoken; synthesize-stop still gets synthesize-stopped."""
 
 
 class _ClientGone(Exception):
@@ -190,7 +192,7 @@ class TtsEventHandler(AsyncEventHandler):
             try:
                 self._stream = _Stream(request=parse_synthesize_start(event.data))
             except RequestError as err:
-                self._stream = _Stream(request=None, failed=True)
+                self._stream = _Stream(request=None, refused=True, failed=True)
                 await self._queue(partial(self._fail, err, ends_request=False))
             return
 
@@ -207,7 +209,7 @@ class TtsEventHandler(AsyncEventHandler):
             except RequestError as err:
                 await self._fail_stream(stream, err)
                 return
-            if stream.failed:
+            if stream.refused:
                 return
             stream.chars += len(text)
             if stream.chars > self._limits.max_text_chars:
@@ -227,9 +229,13 @@ class TtsEventHandler(AsyncEventHandler):
             await self._queue(lambda: self._write(SynthesizeStopped().event()))
 
     async def _fail_stream(self, stream: _Stream, err: RequestError) -> None:
-        if not stream.failed:
-            stream.failed = True
-            await self._queue(lambda: self._fail(err, ends_request=False))
+        if not stream.refused:
+            stream.refused = True
+            await self._queue(partial(self._fail_stream_reply, stream, err))
+
+    async def _fail_stream_reply(self, stream: _Stream, err: RequestError) -> None:
+        stream.failed = True
+        await self._fail(err, ends_request=False)
 
     async def _queue(self, reply: _Reply) -> None:
         await self._replies.put(reply)
