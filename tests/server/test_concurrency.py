@@ -37,8 +37,10 @@ async def _streamed(server: RunningServer, index: int) -> tuple[int, bytes, int]
         await client.write_event(SynthesizeStop().event())
         groups, errors = await read_stream(client)
     assert errors == []
-    expected = [expected_pcm("mum", "default", f"Stream {index} first."),
-                expected_pcm("mum", "default", f"Stream {index} second.")]
+    expected = [
+        expected_pcm("mum", "default", f"Stream {index} first."),
+        expected_pcm("mum", "default", f"Stream {index} second."),
+    ]
     assert [group.pcm for group in groups] == expected, f"stream {index}"
     return index, b"".join(expected), GPT_SOVITS_RATE_HZ
 

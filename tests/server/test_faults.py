@@ -40,7 +40,10 @@ def _synthesize(text: str, voice: str | None = "mum", **extra: Any) -> Event:
     ("event", "code"),
     [
         (_synthesize("Hello.", voice="nobody"), "unknown-voice"),
-        (Event("synthesize", {"text": "Hello.", "voice": {"name": "mum", "speaker": "shouting"}}), "unknown-voice"),
+        (
+            Event("synthesize", {"text": "Hello.", "voice": {"name": "mum", "speaker": "shouting"}}),
+            "unknown-voice",
+        ),
         (_synthesize("   \n "), "empty-text"),
         (_synthesize("x" * 201), "text-too-long"),
         (Event("synthesize", {"text": 5}), "bad-request"),
@@ -77,7 +80,9 @@ async def test_bad_requests_get_an_error_and_the_connection_keeps_serving(
     assert not reply.stopped, "no audio-stop follows an error"
 
 
-async def test_engine_error_after_some_audio_ends_the_reply_without_audio_stop(start_server: StartServer) -> None:
+async def test_engine_error_after_some_audio_ends_the_reply_without_audio_stop(
+    start_server: StartServer,
+) -> None:
     server = await start_server()
     async with server.client() as client:
         await client.write_event(_synthesize(f"Fine first. {FAIL_MARKER} here."))
@@ -122,7 +127,9 @@ async def test_a_failed_stream_still_answers_synthesize_stop(start_server: Start
     assert server.library.behaviour.calls == []
 
 
-async def test_a_stream_longer_than_the_limit_fails_once_and_stops_speaking(start_server: StartServer) -> None:
+async def test_a_stream_longer_than_the_limit_fails_once_and_stops_speaking(
+    start_server: StartServer,
+) -> None:
     server = await start_server(max_text_chars=40)
     async with server.client() as client:
         await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="mum")).event())
@@ -174,7 +181,9 @@ async def test_disconnect_mid_stream_stops_the_engine(start_server: StartServer)
     await _wait(behaviour.stop_seen)
 
 
-async def test_a_full_queue_answers_busy_and_the_queued_requests_still_complete(start_server: StartServer) -> None:
+async def test_a_full_queue_answers_busy_and_the_queued_requests_still_complete(
+    start_server: StartServer,
+) -> None:
     server = await start_server(max_concurrent=1, max_queued=1)
     behaviour = server.library.behaviour
     gate = behaviour.gate = threading.Event()
@@ -242,7 +251,9 @@ async def test_a_broken_frame_gets_an_error_and_only_that_connection_closes(
     assert reply.pcm == expected_pcm("mum", "default", "Unaffected.")
 
 
-async def test_replies_already_queued_are_sent_before_the_broken_frame_error(start_server: StartServer) -> None:
+async def test_replies_already_queued_are_sent_before_the_broken_frame_error(
+    start_server: StartServer,
+) -> None:
     server = await start_server()
     good = _synthesize("Before the garbage.")
     header = json.dumps({"type": good.type, "data": good.data}).encode() + b"\n"

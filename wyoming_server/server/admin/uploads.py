@@ -71,13 +71,18 @@ async def read_json(request: web.Request, timeout_s: float) -> Any:
     """The JSON body (at most MAX_JSON_BYTES, within `timeout_s`)."""
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
         raise ApiError(413, "too-large", f"the JSON body is larger than {MAX_JSON_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
     try:
         async with asyncio.timeout(timeout_s):
-            raw = await request.content.read(MAX_JSON_BYTES + 1)
+            while size <= MAX_JSON_BYTES and (chunk := await request.content.read(MAX_JSON_BYTES + 1 - size)):
+                chunks.append(chunk)
+                size += len(chunk)
     except TimeoutError:
         raise ApiError(408, "timeout", "the request body arrived too slowly") from None
-    if len(raw) > MAX_JSON_BYTES:
+    if size > MAX_JSON_BYTES:
         raise ApiError(413, "too-large", f"the JSON body is larger than {MAX_JSON_BYTES} bytes")
+    raw = b"".join(chunks)
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, ValueError):
