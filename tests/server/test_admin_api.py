@@ -1,4 +1,4 @@
-"""The admin HTTP API over a real socket: auth, validation, traversal, uploads, synthesis, metrics, OpenAPI."""
+"""The admin HTTP API over a real socket: auth, validation, traversal, uploads, speech, metrics, OpenAPI."""
 
 from __future__ import annotations
 
@@ -332,7 +332,7 @@ async def test_openapi_describes_exactly_the_registered_routes(
     }
     assert server.app.admin is not None
     registered = set()
-    for route in server.app.admin._app.router.routes():  # noqa: SLF001 - the test needs the real route table
+    for route in server.app.admin._app.router.routes():  # the real route table
         if route.method == "HEAD":
             continue
         info = route.resource.get_info() if route.resource else {}

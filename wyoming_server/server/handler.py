@@ -71,7 +71,7 @@ class _Stream:
     refused: bool = False
     """Read side: no more text is accepted (the error is queued behind the sentences before it)."""
     failed: bool = False
-    """Reply side: after an error no more sentences are spoken; synthesize-stop still gets synthesize-stopped."""
+    """Reply side: after an error no sentence is spoken; synthesize-stop still gets synthesize-stopped."""
 
 
 class _ClientGone(Exception):
