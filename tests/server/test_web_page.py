@@ -27,11 +27,18 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM: Final = "/usr/bin/chromium"
 CHROMEDRIVER: Final = "/usr/bin/chromedriver"
-CHROME_FLAGS: Final = (
-    "--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update "
-    "--disable-sync --no-first-run --use-fake-ui-for-media-stream --use-fake-device-for-media-stream "
-    "--autoplay-policy=no-user-gesture-required"
-).split()
+CHROME_FLAGS: Final = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+]
 WAIT_S: Final = 20
 HOSTILE_NAME: Final = '<img src=x onerror="window.__pwned=1">'
 
