@@ -137,6 +137,9 @@ def register(subparsers: Any) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     """The frozen settings for these arguments (ValueError with the flag's name when one is wrong)."""
+    from ..server.transport import parse_uri
+
+    parse_uri(args.uri)
     if args.max_concurrent < 1:
         raise ValueError("--max-concurrent must be at least 1")
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.max_concurrent)
