@@ -64,6 +64,7 @@ async def start_server(tmp_path: Path, library: FakeLibrary) -> AsyncIterator[St
         streaming: bool = True,
         http: bool = True,
         samples_per_chunk: int = 1024,
+        zeroconf: str | None = None,
         **limits: Any,
     ) -> RunningServer:
         settings = ServerSettings(
@@ -73,6 +74,7 @@ async def start_server(tmp_path: Path, library: FakeLibrary) -> AsyncIterator[St
             http_port=0 if http else None,
             samples_per_chunk=samples_per_chunk,
             streaming=streaming,
+            zeroconf_name=zeroconf,
             limits=dataclasses.replace(Limits(), **limits),
             cache=CacheSettings(tmp_path / "cache", int(cache_mb * 1024 * 1024)) if cache_mb else None,
         )

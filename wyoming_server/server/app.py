@@ -119,10 +119,12 @@ class ServerApp:
             _LOGGER.warning("--zeroconf needs a tcp:// --uri; not announcing %s", self.settings.uri)
             return
         host = self.endpoint.host
-        host_ip = detect_host_ip() if host in ("0.0.0.0", "", "::") else host
+        any_address = host in ("0.0.0.0", "", "::")
+        host_ip = detect_host_ip() if any_address else host
         self._announcer = ZeroconfAnnouncer(
             name=self.settings.zeroconf_name or "",
             host_ip=host_ip,
+            interfaces=None if any_address else [host_ip],  # announce where we listen
             port=self.wyoming_port,
             properties=txt_properties(
                 http_port=self.http_port or None, server_id=self.server_id, version=__version__
