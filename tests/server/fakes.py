@@ -70,6 +70,8 @@ class Behaviour:
     calls: list[tuple[str, str, str]] = field(default_factory=list)
     """(voice id, style, text) of every synthesize call."""
     sentences_done: int = 0
+    repeat: int = 1
+    """Each sentence's tone is repeated this many times (to make replies large)."""
     active: int = 0
     """Syntheses running right now (in worker threads)."""
     max_active: int = 0
@@ -136,7 +138,7 @@ class FakeEngine:
             with behaviour.lock:
                 behaviour.sentences_done += 1
             yield AudioChunk(
-                samples=tone(self.voice_key, sentence, options),
+                samples=np.tile(tone(self.voice_key, sentence, options), behaviour.repeat),
                 rate_hz=self._rate_hz,
                 text=sentence,
                 is_last=index == len(sentences) - 1,

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 from wyoming.info import Describe, Info
+from yarl import URL
 
 from wyoming_server.engine import SynthesisOptions
 
@@ -155,7 +156,7 @@ async def test_path_traversal_is_refused(
     server = await start_server()
     token = server.token
     for method in ("GET", "DELETE", "PATCH"):
-        url = aiohttp.client.URL(server.http_url + path, encoded=True)
+        url = URL(server.http_url + path, encoded=True)
         async with http.request(method, url, headers=_auth(server), json={"name": "x"}) as response:
             text = await response.text()
             assert response.status in (400, 404, 405), (method, path, response.status)

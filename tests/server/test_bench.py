@@ -8,7 +8,9 @@ from wyoming_server.server.bench import _in_process
 
 
 async def test_bench_in_process_reports_every_request() -> None:
-    args = argparse.Namespace(clients=3, requests=2, text="Short test. Two sentences.", rtf=0.0, max_concurrent=2)
+    args = argparse.Namespace(
+        clients=3, requests=2, text="Short test. Two sentences.", rtf=0.0, max_concurrent=2
+    )
     report = await _in_process(args)
     print(report)
     assert "total=6 ok=6 errors=0" in report

@@ -260,3 +260,20 @@ async def test_replies_already_queued_are_sent_before_the_broken_frame_error(
     answers = await _raw_exchange(server, header + b"garbage\n")
     types = [answer["type"] for answer in answers]
     assert types[0] == "audio-start" and types[-2:] == ["audio-stop", "error"]
+
+
+async def test_a_client_that_stops_reading_loses_its_connection_and_its_slot(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(request_timeout_s=0.5, max_concurrent=1)
+    server.library.behaviour.repeat = 4000  # megabytes of audio: more than the socket buffers hold
+    admission = server.app.runner.admission  # type: ignore[union-attr]
+    async with server.client() as stalled:
+        await stalled.write_event(_synthesize("Nobody reads this. Nor this. Nor this one."))
+        await _wait(server.library.behaviour.started)
+        await asyncio.wait_for(admission.wait_until(lambda a: a.running == 0), WAIT_S)
+        server.library.behaviour.repeat = 1
+        async with server.client() as other:
+            await other.write_event(_synthesize("Served after."))
+            reply = await read_reply(other)
+    assert reply.pcm == expected_pcm("mum", "default", "Served after.")

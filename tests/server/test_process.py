@@ -36,7 +36,7 @@ TIMEOUT_S: Final = 60.0
 STORE_MISSING: Final = importlib.util.find_spec("wyoming_server.voices.store") is None
 PENDING_LIBRARY: Final = pytest.mark.xfail(
     STORE_MISSING,
-    reason="pending: the real voice library (wyoming_server.voices.store + the stock Piper voice) is not merged yet",
+    reason="pending: the real voice library (wyoming_server.voices.store) is not merged yet",
     strict=True,
 )
 
@@ -66,7 +66,7 @@ async def _process(*args: str) -> AsyncIterator[asyncio.subprocess.Process]:
 
 async def _send(proc: asyncio.subprocess.Process, event: Event) -> None:
     assert proc.stdin is not None
-    await async_write_event(event, proc.stdin)  # type: ignore[arg-type]
+    await async_write_event(event, proc.stdin)
 
 
 async def _next(proc: asyncio.subprocess.Process) -> Event:

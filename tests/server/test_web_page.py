@@ -165,7 +165,8 @@ def _use_token(driver: WebDriver, server: ThreadedServer) -> None:
 
 
 def _severe_console_messages(driver: WebDriver) -> list[str]:
-    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    entries: list[dict[str, Any]] = driver.get_log("browser")  # type: ignore[attr-defined]  # Chrome-only API
+    return [entry["message"] for entry in entries if entry["level"] == "SEVERE"]
 
 
 def test_the_page_lists_voices_with_their_quality_reports(browser: WebDriver, server: ThreadedServer) -> None:

@@ -268,9 +268,14 @@ class TtsEventHandler(AsyncEventHandler):
             await self._replies.join()
 
     async def _write(self, event: Event) -> None:
+        """Send one event; a client that stops reading for the request timeout counts as gone.
+
+        Otherwise a client that never reads would hold its synthesis slot for ever.
+        """
         try:
-            await self.write_event(event)
-        except (ConnectionError, OSError, RuntimeError) as err:
+            async with asyncio.timeout(self._limits.request_timeout_s):
+                await self.write_event(event)
+        except (ConnectionError, OSError, RuntimeError, TimeoutError) as err:
             raise _ClientGone from err
 
     async def _write_pcm(self, pcm: bytes, rate_hz: int) -> None:

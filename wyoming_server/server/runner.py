@@ -86,6 +86,8 @@ def _engine_failure(err: BaseException) -> RequestError:
     """The `error` a failed engine call becomes."""
     if isinstance(err, RequestError):
         return err
+    if isinstance(err, VoiceNotFoundError):
+        return RequestError(ErrorCode.UNKNOWN_VOICE, f"the voice is gone ({err})")
     if isinstance(err, TextError):
         return RequestError(ErrorCode.BAD_REQUEST, f"cannot speak this text: {err}")
     if isinstance(err, EngineError):
@@ -141,6 +143,8 @@ class SynthesisRunner:
             ) from None
         except EngineError as err:
             raise _engine_failure(err) from None
+        if request.voice_id is not None and pack.id != request.voice_id:
+            raise RequestError(ErrorCode.UNKNOWN_VOICE, f"no voice {request.voice_id!r} on this server")
         style = request.style or pack.default_style
         if style not in pack.styles:
             raise RequestError(

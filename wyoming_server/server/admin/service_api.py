@@ -37,10 +37,6 @@ async def synthesize_wav(request: web.Request) -> web.Response:
         body = await read_json(request, context.limits.http_body_timeout_s)
         speech_request = parse_http_tts(body, context.limits.max_text_chars)
         speech = await context.runner.resolve(speech_request)
-        if speech_request.voice_id and speech.pack.id != speech_request.voice_id:
-            raise RequestError(
-                ErrorCode.UNKNOWN_VOICE, f"no voice {speech_request.voice_id!r} on this server"
-            )
         blocks: list[bytes] = []
         async with contextlib.aclosing(context.runner.speak(speech, received_at=received_at)) as audio:
             async for pcm in audio:
