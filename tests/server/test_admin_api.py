@@ -6,6 +6,7 @@ import asyncio
 import io
 import logging
 import stat
+import threading
 import uuid
 import wave
 from collections.abc import AsyncIterator
@@ -375,3 +376,15 @@ async def test_skipped_folders_are_reported(start_server: StartServer, http: aio
         body = await response.json()
     assert body["skipped"] == [{"path": "voices/broken", "reason": "voice.json is not valid JSON"}]
     assert "dad" in [voice["id"] for voice in body["voices"]]
+
+
+async def test_an_http_client_that_hangs_up_stops_its_synthesis(start_server: StartServer) -> None:
+    server = await start_server()
+    behaviour = server.library.behaviour
+    behaviour.gate = threading.Event()
+    session = aiohttp.ClientSession()
+    request = asyncio.ensure_future(session.post(f"{server.http_url}/api/tts", json={"text": "Never heard."}))
+    assert await asyncio.to_thread(behaviour.started.wait, 10)
+    request.cancel()
+    await session.close()
+    assert await asyncio.to_thread(behaviour.stop_seen.wait, 10), "the engine was not told to stop"
