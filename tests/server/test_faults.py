@@ -277,3 +277,15 @@ async def test_a_client_that_stops_reading_loses_its_connection_and_its_slot(
             await other.write_event(_synthesize("Served after."))
             reply = await read_reply(other)
     assert reply.pcm == expected_pcm("mum", "default", "Served after.")
+
+
+async def test_a_request_queued_behind_a_failed_one_is_not_cut_off(start_server: StartServer) -> None:
+    server = await start_server(error_linger_s=0.05)
+    behaviour = server.library.behaviour
+    async with server.client() as client:
+        behaviour.delay_s = 0.3  # the second request is still being spoken when the linger timer fires
+        await client.write_event(_synthesize("Hello.", voice="nobody"))
+        await client.write_event(_synthesize("Queued behind the failure."))
+        assert (await read_error(client)).code == "unknown-voice"
+        reply = await read_reply(client)
+    assert reply.pcm == expected_pcm("mum", "default", "Queued behind the failure.")

@@ -56,10 +56,8 @@ async def read_event(reader: asyncio.StreamReader, limits: FrameLimits) -> Event
     """The next event, or None at end of stream (also when the stream ends mid-event)."""
     try:
         line = await reader.readuntil(b"\n")
-    except asyncio.IncompleteReadError as err:
-        if err.partial.strip():
-            return None  # the peer went away in the middle of a header
-        return None
+    except asyncio.IncompleteReadError:
+        return None  # end of stream (possibly in the middle of a header: the peer went away)
     except asyncio.LimitOverrunError:
         raise FrameError(f"event header is longer than {limits.max_header_bytes} bytes") from None
     if len(line) > limits.max_header_bytes:

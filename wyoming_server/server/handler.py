@@ -109,6 +109,7 @@ class TtsEventHandler(AsyncEventHandler):
         self._stream: _Stream | None = None
         self._events_seen = 0
         self._closing = False
+        self._replying = False
         self._linger: asyncio.TimerHandle | None = None
 
     # ----- reading ------------------------------------------------------------
@@ -248,6 +249,7 @@ class TtsEventHandler(AsyncEventHandler):
     async def _reply_loop(self) -> None:
         while True:
             reply = await self._replies.get()
+            self._replying = True
             try:
                 await reply()
             except _ClientGone:
@@ -260,6 +262,7 @@ class TtsEventHandler(AsyncEventHandler):
                         ends_request=True,
                     )
             finally:
+                self._replying = False
                 self._replies.task_done()
 
     async def _finish_replies(self) -> None:
@@ -298,7 +301,7 @@ class TtsEventHandler(AsyncEventHandler):
             )
 
     def _close_if_silent(self, seen: int) -> None:
-        if self._events_seen == seen and self._replies.empty():
+        if self._events_seen == seen and self._replies.empty() and not self._replying:
             _LOGGER.debug("Closing a connection that stayed silent after an error")
             self._close()
 
