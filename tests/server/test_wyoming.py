@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from wyoming.audio import AudioStart
-from wyoming.client import AsyncTcpClient
+from wyoming.client import AsyncTcpClient, AsyncUnixClient
 from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
 from wyoming_server.engine import SynthesisOptions
+from wyoming_server.server.app import ServerApp
 from wyoming_server.server.info import PROGRAM_NAME
+from wyoming_server.settings import ServerSettings
 
 from .conftest import StartServer
-from .fakes import GPT_SOVITS_RATE_HZ, PIPER_RATE_HZ, expected_pcm, make_pack, split_sentences
+from .fakes import GPT_SOVITS_RATE_HZ, PIPER_RATE_HZ, FakeLibrary, expected_pcm, make_pack, split_sentences
 from .wire import read_reply, read_some, read_stream
 
 THREE_SENTENCES = "Dinner is ready. Please come down! 今天吃饺子。"
@@ -182,3 +186,20 @@ async def test_requests_on_one_connection_are_answered_in_order(start_server: St
 
 def test_fake_sentence_split_matches_what_the_tests_assume() -> None:
     assert split_sentences(THREE_SENTENCES) == ["Dinner is ready.", "Please come down!", "今天吃饺子。"]
+
+
+async def test_a_unix_socket_endpoint_serves_too(tmp_path: Path, library: FakeLibrary) -> None:
+    socket_path = tmp_path / "tts.sock"
+    settings = ServerSettings(data_dir=tmp_path / "data", uri=f"unix://{socket_path}", http_port=None)
+    app = ServerApp(settings, library)
+    await app.start()
+    try:
+        async with AsyncUnixClient(str(socket_path)) as client:
+            await client.write_event(
+                Synthesize("Over a unix socket.", voice=SynthesizeVoice(name="mum")).event()
+            )
+            reply = await read_reply(client)
+    finally:
+        await app.stop()
+    assert reply.pcm == expected_pcm("mum", "default", "Over a unix socket.")
+    assert not socket_path.exists(), "the socket file is removed at stop"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
-from wyoming.client import AsyncTcpClient
+from wyoming.client import AsyncClient
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.tts import SynthesizeStopped
@@ -15,12 +15,12 @@ from wyoming.tts import SynthesizeStopped
 READ_TIMEOUT_S: Final = 10.0
 
 
-async def read(client: AsyncTcpClient, timeout_s: float = READ_TIMEOUT_S) -> Event | None:
+async def read(client: AsyncClient, timeout_s: float = READ_TIMEOUT_S) -> Event | None:
     """The next event (None at end of stream); fails the test instead of hanging."""
     return await asyncio.wait_for(client.read_event(), timeout=timeout_s)
 
 
-async def read_some(client: AsyncTcpClient, timeout_s: float = READ_TIMEOUT_S) -> Event:
+async def read_some(client: AsyncClient, timeout_s: float = READ_TIMEOUT_S) -> Event:
     """The next event, which must exist."""
     event = await read(client, timeout_s)
     assert event is not None, "the server closed the connection"
@@ -42,7 +42,7 @@ class Reply:
         return b"".join(chunk.audio for chunk in self.chunks)
 
 
-async def read_reply(client: AsyncTcpClient) -> Reply:
+async def read_reply(client: AsyncClient) -> Reply:
     """Read until audio-stop or error."""
     reply = Reply()
     while True:
@@ -63,7 +63,7 @@ async def read_reply(client: AsyncTcpClient) -> Reply:
             raise AssertionError(f"unexpected event {event.type} in an audio reply")
 
 
-async def read_stream(client: AsyncTcpClient) -> tuple[list[Reply], list[Error]]:
+async def read_stream(client: AsyncClient) -> tuple[list[Reply], list[Error]]:
     """Read a streaming answer until synthesize-stopped: its audio groups and any errors."""
     groups: list[Reply] = []
     errors: list[Error] = []
@@ -91,7 +91,7 @@ async def read_stream(client: AsyncTcpClient) -> tuple[list[Reply], list[Error]]
             raise AssertionError(f"unexpected event {event.type} in a stream")
 
 
-async def read_error(client: AsyncTcpClient) -> Error:
+async def read_error(client: AsyncClient) -> Error:
     """The next event, which must be an error."""
     event = await read_some(client)
     assert Error.is_type(event.type), f"expected an error, got {event.type} {event.data}"
