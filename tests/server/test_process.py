@@ -235,3 +235,20 @@ async def test_serve_end_to_end_over_tcp_with_the_stock_voice(tmp_path: Path) ->
         assert len(audio) > 0
         proc.terminate()
         assert await asyncio.wait_for(proc.wait(), TIMEOUT_S) == 0, "SIGTERM stops the server gracefully"
+
+
+async def test_sigterm_stops_the_server_gracefully(tmp_path: Path) -> None:
+    async with _process("tests/server/stdio_fake_server.py", str(tmp_path)) as proc:
+        await _send(proc, Describe().event())
+        assert Info.is_type((await _next(proc)).type)  # it is up and serving
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), TIMEOUT_S) == 0
+
+
+def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    parser, _names = build_parser()
+    for argv in (["--version"], ["serve", "--version"]):
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args(argv)
+        assert exit_info.value.code == 0
+        assert capsys.readouterr().out.strip() == "0.1.0"
