@@ -18,6 +18,15 @@ fi
 "$VENV/bin/python" -m pip install -q "torch==2.13.0"
 "$VENV/bin/python" -m pip install -q -e ".[convert,test]"
 
+step "Chromium for the web page tests"
+# Debian's chromium + chromium-driver, driven by selenium; apt only when they are missing.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq chromium chromium-driver
+fi
+
 step "Lint and types"
 "$VENV/bin/ruff" check wyoming_server tests
 "$VENV/bin/mypy"

@@ -1,0 +1,1 @@
+"""Server tests: real sockets, the real wyoming client, a fake voice library."""

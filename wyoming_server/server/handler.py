@@ -1,0 +1,374 @@
+"""One Wyoming connection: events in, replies out, in order, without blocking the reading.
+
+The read loop only parses events and queues replies; one reply task per connection writes
+them in request order. Reading therefore goes on while audio is synthesized, so a client
+that goes away is noticed at once: its reply task is cancelled and the engine's stop event
+set. The reply queue is bounded, so a client that floods requests simply stops being read
+(TCP back-pressure) instead of growing memory.
+
+Failures become `error` events (docs/http-api.md codes) and the connection stays up. An
+`error` that ends a request the client is waiting on (`synthesize`, `describe`) is followed by
+nothing else of that reply, no `audio-stop`: Home Assistant before 2026.x ignores `error`, and
+an empty `audio-stop` would make it store a silent WAV in its TTS cache. Instead, if the client
+then stays silent for `Limits.error_linger_s`, the connection is closed, which such a client
+reports as "No TTS"; a client that reads the `error` and sends its next request keeps its
+connection. A stream that fails still answers its `synthesize-stop` with `synthesize-stopped`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Final
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Describe
+from wyoming.ping import Ping, Pong
+from wyoming.server import AsyncEventHandler
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
+
+from ..engine.audio import PCM16_WIDTH_BYTES
+from ..settings import ServerSettings
+from .errors import ErrorCode, RequestError
+from .framing import FrameError, FrameLimits, read_event
+from .info import PROGRAM_NAME, build_info
+from .metrics import ServerMetrics
+from .requests import SpeechRequest, parse_chunk_text, parse_synthesize, parse_synthesize_start
+from .runner import SynthesisRunner
+from .streaming import SentenceSplitter
+
+_LOGGER = logging.getLogger(__name__)
+
+CHANNELS: Final = 1
+_SELECT_PROGRAM_TYPE: Final = "select-program"
+_Reply = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerContext:
+    """What every connection shares (built once in `server/app.py`, injected with functools.partial)."""
+
+    runner: SynthesisRunner
+    settings: ServerSettings
+    metrics: ServerMetrics
+
+
+@dataclass(slots=True)
+class _Stream:
+    """One streaming request (synthesize-start ... synthesize-stop)."""
+
+    request: SpeechRequest | None
+    """Voice and options for every sentence; None when synthesize-start was refused."""
+    splitter: SentenceSplitter = field(default_factory=SentenceSplitter)
+    chars: int = 0
+    refused: bool = False
+    """Read side: no more text is accepted (the error is queued behind the sentences before it)."""
+    failed: bool = False
+    """Reply side: after an error no sentence is spoken; synthesize-stop still gets synthesize-stopped."""
+
+
+class _ClientGone(Exception):
+    """Writing to the client failed: it has disconnected."""
+
+
+class TtsEventHandler(AsyncEventHandler):
+    """Serves one Wyoming connection."""
+
+    def __init__(
+        self,
+        context: HandlerContext,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        finish_on_eof: bool = False,
+        close_after_error: bool = True,
+    ) -> None:
+        """`finish_on_eof`: at end of input finish queued replies (stdio), not cancel them (sockets).
+
+        `close_after_error`: close a connection that stays silent after an error ending a request.
+        """
+        super().__init__(reader, writer)
+        self._context = context
+        self._limits = context.settings.limits
+        self._finish_on_eof = finish_on_eof
+        self._close_after_error = close_after_error
+        self._frame_limits = FrameLimits(
+            max_header_bytes=self._limits.max_event_header_bytes,
+            max_data_bytes=self._limits.max_event_data_bytes,
+            max_payload_bytes=self._limits.max_event_payload_bytes,
+        )
+        self._replies: asyncio.Queue[_Reply] = asyncio.Queue(maxsize=self._limits.max_pending_replies)
+        self._reply_task: asyncio.Task[None] | None = None
+        self._stream: _Stream | None = None
+        self._events_seen = 0
+        self._closing = False
+        self._replying = False
+        self._linger: asyncio.TimerHandle | None = None
+
+    # ----- reading ------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Read events until end of input, a broken frame, or the connection is closed."""
+        self._reply_task = asyncio.get_running_loop().create_task(self._reply_loop())
+        try:
+            while not self._closing:
+                try:
+                    event = await read_event(self.reader, self._frame_limits)
+                except FrameError as err:
+                    _LOGGER.warning("Malformed Wyoming event, closing that connection: %s", err)
+                    await self._queue(
+                        partial(
+                            self._fail,
+                            RequestError(ErrorCode.BAD_REQUEST, f"malformed event: {err}"),
+                            ends_request=False,
+                        )
+                    )
+                    await self._finish_replies()
+                    break
+                except (ConnectionError, OSError):
+                    break
+                if event is None:
+                    if self._finish_on_eof:
+                        await self._finish_replies()
+                    break
+                self._events_seen += 1
+                await self.handle_event(event)
+        finally:
+            await self.disconnect()
+            self.writer.close()
+
+    async def handle_event(self, event: Event) -> bool:
+        """Queue the reply to one event (never raises for bad input)."""
+        settings = self._context.settings
+        if Synthesize.is_type(event.type):
+            if self._stream is None:
+                await self._on_synthesize(event)
+            # else: the full text Home Assistant repeats inside a stream "for compatibility": ignored.
+        elif (
+            SynthesizeStart.is_type(event.type)
+            or SynthesizeChunk.is_type(event.type)
+            or SynthesizeStop.is_type(event.type)
+        ):
+            if settings.streaming:
+                await self._on_stream_event(event)
+            # else: as wyoming-piper with --no-streaming, streaming events are ignored.
+        elif Describe.is_type(event.type):
+            await self._queue(self._reply_describe)
+        elif Ping.is_type(event.type):
+            text = event.data.get("text")
+            await self._queue(lambda: self._write(Pong(text=text if isinstance(text, str) else None).event()))
+        elif event.type == _SELECT_PROGRAM_TYPE:
+            if event.data.get("name") != PROGRAM_NAME:
+                await self._queue_error(
+                    ErrorCode.BAD_REQUEST, f"this server has one program, {PROGRAM_NAME!r}"
+                )
+        else:
+            await self._queue_error(ErrorCode.BAD_REQUEST, f"unknown event type {event.type[:100]!r}")
+        return True
+
+    async def _on_synthesize(self, event: Event) -> None:
+        received_at = time.monotonic()
+        self._context.metrics.requests.inc("wyoming", "synthesize")
+        try:
+            request = parse_synthesize(event.data, self._limits.max_text_chars)
+        except RequestError as err:
+            await self._queue(partial(self._fail, err, ends_request=True))
+            return
+        await self._queue(lambda: self._reply_synthesize(request, received_at))
+
+    async def _on_stream_event(self, event: Event) -> None:
+        received_at = time.monotonic()
+        if SynthesizeStart.is_type(event.type):
+            if self._stream is not None:
+                await self._queue_error(ErrorCode.BAD_REQUEST, "synthesize-start while a stream is open")
+                return
+            self._context.metrics.requests.inc("wyoming", "stream")
+            try:
+                self._stream = _Stream(request=parse_synthesize_start(event.data))
+            except RequestError as err:
+                self._stream = _Stream(request=None, refused=True, failed=True)
+                await self._queue(partial(self._fail, err, ends_request=False))
+            return
+
+        stream = self._stream
+        if stream is None:
+            await self._queue_error(ErrorCode.BAD_REQUEST, f"{event.type} without synthesize-start")
+            return
+        if SynthesizeStop.is_type(event.type):
+            self._stream = None
+            sentences = stream.splitter.finish()
+        else:
+            try:
+                text = parse_chunk_text(event.data)
+            except RequestError as err:
+                await self._fail_stream(stream, err)
+                return
+            if stream.refused:
+                return
+            stream.chars += len(text)
+            if stream.chars > self._limits.max_text_chars:
+                await self._fail_stream(
+                    stream,
+                    RequestError(
+                        ErrorCode.TEXT_TOO_LONG,
+                        f"the streamed text passed {self._limits.max_text_chars} characters "
+                        "(see --max-text-chars)",
+                    ),
+                )
+                return
+            sentences = stream.splitter.add(text)
+        for sentence in sentences:
+            await self._queue(partial(self._reply_sentence, stream, sentence, received_at))
+        if SynthesizeStop.is_type(event.type):
+            await self._queue(lambda: self._write(SynthesizeStopped().event()))
+
+    async def _fail_stream(self, stream: _Stream, err: RequestError) -> None:
+        if not stream.refused:
+            stream.refused = True
+            await self._queue(partial(self._fail_stream_reply, stream, err))
+
+    async def _fail_stream_reply(self, stream: _Stream, err: RequestError) -> None:
+        stream.failed = True
+        await self._fail(err, ends_request=False)
+
+    async def _queue(self, reply: _Reply) -> None:
+        await self._replies.put(reply)
+
+    async def _queue_error(self, code: ErrorCode, message: str) -> None:
+        await self._queue(lambda: self._fail(RequestError(code, message), ends_request=False))
+
+    # ----- replying ------------------------------------------------------------
+
+    async def _reply_loop(self) -> None:
+        while True:
+            reply = await self._replies.get()
+            self._replying = True
+            try:
+                await reply()
+            except _ClientGone:
+                self._close()
+            except Exception:
+                _LOGGER.exception("Unexpected failure while replying")
+                with contextlib.suppress(_ClientGone):
+                    await self._fail(
+                        RequestError(ErrorCode.INTERNAL, "internal error; see the server log"),
+                        ends_request=True,
+                    )
+            finally:
+                self._replying = False
+                self._replies.task_done()
+
+    async def _finish_replies(self) -> None:
+        """Wait until every queued reply has been written."""
+        if self._reply_task is not None and not self._reply_task.done():
+            await self._replies.join()
+
+    async def _write(self, event: Event) -> None:
+        """Send one event; a client that stops reading for the request timeout counts as gone.
+
+        Otherwise a client that never reads would hold its synthesis slot for ever.
+        """
+        try:
+            async with asyncio.timeout(self._limits.request_timeout_s):
+                await self.write_event(event)
+        except (ConnectionError, OSError, RuntimeError, TimeoutError) as err:
+            raise _ClientGone from err
+
+    async def _write_pcm(self, pcm: bytes, rate_hz: int) -> None:
+        step = self._context.settings.samples_per_chunk * PCM16_WIDTH_BYTES * CHANNELS
+        for offset in range(0, len(pcm), step):
+            chunk = AudioChunk(
+                rate=rate_hz, width=PCM16_WIDTH_BYTES, channels=CHANNELS, audio=pcm[offset : offset + step]
+            )
+            await self._write(chunk.event())
+
+    async def _fail(self, err: RequestError, *, ends_request: bool) -> None:
+        """Send an `error`; after one that ends a request, close the connection if the client goes quiet."""
+        self._context.metrics.errors.inc(err.code.value)
+        _LOGGER.info("Request failed (%s): %s", err.code.value, err.message)
+        await self._write(Error(text=err.message, code=err.code.value).event())
+        if ends_request and self._close_after_error:
+            seen = self._events_seen
+            self._linger = asyncio.get_running_loop().call_later(
+                self._limits.error_linger_s, self._close_if_silent, seen
+            )
+
+    def _close_if_silent(self, seen: int) -> None:
+        if self._events_seen == seen and self._replies.empty() and not self._replying:
+            _LOGGER.debug("Closing a connection that stayed silent after an error")
+            self._close()
+
+    def _close(self) -> None:
+        self._closing = True
+        self.writer.close()
+        self.reader.feed_eof()
+
+    async def _reply_describe(self) -> None:
+        runner = self._context.runner
+        try:
+            voices = await asyncio.get_running_loop().run_in_executor(None, runner.library.voices)
+        except Exception:
+            _LOGGER.exception("Listing voices failed")
+            await self._fail(
+                RequestError(ErrorCode.INTERNAL, "could not list voices; see the server log"),
+                ends_request=True,
+            )
+            return
+        await self._write(build_info(voices, streaming=self._context.settings.streaming).event())
+
+    async def _speak(self, request: SpeechRequest, received_at: float, *, need_audio: bool) -> bool:
+        """Send audio-start, chunks, audio-stop for one request; False when it failed (error already sent)."""
+        runner = self._context.runner
+        started = False
+        try:
+            speech = await runner.resolve(request)
+            async with contextlib.aclosing(runner.speak(speech, received_at=received_at)) as blocks:
+                async for pcm in blocks:
+                    if not started:
+                        await self._write(
+                            AudioStart(
+                                rate=speech.rate_hz, width=PCM16_WIDTH_BYTES, channels=CHANNELS
+                            ).event()
+                        )
+                        started = True
+                    await self._write_pcm(pcm, speech.rate_hz)
+            if not started and need_audio:
+                raise RequestError(ErrorCode.EMPTY_TEXT, "the text has nothing to pronounce")
+        except RequestError as err:
+            await self._fail(err, ends_request=need_audio)
+            return False
+        if started:
+            await self._write(AudioStop().event())
+        return True
+
+    async def _reply_synthesize(self, request: SpeechRequest, received_at: float) -> None:
+        await self._speak(request, received_at, need_audio=True)
+
+    async def _reply_sentence(self, stream: _Stream, sentence: str, received_at: float) -> None:
+        if stream.failed or stream.request is None:
+            return
+        if not await self._speak(stream.request.with_text(sentence), received_at, need_audio=False):
+            stream.failed = True
+
+    # ----- ending ------------------------------------------------------------
+
+    async def disconnect(self) -> None:
+        """The client is gone: stop its synthesis (the runner sets the engine's stop event)."""
+        self._closing = True
+        if self._linger is not None:
+            self._linger.cancel()
+        if self._reply_task is not None:
+            self._reply_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reply_task
+
+    async def stop(self) -> None:
+        """Server shutdown: end this connection."""
+        self._close()

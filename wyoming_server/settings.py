@@ -1,0 +1,134 @@
+"""Frozen server settings, built once by `cli/serve.py` from the command line and passed down.
+
+Nothing below the CLI reads argv or the environment: every knob arrives here. Defaults are
+`Final` constants next to the field that uses them, and `cli/serve.py` shows them in `--help`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+DEFAULT_URI: Final = "tcp://0.0.0.0:10210"
+DEFAULT_HTTP_HOST: Final = "0.0.0.0"
+DEFAULT_HTTP_PORT: Final = 10211
+DEFAULT_DATA_DIR: Final = Path("voices")
+DEFAULT_SAMPLES_PER_CHUNK: Final = 1024
+"""Samples per `audio-chunk` event (wyoming-piper's default): 2048 bytes of s16le mono."""
+
+DEFAULT_MAX_CONCURRENT: Final = 1
+"""Syntheses running at once; a Raspberry Pi has room for one GPT-SoVITS model at full speed."""
+DEFAULT_MAX_QUEUED: Final = 8
+"""Requests allowed to wait for a free synthesis slot before new ones get `busy`."""
+DEFAULT_REQUEST_TIMEOUT_S: Final = 90.0
+DEFAULT_MAX_TEXT_CHARS: Final = 2000
+DEFAULT_MAX_UPLOAD_MB: Final = 20
+DEFAULT_HTTP_BODY_TIMEOUT_S: Final = 30.0
+DEFAULT_ERROR_LINGER_S: Final = 1.0
+DEFAULT_MAX_EVENT_HEADER_BYTES: Final = 64 * 1024
+DEFAULT_MAX_EVENT_DATA_BYTES: Final = 1024 * 1024
+DEFAULT_MAX_EVENT_PAYLOAD_BYTES: Final = 4 * 1024 * 1024
+DEFAULT_MAX_PENDING_REPLIES: Final = 4
+DEFAULT_CACHE_SIZE_MB: Final = 200
+DEFAULT_MAX_LOADED_MODELS: Final = 2
+
+BYTES_PER_MB: Final = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds that keep one client (or a hostile one) from starving the others."""
+
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT
+    """Syntheses running at once (the engine's worker threads)."""
+    max_queued: int = DEFAULT_MAX_QUEUED
+    """Requests waiting for a slot; one more is refused with `busy`."""
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    """Seconds a request may wait for its first audio (queue wait included), and for each next sentence."""
+    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
+    """Longest text of one `synthesize` (or of one whole stream)."""
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * BYTES_PER_MB
+    """Largest HTTP request body (enrollment uploads)."""
+    http_body_timeout_s: float = DEFAULT_HTTP_BODY_TIMEOUT_S
+    """Seconds an HTTP client may take to send its request body."""
+    error_linger_s: float = DEFAULT_ERROR_LINGER_S
+    """After an `error` that ends a request, close the connection if the client stays silent this long.
+
+    Home Assistant up to 2026.3 ignores `error` and waits for `audio-stop` or end of stream;
+    closing releases it (it then reports "No TTS"), while a client that understands `error` and
+    sends its next request at once keeps its connection.
+    """
+    max_event_header_bytes: int = DEFAULT_MAX_EVENT_HEADER_BYTES
+    """Longest JSON header line of a Wyoming event."""
+    max_event_data_bytes: int = DEFAULT_MAX_EVENT_DATA_BYTES
+    """Largest `data_length` of a Wyoming event."""
+    max_event_payload_bytes: int = DEFAULT_MAX_EVENT_PAYLOAD_BYTES
+    """Largest `payload_length` of a Wyoming event (a TTS server reads and drops payloads)."""
+    max_pending_replies: int = DEFAULT_MAX_PENDING_REPLIES
+    """Requests one connection may have queued behind its current reply."""
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent < 1:
+            raise ValueError("--max-concurrent must be at least 1")
+        if self.max_queued < 0:
+            raise ValueError("--max-queued must not be negative")
+        if self.request_timeout_s <= 0:
+            raise ValueError("--request-timeout must be positive")
+        if self.max_text_chars < 1:
+            raise ValueError("--max-text-chars must be at least 1")
+        if self.max_upload_bytes < 1:
+            raise ValueError("--max-upload-mb must be positive")
+        if self.max_pending_replies < 1:
+            raise ValueError("max_pending_replies must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """The on-disk cache of synthesized audio."""
+
+    directory: Path
+    max_bytes: int = DEFAULT_CACHE_SIZE_MB * BYTES_PER_MB
+    """0 disables the cache."""
+
+    @property
+    def enabled(self) -> bool:
+        """True unless the size bound is zero."""
+        return self.max_bytes > 0
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """What `open_library` needs to load models."""
+
+    threads: int
+    """onnxruntime intra-op threads per session."""
+    max_loaded_models: int = DEFAULT_MAX_LOADED_MODELS
+    """Models kept in memory at once (least recently used one is unloaded)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """Everything the running server needs."""
+
+    data_dir: Path
+    uri: str = DEFAULT_URI
+    """Wyoming endpoint: tcp://host:port, unix://path or stdio://."""
+    http_host: str = DEFAULT_HTTP_HOST
+    http_port: int | None = DEFAULT_HTTP_PORT
+    """Admin API + web page port; None disables it, 0 picks a free port (tests)."""
+    samples_per_chunk: int = DEFAULT_SAMPLES_PER_CHUNK
+    streaming: bool = True
+    """Advertise and accept streaming input (synthesize-start/chunk/stop)."""
+    zeroconf_name: str | None = None
+    """None disables the mDNS announcement; otherwise the instance-name suffix ("" = host name)."""
+    limits: Limits = field(default_factory=Limits)
+    cache: CacheSettings | None = None
+    """None disables the cache (same as max_bytes 0)."""
+    engine: EngineSettings = field(default_factory=lambda: EngineSettings(threads=1))
+
+    def __post_init__(self) -> None:
+        if self.samples_per_chunk < 1:
+            raise ValueError("--samples-per-chunk must be at least 1")
+        if self.http_port is not None and not 0 <= self.http_port <= 65535:
+            raise ValueError("--http-port must be between 0 and 65535")
