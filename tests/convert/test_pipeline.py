@@ -151,7 +151,11 @@ def test_upstream_written_checkpoints_convert(tiny_checkpoints: TinyCheckpoints,
         pytest.skip("upstream-written fixtures (shared/fixtures/upstream-format) are not on this machine")
     hubert = fixtures / "tiny-v2" / "chinese-hubert-base"
     v2 = convert_model(
-        fixtures / "tiny-v2" / "gpt.ckpt", fixtures / "tiny-v2" / "sovits.pth", hubert, tmp_path / "v2", precision="fp32"
+        fixtures / "tiny-v2" / "gpt.ckpt",
+        fixtures / "tiny-v2" / "sovits.pth",
+        hubert,
+        tmp_path / "v2",
+        precision="fp32",
     )
     assert v2.version == "v2"
     pro = convert_model(

@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         from ..convert.pipeline import convert_model
     except ImportError as err:
-        print(f"error: the converter needs torch and onnx: pip install 'edge-tts-clone[convert]' ({err})", file=sys.stderr)
+        print(f"error: the converter needs torch and onnx: pip install 'edge-tts-clone[convert]' ({err})",
+              file=sys.stderr)
         return 1
     try:
         manifest = convert_model(

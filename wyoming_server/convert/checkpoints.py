@@ -142,7 +142,9 @@ def load_gpt_checkpoint(path: Path) -> GptCheckpoint:
     if checkpoint.phone_count == V1_PHONE_COUNT:
         raise ConversionError(f"{what} is a v1 model (322 phones); only v2, v2Pro and v2ProPlus are supported")
     if checkpoint.phone_count != V2_PHONE_COUNT:
-        raise ConversionError(f"{what} has {checkpoint.phone_count} phones; expected {V2_PHONE_COUNT} (v2 symbol table)")
+        raise ConversionError(
+            f"{what} has {checkpoint.phone_count} phones; expected {V2_PHONE_COUNT} (v2 symbol table)"
+        )
     return checkpoint
 
 

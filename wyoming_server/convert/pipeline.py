@@ -50,7 +50,9 @@ def _check_inputs(hubert_dir: Path, sv: Path | None, bert_dir: Path | None) -> N
     if sv is not None and not sv.is_file():
         raise ConversionError(f"speaker-verification checkpoint not found: {sv}")
     if bert_dir is not None and not (bert_dir / "pytorch_model.bin").is_file():
-        raise ConversionError(f"BERT folder {bert_dir} lacks pytorch_model.bin (expected chinese-roberta-wwm-ext-large)")
+        raise ConversionError(
+            f"BERT folder {bert_dir} lacks pytorch_model.bin (expected chinese-roberta-wwm-ext-large)"
+        )
 
 
 def _fsync_tree(root: Path) -> None:

@@ -16,9 +16,8 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import text
+from .. import AudioChunk, SynthesisOptions, VoicePrompt, text
 from ..errors import SynthesisCancelled, TextError, VoicePackError
-from .. import AudioChunk, SynthesisOptions, VoicePrompt
 from .bert import BertFeaturizer
 from .manifest import SAMPLE_RATE_HZ
 from .model import GptSoVitsModel

@@ -139,7 +139,8 @@ class Manifest:
                 raise ModelLoadError(f"model {model_dir.name}: file {name} is missing")
             if path.stat().st_size != int(info["bytes"]):
                 raise ModelLoadError(
-                    f"model {model_dir.name}: file {name} has {path.stat().st_size} bytes, manifest says {info['bytes']}"
+                    f"model {model_dir.name}: file {name} has {path.stat().st_size} bytes, "
+                    f"manifest says {info['bytes']}"
                 )
             if sha256_file(path) != info["sha256"]:
                 raise ModelLoadError(f"model {model_dir.name}: file {name} does not match its sha256 (corrupt?)")
