@@ -145,7 +145,8 @@ def to_phones(text: str, language: str = "auto") -> Phones:
     if not _speakable(segments):
         raise TextError("the text has nothing to pronounce (only marks, symbols or unsupported characters)")
     if sum(len(segment.phones) for segment in segments) < MIN_PHONES:
-        segments = _phones_once("." + text, language)
+        # Prepended to the normalized text: on the raw text "." + "8" would read as the decimal .8.
+        segments = _phones_once("." + normalize(text, language), language)
     symbols = tuple(phone for segment in segments for phone in segment.phones)
     ids = np.fromiter((SYMBOL_TO_ID[symbol] for symbol in symbols), dtype=np.int64, count=len(symbols))
     _LOGGER.debug("phones (%d): %s", len(symbols), " ".join(symbols))

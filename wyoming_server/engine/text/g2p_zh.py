@@ -22,6 +22,7 @@ import threading
 from typing import Any, Final
 
 from pypinyin import Style, lazy_pinyin
+from pypinyin.constants import PHRASES_DICT
 
 from .normalize_zh import ZH_PUNCTUATION
 from .pinyin_phones import PinyinError, syllable_to_phones
@@ -32,6 +33,7 @@ _LOGGER = logging.getLogger(__name__)
 
 _RE_CLAUSE_END: Final = re.compile(r"(?<=[!?…,.\-])")
 _ERHUA_SEPARATE_POS: Final = frozenset({"a", "j", "nr"})
+_GROW_RESULTS: Final = "大高胖得出成满"
 
 _jieba_lock = threading.Lock()
 _jieba_modules: tuple[Any, Any] | None = None
@@ -68,13 +70,24 @@ def _cut_for_search(word: str) -> list[str]:
     return list(jieba.cut_for_search(word))
 
 
-def word_pinyin(word: str) -> list[str]:
-    """One tone-numbered pinyin per character (neutral tone 5); punctuation stands for itself."""
-    syllables = lazy_pinyin(word, style=Style.TONE3, neutral_tone_with_five=True)
-    if len(syllables) == len(word):
-        return [str(s) for s in syllables]
-    # Runs of non-Hanzi come back as one item; fall back to one lookup per character.
-    return [str(lazy_pinyin(char, style=Style.TONE3, neutral_tone_with_five=True)[0]) for char in word]
+def word_pinyin(word: str, following: str = "") -> list[str]:
+    """One tone-numbered pinyin per character (neutral tone 5); punctuation stands for itself.
+
+    `following` is the next word, if known; it settles 长 outside pypinyin's phrases.
+    """
+    syllables = [str(s) for s in lazy_pinyin(word, style=Style.TONE3, neutral_tone_with_five=True)]
+    if len(syllables) != len(word):
+        # Runs of non-Hanzi come back as one item; fall back to one lookup per character.
+        syllables = [str(lazy_pinyin(c, style=Style.TONE3, neutral_tone_with_five=True)[0]) for c in word]
+    if "长" in word and len(word) <= 2 and word not in PHRASES_DICT:
+        # pypinyin reads a lone 长 as zhang3 (to grow); it is mostly the adjective chang2 (很长,
+        # 太长了), and zhang3 before a result or 得 (长大, 长高, 长得快). jieba tags both as
+        # adjectives, so the next character decides. (Upstream's G2PW reads it from the sentence.)
+        for index, char in enumerate(word):
+            if char == "长" and syllables[index] == "zhang3":
+                after = word[index + 1:index + 2] or following[:1]
+                syllables[index] = "zhang3" if after and after in _GROW_RESULTS else "chang2"
+    return syllables
 
 
 def _apply_erhua(word: str, pos: str, syllables: list[str]) -> list[str]:
@@ -117,8 +130,9 @@ def g2p_zh(text: str) -> tuple[list[str], list[int]]:
         if not clause:
             continue
         words = merge_words(segment(clause), word_pinyin)
-        for word, pos in words:
-            syllables = apply_sandhi(word, pos, word_pinyin(word), _cut_for_search)
+        for index, (word, pos) in enumerate(words):
+            following = words[index + 1][0] if index + 1 < len(words) else ""
+            syllables = apply_sandhi(word, pos, word_pinyin(word, following), _cut_for_search)
             syllables = _apply_erhua(word, pos, syllables)
             for char, syllable in zip(word, syllables, strict=True):
                 if char in ZH_PUNCTUATION:

@@ -23,7 +23,7 @@ _CHAR_MAP: Final = {
     "’": "'", "‘": "'", "`": "'", "“": "", "”": "", '"': "", "。": ".", "！": "!", "？": "?", "，": ",",
     "；": ",", ";": ",", "：": ",", ":": ",", "、": ",", "—": ", ", "–": ", ", "～": " ", "~": " ",
     "&": " and ", "@": " at ", "+": " plus ", "=": " equals ", "×": " times ", "÷": " divided by ",
-    "%": " percent", "/": " ", "(": ", ", ")": ", ", "[": ", ", "]": ", ", "\n": ". ",
+    "%": " percent", "/": " ", "(": ", ", ")": ", ", "[": ", ", "]": ", ",
 }
 _ABBREVIATIONS: Final = (
     (re.compile(r"\bi\.e\.", re.IGNORECASE), "that is"),
@@ -59,6 +59,9 @@ _CURRENCIES: Final = {
     "￥": ("yuan", "yuan", "fen", "fen"),
 }
 _NUM: Final = r"\d+(?:\.\d+)?"
+MAX_NUMBER_DIGITS: Final = 15
+"""Longer digit strings are read digit by digit."""
+_DIGIT_WORDS: Final = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 _RE_LIST_NUMBER: Final = re.compile(r"^(\s*)(\d+)\.\s", re.MULTILINE | re.ASCII)
 _RE_THOUSANDS: Final = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d])", re.ASCII)
@@ -71,7 +74,7 @@ _RE_MONEY: Final = re.compile(
 _RE_PERCENT: Final = re.compile(rf"({_NUM})\s?%", re.ASCII)
 _RE_ORDINAL: Final = re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.ASCII | re.IGNORECASE)
 _UNIT_ALTERNATIVES: Final = "|".join(re.escape(unit) for unit in sorted(_UNITS, key=len, reverse=True))
-_RE_UNIT: Final = re.compile(rf"(?<![A-Za-z0-9.])({_NUM})\s?({_UNIT_ALTERNATIVES})(?![A-Za-z])")
+_RE_UNIT: Final = re.compile(rf"(?<![A-Za-z0-9.])({_NUM})\s?({_UNIT_ALTERNATIVES})(?![A-Za-z])", re.ASCII)
 _RE_DOTTED_ACRONYM: Final = re.compile(r"\b((?:[A-Za-z]\.){2,})(?=\W|$)", re.ASCII)
 _RE_LETTER_DIGIT: Final = re.compile(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])", re.ASCII)
 _RE_PHONE: Final = re.compile(
@@ -83,6 +86,8 @@ _RE_RANGE: Final = re.compile(r"(?<=\d)\s?-\s?(?=\d)", re.ASCII)
 _RE_FRACTION: Final = re.compile(r"(?<![\d/])(\d+)/(\d+)(?![\d/])", re.ASCII)
 _RE_DECIMAL: Final = re.compile(r"(?<![\d.])(\d*)\.(\d+)(?![\d.])", re.ASCII)
 _RE_INTEGER: Final = re.compile(r"\d+", re.ASCII)
+# Everything a rule below reads: ASCII, Latin letters with diacritics, money, degree and CJK marks.
+_RE_UNREADABLE: Final = re.compile(r"[^\x20-\x7e\n\u00c0-\u024f£€¥￥°℃…—–“”‘’。，！？；：、～×÷]+")
 _RE_DISALLOWED: Final = re.compile(r"[^A-Za-z'.,?!…\- ]+")
 _RE_SPACE_BEFORE_PUNCT: Final = re.compile(r"\s+(?=[,.?!…])")
 _RE_PUNCTUATION_RUN: Final = re.compile(r"([!?…,.\-])(?:\s*[!?…,.\-])+")
@@ -101,7 +106,21 @@ def _engine() -> Any:
 
 def number_words(number: int) -> str:
     """Cardinal words without commas: 12345 -> "twelve thousand three hundred forty-five"."""
+    if number >= 10**MAX_NUMBER_DIGITS:
+        return _read_digits(str(number))
     return str(_engine().number_to_words(number, andword="", comma=""))
+
+
+def _digits_value(digits: str) -> int | None:
+    """The value of a digit string, or None when it is too long to read as one number."""
+    stripped = digits.lstrip("0") or "0"
+    return int(stripped) if len(stripped) <= MAX_NUMBER_DIGITS else None
+
+
+def cardinal_text(digits: str) -> str:
+    """A digit string as words; longer than `MAX_NUMBER_DIGITS` digits it is read digit by digit."""
+    value = _digits_value(digits)
+    return _read_digits(digits) if value is None else number_words(value)
 
 
 def _year_or_number(number: int) -> str:
@@ -116,11 +135,11 @@ def _year_or_number(number: int) -> str:
 
 
 def _read_digits(digits: str) -> str:
-    return " ".join(number_words(int(d)) for d in digits)
+    return " ".join(_DIGIT_WORDS[int(d)] for d in digits if d in "0123456789")
 
 
 def _replace_version(match: re.Match[str]) -> str:
-    return " point ".join(number_words(int(part)) for part in match.group(0).split("."))
+    return " point ".join(cardinal_text(part) for part in match.group(0).split("."))
 
 
 def _replace_phone(match: re.Match[str]) -> str:
@@ -150,8 +169,8 @@ def _replace_money(match: re.Match[str]) -> str:
         scale_word = {"k": "thousand", "m": "million", "b": "billion"}.get(scale.lower(), scale)
         return f"{amount} {scale_word} {units}"
     whole_text, _, fraction = amount.partition(".")
-    whole = int(whole_text)
-    if len(fraction) > 2:
+    whole = _digits_value(whole_text)
+    if whole is None or len(fraction) > 2:
         return f"{amount} {units}"
     cents = int(fraction.ljust(2, "0")) if fraction else 0
     parts = []
@@ -169,7 +188,9 @@ def _replace_unit(match: re.Match[str]) -> str:
 
 
 def _replace_fraction(match: re.Match[str]) -> str:
-    numerator, denominator = int(match.group(1)), int(match.group(2))
+    numerator, denominator = _digits_value(match.group(1)), _digits_value(match.group(2))
+    if numerator is None or denominator is None:
+        return f"{cardinal_text(match.group(1))} over {cardinal_text(match.group(2))}"
     if denominator == 0:
         return f"{number_words(numerator)} over zero"
     if denominator == 1:
@@ -182,20 +203,27 @@ def _replace_fraction(match: re.Match[str]) -> str:
 
 def _replace_decimal(match: re.Match[str]) -> str:
     integer, fraction = match.groups()
-    return f"{number_words(int(integer or '0'))} point {_read_digits(fraction)}"
+    return f"{cardinal_text(integer or '0')} point {_read_digits(fraction)}"
 
 
-def _ordinal_words(number: int) -> str:
-    return str(_engine().ordinal(number_words(number)))
+def _ordinal_words(digits: str) -> str:
+    if _digits_value(digits) is None:
+        return cardinal_text(digits)
+    return str(_engine().ordinal(cardinal_text(digits)))
 
 
 def _replace_ordinal(match: re.Match[str]) -> str:
-    return _ordinal_words(int(match.group(1)))
+    return _ordinal_words(match.group(1))
+
+
+def _replace_integer(match: re.Match[str]) -> str:
+    value = _digits_value(match.group(0))
+    return cardinal_text(match.group(0)) if value is None else _year_or_number(value)
 
 
 def verbalize_numbers_en(text: str) -> str:
     """Numbers, money, times, units and ordinals -> English words; other text is kept."""
-    text = _RE_LIST_NUMBER.sub(lambda m: m.group(1) + _ordinal_words(int(m.group(2))) + ", ", text)
+    text = _RE_LIST_NUMBER.sub(lambda m: m.group(1) + _ordinal_words(m.group(2)) + ", ", text)
     text = _RE_THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
     text = _RE_TIME.sub(_replace_time, text)
     text = _RE_MONEY.sub(_replace_money, text)
@@ -209,7 +237,7 @@ def verbalize_numbers_en(text: str) -> str:
     text = _RE_FRACTION.sub(_replace_fraction, text)
     text = _RE_DECIMAL.sub(_replace_decimal, text)
     text = _RE_LETTER_DIGIT.sub(" ", text)
-    return _RE_INTEGER.sub(lambda m: _year_or_number(int(m.group(0))), text)
+    return _RE_INTEGER.sub(_replace_integer, text)
 
 
 def strip_accents(text: str) -> str:
@@ -218,22 +246,40 @@ def strip_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
 
 
+def _drop_unreadable(text: str) -> str:
+    dropped = _RE_UNREADABLE.findall(text)
+    if dropped:
+        _LOGGER.debug("dropped characters English cannot read: %r", "".join(dropped))
+    return _RE_UNREADABLE.sub(" ", text)
+
+
 def normalize_en(text: str) -> str:
-    """English text -> words and `' - , . ! ? …` only, ready for the English G2P."""
+    """English text -> words and `' - , . ! ? …` only, ready for the English G2P.
+
+    Normalizing the result again changes nothing (dropping characters can bring pieces of a pattern
+    together, so the rules run until the text is stable), so normalized text gives the same phones.
+    """
+    normalized = _normalize_once(text)
+    for _ in range(3):
+        again = _normalize_once(normalized)
+        if again == normalized:
+            break
+        normalized = again
+    return normalized
+
+
+def _normalize_once(text: str) -> str:
     text = re.sub("[™®©]", "", text)
     text = unicodedata.normalize("NFKC", text.replace("…", "...")).replace("...", "…")
+    # Drop what no rule reads first, so that no pattern forms across a dropped character later.
+    text = _drop_unreadable(text).replace("\n", ". ")
     for pattern, replacement in _ABBREVIATIONS:
         text = pattern.sub(replacement, text)
     text = _RE_DOTTED_ACRONYM.sub(lambda m: " ".join(m.group(1).upper().split(".")).strip() + " ", text)
     text = verbalize_numbers_en(text)
     text = "".join(_CHAR_MAP.get(ch, ch) for ch in text)
     text = strip_accents(text)
-    kept = _RE_DISALLOWED.sub(" ", text)
-    if _LOGGER.isEnabledFor(logging.DEBUG):
-        dropped = "".join(_RE_DISALLOWED.findall(text)).replace(" ", "")
-        if dropped:
-            _LOGGER.debug("dropped characters English cannot read: %r", dropped)
-    text = " ".join(kept.split())
+    text = " ".join(_RE_DISALLOWED.sub(" ", text).split())
     text = _RE_SPACE_BEFORE_PUNCT.sub("", text)
     text = _RE_PUNCTUATION_RUN.sub(r"\1", text)
     return text.strip(" ")

@@ -157,7 +157,7 @@ def _replace_currency(match: re.Match[str]) -> str:
     if unit == "元" and not scale and fraction and len(fraction) <= 2:
         # ¥12.50 -> 十二元五角, ¥3.05 -> 三元零五分: how prices are read aloud.
         fraction = fraction.ljust(2, "0")
-        text = read_cardinal(integer) + "元" if int(integer or "0") else ""
+        text = read_cardinal(integer) + "元" if integer.strip("0") else ""
         if fraction[0] != "0":
             text += read_digits(fraction[0]) + "角"
         if fraction[1] != "0":

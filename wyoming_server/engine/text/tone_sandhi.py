@@ -211,9 +211,13 @@ def _neutral_sandhi(word: str, pos: str, syllables: list[str], split_word: Split
     lists = zh_word_lists()
     last = len(word) - 1
     if pos[:1] in ("n", "v", "a") and word not in lists.not_neutral_tone:
-        for index in range(1, len(word)):
-            if word[index] == word[index - 1]:
-                syllables[index] = with_tone(syllables[index], "5")  # 奶奶, 看看
+        # Upstream neutralizes any repeated character, also 行 in 银行行长; only AA-words (奶奶,
+        # 看看, 妈妈们) and AABB-words (干干净净) are reduplications here.
+        repeats = [1] if len(word) > 1 and word[0] == word[1] else []
+        if len(word) == 4 and repeats and word[2] == word[3]:
+            repeats.append(3)
+        for index in repeats:
+            syllables[index] = with_tone(syllables[index], "5")
     ge_index = word.find("个")
     measure_ge = word == "个" or (
         ge_index >= 1 and (word[ge_index - 1].isnumeric() or word[ge_index - 1] in _MEASURE_GE_AFTER)

@@ -17,7 +17,7 @@ MAX_CARDINAL_DIGITS: Final = 16
 
 def read_digits(digits: str, one_as_yao: bool = False) -> str:
     """"2026" -> 二零二六; with `one_as_yao` 1 is read 幺, as in phone numbers and codes."""
-    text = "".join(DIGIT_CHARS[int(d)] for d in digits if d.isdigit())
+    text = "".join(DIGIT_CHARS[int(d)] for d in digits if d in "0123456789")
     return text.replace("一", "幺") if one_as_yao else text
 
 
