@@ -148,7 +148,9 @@ def word_phones(
         if len(word) <= 3 or lower not in lexicon():
             return spell(word)
         return lookup_word(lower)
-    if not word.islower() and not word.istitle() and not word.isupper() and lower not in lexicon():
+    letters = word.replace("'", "")
+    is_camel_case = any(char.isupper() for char in letters[1:]) and not letters.isupper()
+    if is_camel_case and lower not in lexicon():
         parts = _RE_CAMEL_PART.findall(word)
         if len(parts) > 1:
             return [phone for part in parts for phone in word_phones(part)]

@@ -28,6 +28,7 @@ _CHAR_MAP: Final = {
 _ABBREVIATIONS: Final = (
     (re.compile(r"\bi\.e\.", re.IGNORECASE), "that is"),
     (re.compile(r"\be\.g\.", re.IGNORECASE), "for example"),
+    (re.compile(r"\betc\.(?=\s*$|\s+[A-Z])", re.IGNORECASE), "et cetera."),
     (re.compile(r"\betc\.", re.IGNORECASE), "et cetera"),
     (re.compile(r"\bvs\.?(?=\s)", re.IGNORECASE), "versus"),
     (re.compile(r"\bMrs\."), "missus"),
@@ -223,7 +224,6 @@ def _replace_integer(match: re.Match[str]) -> str:
 
 def verbalize_numbers_en(text: str) -> str:
     """Numbers, money, times, units and ordinals -> English words; other text is kept."""
-    text = _RE_LIST_NUMBER.sub(lambda m: m.group(1) + _ordinal_words(m.group(2)) + ", ", text)
     text = _RE_THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
     text = _RE_TIME.sub(_replace_time, text)
     text = _RE_MONEY.sub(_replace_money, text)
@@ -272,7 +272,9 @@ def _normalize_once(text: str) -> str:
     text = re.sub("[™®©]", "", text)
     text = unicodedata.normalize("NFKC", text.replace("…", "...")).replace("...", "…")
     # Drop what no rule reads first, so that no pattern forms across a dropped character later.
-    text = _drop_unreadable(text).replace("\n", ". ")
+    text = _drop_unreadable(text)
+    text = _RE_LIST_NUMBER.sub(lambda m: m.group(1) + _ordinal_words(m.group(2)) + ", ", text)
+    text = text.replace("\n", ". ")
     for pattern, replacement in _ABBREVIATIONS:
         text = pattern.sub(replacement, text)
     text = _RE_DOTTED_ACRONYM.sub(lambda m: " ".join(m.group(1).upper().split(".")).strip() + " ", text)

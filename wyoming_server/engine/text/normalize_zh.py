@@ -86,6 +86,7 @@ _RE_PERCENT: Final = re.compile(rf"{_SIGN}?(?<![\d.])({_NUM})\s*%", re.ASCII)
 _RE_FRACTION: Final = re.compile(r"(?<![\d/.])(\d+)/(\d+)(?![\d/])", re.ASCII)
 _UNIT_ALTERNATIVES: Final = "|".join(re.escape(unit) for unit in sorted(_UNITS, key=len, reverse=True))
 _RE_UNIT: Final = re.compile(rf"({_NUM})\s*({_UNIT_ALTERNATIVES})(?![A-Za-z])", re.ASCII)
+_RE_PER_UNIT: Final = re.compile(r"(\d\s*[\u4e00-\u9fff]{1,2})/(?=[\u4e00-\u9fff])")  # 3元/斤 -> 3元每斤
 _RE_MORE_THAN: Final = re.compile(rf"(\d)\+(?={_MEASURE_WORDS})", re.ASCII)
 _RE_NEGATIVE: Final = re.compile(r"(?<![A-Za-z0-9.])-(?=\d)", re.ASCII)
 _RE_VERSION: Final = re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?![\d.])", re.ASCII)
@@ -211,6 +212,7 @@ def verbalize_numbers(text: str) -> str:
     text = _RE_PERCENT.sub(_replace_percent, text)
     text = _RE_FRACTION.sub(lambda m: f"{read_cardinal(m.group(2))}分之{read_cardinal(m.group(1))}", text)
     text = _RE_UNIT.sub(lambda m: m.group(1) + _UNITS[m.group(2)], text)
+    text = _RE_PER_UNIT.sub(r"\1每", text)
     text = _RE_MORE_THAN.sub(r"\1多", text)
     text = _RE_NEGATIVE.sub("负", text)
     text = _RE_VERSION.sub(_replace_version, text)
@@ -231,7 +233,6 @@ def clean_hanzi(text: str) -> str:
     """A Chinese run -> Hanzi and `, . ! ? … -` only (upstream `replace_punctuation`), runs collapsed."""
     text = to_halfwidth(text).replace("嗯", "恩").replace("呣", "母")
     text = text.replace("……", "…").replace("...", "…").replace("——", "—")
-    text = re.sub(r"(?<=[\u4e00-\u9fff\d])/(?=[\u4e00-\u9fff])", "每", text)  # 3元/斤 -> 三元每斤
     out: list[str] = []
     dropped: list[str] = []
     for char in text:
