@@ -122,3 +122,14 @@ def test_pipeline_sentence_by_sentence() -> None:
     for sentence in sentences:
         phones = to_phones(sentence, "auto")
         assert phones.ids.size >= 6
+
+
+def test_concurrent_calls_agree() -> None:
+    # The server runs synthesis in worker threads; lazy loading (jieba, CMUdict, espeak-ng) must be safe.
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = ["重庆银行的行长很忙。", "Kubernetes and ChatGPT, e.g. at 10:30.", "我用iPhone打电话。"] * 8
+    expected = [to_phones(text, "auto").symbols for text in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda text: to_phones(text, "auto").symbols, texts))
+    assert results == expected
