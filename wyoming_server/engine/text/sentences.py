@@ -35,6 +35,7 @@ FIRST_CLAUSE_MIN_CHARS: Final = 4
 SENTENCE_MARKS: Final = frozenset("。！？!?….\n")
 CLAUSE_MARKS: Final = frozenset("，,、；;：:—~～")
 SPLIT_MARKS: Final = SENTENCE_MARKS | CLAUSE_MARKS
+_WINDOW_CHARS: Final = 24
 _CLOSERS: Final = frozenset("\"'”’」』）)]】》")
 _TITLES: Final = frozenset(("mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "mt"))
 _ABBREVIATIONS: Final = frozenset(
@@ -73,14 +74,15 @@ def _is_protected_period(text: str, index: int) -> bool:
         return True
     if before.isalnum() and after.isalnum() and not is_hanzi(before) and not is_hanzi(after):
         return True
-    token_match = re.search(r"[A-Za-z.]+$", text[:index])
+    # Windows around the mark keep this linear in the text length.
+    token_match = re.search(r"[A-Za-z.]+$", text[max(0, index - _WINDOW_CHARS):index])
     if token_match is None:
         return False
     token = token_match.group(0)
     letters = token.replace(".", "").lower()
     if letters in _TITLES or (len(token) == 1 and token.isupper()):
         return True
-    next_word = re.match(r"\s+(\S)", text[index + 1:])
+    next_word = re.match(r"\s+(\S)", text[index + 1:index + 1 + _WINDOW_CHARS])
     # Other abbreviations (etc., a.m., e.g.) end a sentence unless a lowercase word or a number follows.
     continues = next_word is not None and (next_word.group(1).islower() or next_word.group(1).isdigit())
     return letters in _ABBREVIATIONS and continues
