@@ -93,6 +93,7 @@ _RE_VERSION: Final = re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?![\d.])", re.ASCII
 _RE_DECIMAL: Final = re.compile(r"(?<![\d.])(\d*)\.(\d+)(?![\d.])", re.ASCII)
 _RE_TWO: Final = re.compile(rf"(?<![\d.第])2(?=(?:{_MEASURE_WORDS}))", re.ASCII)
 _RE_CODE: Final = re.compile(r"(?<!\d)(?:0\d+|\d{17,})(?!\d)", re.ASCII)
+_RE_YEAR: Final = re.compile(rf"(?<![\d.])(?:19|20)\d\d(?![\d.]|多|余|{_MEASURE_WORDS})", re.ASCII)
 _RE_INTEGER: Final = re.compile(r"\d+", re.ASCII)
 _RE_PUNCTUATION_RUN: Final = re.compile(r"([!?…,.\-])[!?…,.\-]+", re.ASCII)
 
@@ -219,8 +220,10 @@ def verbalize_numbers(text: str) -> str:
     text = _RE_DECIMAL.sub(_replace_decimal, text)
     text = _RE_TWO.sub("两", text)
     # Upstream reads every integer of 3+ digits without a measure word digit by digit ("150" -> 幺五零);
-    # we read quantities as cardinals and keep digit-by-digit for codes (leading 0, or 17+ digits).
+    # we read quantities as cardinals, and digit by digit only codes (leading 0, or 17+ digits) and
+    # years without 年 (1900-2099 not followed by a measure word: "2024奥运会").
     text = _RE_CODE.sub(lambda m: read_digits(m.group(0), one_as_yao=True), text)
+    text = _RE_YEAR.sub(lambda m: read_digits(m.group(0)), text)
     return _RE_INTEGER.sub(lambda m: read_cardinal(m.group(0)), text)
 
 

@@ -3,6 +3,7 @@
 The readings follow PaddleSpeech's `zh_normalization` (what upstream GPT-SoVITS uses): cardinals in
 4-digit sections (万, 亿) with 零 for skipped places and a leading 一十 shortened to 十; decimals as
 digits after 点, keeping one trailing zero ("3.50" -> 三点五零); codes read digit by digit with 幺 for 1.
+One difference: a leading 2 before 千, 万 or 亿 is 两 (两千), as it is said.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def read_cardinal(digits: str) -> str:
     text = _read_integer(stripped)
     if text.startswith("一十"):
         text = text[1:]
+    elif text.startswith(("二千", "二万", "二亿")):
+        text = "两" + text[1:]  # 2000 is 两千 in speech (PaddleSpeech: 二千)
     return text
 
 
