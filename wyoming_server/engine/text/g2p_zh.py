@@ -1,0 +1,144 @@
+"""Chinese G2P: normalized Chinese text -> opencpop-strict phones of the v2 table and word2ph.
+
+The input is the output of `normalize_zh.clean_hanzi`: Hanzi and the six punctuation marks. Per
+clause (text after each mark), as upstream GPT-SoVITS `chinese2.py`:
+
+1. jieba part-of-speech segmentation, then `tone_sandhi.merge_words`;
+2. pinyin per word from pypinyin, whose phrase dictionaries settle most polyphones by word (重庆 chong2,
+   银行 hang2, 还是 hai2). Upstream v2 runs the G2PW BERT polyphone model here instead, which needs a
+   600 MB model and a BERT forward pass per sentence; this is the largest difference from upstream;
+3. `tone_sandhi.apply_sandhi`, then erhua: a word-final 儿 takes the tone of the syllable before it
+   but stays a syllable of its own (一点儿 ... dian3 er3), except in the words listed as separate
+   (花儿, 女儿) and in adjectives, abbreviations and names (POS a, j, nr);
+4. every syllable -> two phones (`pinyin_phones`), every punctuation mark -> itself; word2ph counts
+   phones per character, so `len(word2ph) == len(text)` and `sum(word2ph) == len(phones)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Any, Final
+
+from pypinyin import Style, lazy_pinyin
+from pypinyin.constants import PHRASES_DICT
+
+from .normalize_zh import ZH_PUNCTUATION
+from .pinyin_phones import PinyinError, syllable_to_phones
+from .tone_sandhi import Word, apply_sandhi, merge_words, tone_of, with_tone
+from .zh_word_lists import zh_word_lists
+
+_LOGGER = logging.getLogger(__name__)
+
+_RE_CLAUSE_END: Final = re.compile(r"(?<=[!?…,.\-])")
+_ERHUA_SEPARATE_POS: Final = frozenset({"a", "j", "nr"})
+_GROW_RESULTS: Final = "大高胖得出成满"
+
+_jieba_lock = threading.Lock()
+_jieba_modules: tuple[Any, Any] | None = None
+
+
+def _jieba() -> tuple[Any, Any]:
+    """(jieba, jieba.posseg), imported and initialized once; loading the dictionary takes about 1 s."""
+    global _jieba_modules
+    with _jieba_lock:
+        if _jieba_modules is None:
+            import jieba
+            import jieba.posseg
+
+            # jieba attaches its own stderr handler and logs dictionary loading at DEBUG; keep it quiet.
+            jieba.setLogLevel(logging.WARNING)
+            jieba.initialize()
+            _jieba_modules = (jieba, jieba.posseg)
+        return _jieba_modules
+
+
+def warm_up() -> None:
+    """Load jieba's dictionary now rather than on the first Chinese sentence."""
+    _jieba()
+
+
+def segment(text: str) -> list[Word]:
+    """jieba posseg words with their part-of-speech tags."""
+    _, posseg = _jieba()
+    return [(pair.word, pair.flag) for pair in posseg.lcut(text)]
+
+
+def _cut_for_search(word: str) -> list[str]:
+    jieba, _ = _jieba()
+    return list(jieba.cut_for_search(word))
+
+
+def word_pinyin(word: str, following: str = "") -> list[str]:
+    """One tone-numbered pinyin per character (neutral tone 5); punctuation stands for itself.
+
+    `following` is the next word, if known; it settles 长 outside pypinyin's phrases.
+    """
+    syllables = [str(s) for s in lazy_pinyin(word, style=Style.TONE3, neutral_tone_with_five=True)]
+    if len(syllables) != len(word):
+        # Runs of non-Hanzi come back as one item; fall back to one lookup per character.
+        syllables = [str(lazy_pinyin(c, style=Style.TONE3, neutral_tone_with_five=True)[0]) for c in word]
+    if "长" in word and len(word) <= 2 and word not in PHRASES_DICT:
+        # pypinyin reads a lone 长 as zhang3 (to grow); it is mostly the adjective chang2 (很长,
+        # 太长了), and zhang3 before a result or 得 (长大, 长高, 长得快). jieba tags both as
+        # adjectives, so the next character decides. (Upstream's G2PW reads it from the sentence.)
+        for index, char in enumerate(word):
+            if char == "长" and syllables[index] == "zhang3":
+                after = word[index + 1:index + 2] or following[:1]
+                syllables[index] = "zhang3" if after and after in _GROW_RESULTS else "chang2"
+    return syllables
+
+
+def _apply_erhua(word: str, pos: str, syllables: list[str]) -> list[str]:
+    if not word.endswith("儿") or len(word) != len(syllables):
+        return syllables
+    last = len(word) - 1
+    if syllables[last] == "er1":
+        syllables[last] = "er2"
+    lists = zh_word_lists()
+    if word not in lists.erhua_kept and (word in lists.erhua_separate or pos in _ERHUA_SEPARATE_POS):
+        return syllables
+    previous = syllables[last - 1] if last > 0 else ""
+    if (
+        syllables[last] in ("er2", "er5")
+        and word[-2:] not in lists.erhua_separate
+        and previous[-1:].isdigit()
+    ):
+        syllables[last] = with_tone(syllables[last], tone_of(previous))
+    return syllables
+
+
+def _syllable_phones(char: str, syllable: str) -> tuple[str, str]:
+    try:
+        return syllable_to_phones(syllable)
+    except PinyinError:
+        # pypinyin gave something outside Mandarin's syllable inventory: use the character's own reading.
+        fallback = str(lazy_pinyin(char, style=Style.TONE3, neutral_tone_with_five=True)[0])
+        try:
+            return syllable_to_phones(fallback)
+        except PinyinError:
+            _LOGGER.debug("no phones for %r (%s); reading it as e", char, syllable)
+            return "EE", "e" + (syllable[-1] if syllable[-1:].isdigit() else "5")
+
+
+def g2p_zh(text: str) -> tuple[list[str], list[int]]:
+    """Hanzi + `, . ! ? … -` -> (phones, word2ph): 2 phones per character, 1 per punctuation mark."""
+    phones: list[str] = []
+    word2ph: list[int] = []
+    for clause in _RE_CLAUSE_END.split(text):
+        if not clause:
+            continue
+        words = merge_words(segment(clause), word_pinyin)
+        for index, (word, pos) in enumerate(words):
+            following = words[index + 1][0] if index + 1 < len(words) else ""
+            syllables = apply_sandhi(word, pos, word_pinyin(word, following), _cut_for_search)
+            syllables = _apply_erhua(word, pos, syllables)
+            for char, syllable in zip(word, syllables, strict=True):
+                if char in ZH_PUNCTUATION:
+                    phones.append(char)
+                    word2ph.append(1)
+                else:
+                    phones.extend(_syllable_phones(char, syllable))
+                    word2ph.append(2)
+    return phones, word2ph

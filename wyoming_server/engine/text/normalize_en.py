@@ -1,0 +1,287 @@
+"""English text normalization: numbers, money, times, units and abbreviations into words.
+
+Follows upstream GPT-SoVITS `en_normalization/expend.py` (ordinals, comma numbers, times, units, £/$,
+decimals, fractions, years, `%`, `i.e.`/`e.g.`) with the differences marked "Upstream:" below. The result
+keeps letter case (the G2P spells all-caps acronyms) and only the characters `A-Z a-z ' - , . ! ? …` and
+spaces. `inflect` (imported on first use: its import takes about two seconds) supplies the number words.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from typing import Any, Final
+
+_LOGGER = logging.getLogger(__name__)
+
+_inflect_lock = threading.Lock()
+_inflect_engine: Any = None
+
+_CHAR_MAP: Final = {
+    "’": "'", "‘": "'", "`": "'", "“": "", "”": "", '"': "", "。": ".", "！": "!", "？": "?", "，": ",",
+    "；": ",", ";": ",", "：": ",", ":": ",", "、": ",", "—": ", ", "–": ", ", "～": " ", "~": " ",
+    "&": " and ", "@": " at ", "+": " plus ", "=": " equals ", "×": " times ", "÷": " divided by ",
+    "%": " percent", "/": " ", "(": ", ", ")": ", ", "[": ", ", "]": ", ",
+}
+_ABBREVIATIONS: Final = (
+    (re.compile(r"\bi\.e\.", re.IGNORECASE), "that is"),
+    (re.compile(r"\be\.g\.", re.IGNORECASE), "for example"),
+    (re.compile(r"\betc\.(?=\s*$|\s+[A-Z])", re.IGNORECASE), "et cetera."),
+    (re.compile(r"\betc\.", re.IGNORECASE), "et cetera"),
+    (re.compile(r"\bvs\.?(?=\s)", re.IGNORECASE), "versus"),
+    (re.compile(r"\bMrs\."), "missus"),
+    (re.compile(r"\bMr\."), "mister"),
+    (re.compile(r"\bMs\."), "miz"),
+    (re.compile(r"\bDr\.(?=\s+[A-Z])"), "doctor"),
+    (re.compile(r"\bNo\.(?=\s*\d)"), "number"),
+    (re.compile(r"#(?=\d)"), "number "),
+)
+_UNITS: Final = {
+    "km/h": ("kilometer per hour", "kilometers per hour"), "mph": ("mile per hour", "miles per hour"),
+    "km": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters"),
+    "mm": ("millimeter", "millimeters"), "m": ("meter", "meters"), "kg": ("kilogram", "kilograms"),
+    "mg": ("milligram", "milligrams"), "g": ("gram", "grams"), "lb": ("pound", "pounds"),
+    "lbs": ("pound", "pounds"), "ft": ("foot", "feet"), "mi": ("mile", "miles"),
+    "ml": ("milliliter", "milliliters"), "L": ("liter", "liters"), "h": ("hour", "hours"),
+    "hr": ("hour", "hours"), "hrs": ("hour", "hours"), "min": ("minute", "minutes"),
+    "s": ("second", "seconds"), "ms": ("millisecond", "milliseconds"),
+    "kWh": ("kilowatt hour", "kilowatt hours"), "kW": ("kilowatt", "kilowatts"), "W": ("watt", "watts"),
+    "V": ("volt", "volts"), "GB": ("gigabyte", "gigabytes"), "MB": ("megabyte", "megabytes"),
+    "TB": ("terabyte", "terabytes"), "GHz": ("gigahertz", "gigahertz"), "MHz": ("megahertz", "megahertz"),
+    "Hz": ("hertz", "hertz"), "°C": ("degree Celsius", "degrees Celsius"),
+    "℃": ("degree Celsius", "degrees Celsius"), "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
+    "°": ("degree", "degrees"), "tbsp": ("tablespoon", "tablespoons"), "tsp": ("teaspoon", "teaspoons"),
+}
+_CURRENCIES: Final = {
+    "$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
+    "€": ("euro", "euros", "cent", "cents"), "¥": ("yuan", "yuan", "fen", "fen"),
+    "￥": ("yuan", "yuan", "fen", "fen"),
+}
+_NUM: Final = r"\d+(?:\.\d+)?"
+MAX_NUMBER_DIGITS: Final = 15
+"""Longer digit strings are read digit by digit."""
+_DIGIT_WORDS: Final = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+_RE_LIST_NUMBER: Final = re.compile(r"^(\s*)(\d+)\.\s", re.MULTILINE | re.ASCII)
+_RE_THOUSANDS: Final = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d])", re.ASCII)
+_RE_TIME: Final = re.compile(
+    r"(?<![\d:])([01]?\d|2[0-3]):([0-5]\d)(?::[0-5]\d)?(?!\d)(?:\s*([AaPp])\.?\s?[Mm]\b\.?)?", re.ASCII
+)
+_RE_MONEY: Final = re.compile(
+    rf"([$£€¥￥])\s?({_NUM})(?:\s?(thousand|million|billion|trillion|[KMBkmb])\b)?", re.ASCII
+)
+_RE_PERCENT: Final = re.compile(rf"({_NUM})\s?%", re.ASCII)
+_RE_ORDINAL: Final = re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.ASCII | re.IGNORECASE)
+_UNIT_ALTERNATIVES: Final = "|".join(re.escape(unit) for unit in sorted(_UNITS, key=len, reverse=True))
+_RE_UNIT: Final = re.compile(rf"(?<![A-Za-z0-9.])({_NUM})\s?({_UNIT_ALTERNATIVES})(?![A-Za-z])", re.ASCII)
+_RE_DOTTED_ACRONYM: Final = re.compile(r"\b((?:[A-Za-z]\.){2,})(?=\W|$)", re.ASCII)
+_RE_LETTER_DIGIT: Final = re.compile(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])", re.ASCII)
+_RE_PHONE: Final = re.compile(
+    r"(?<![\d-])(?:(\+?1)[-. ])?(?:\(?(\d{3})\)?[-. ])?(\d{3})[-.](\d{4})(?![\d-])", re.ASCII
+)
+_RE_VERSION: Final = re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?![\d.])", re.ASCII)
+_RE_NEGATIVE: Final = re.compile(r"(?<![\w.])-(?=\d)", re.ASCII)
+_RE_RANGE: Final = re.compile(r"(?<=\d)\s?-\s?(?=\d)", re.ASCII)
+_RE_FRACTION: Final = re.compile(r"(?<![\d/])(\d+)/(\d+)(?![\d/])", re.ASCII)
+_RE_DECIMAL: Final = re.compile(r"(?<![\d.])(\d*)\.(\d+)(?![\d.])", re.ASCII)
+_RE_INTEGER: Final = re.compile(r"\d+", re.ASCII)
+# Everything a rule below reads: ASCII, Latin letters with diacritics, money, degree and CJK marks.
+_RE_UNREADABLE: Final = re.compile(r"[^\x20-\x7e\n\u00c0-\u024f£€¥￥°℃…—–“”‘’。，！？；：、～×÷]+")
+_RE_DISALLOWED: Final = re.compile(r"[^A-Za-z'.,?!…\- ]+")
+_RE_SPACE_BEFORE_PUNCT: Final = re.compile(r"\s+(?=[,.?!…])")
+_RE_PUNCTUATION_RUN: Final = re.compile(r"([!?…,.\-])(?:\s*[!?…,.\-])+")
+
+
+def _engine() -> Any:
+    """The shared `inflect` engine, created on first use (thread-safe)."""
+    global _inflect_engine
+    with _inflect_lock:
+        if _inflect_engine is None:
+            import inflect
+
+            _inflect_engine = inflect.engine()
+        return _inflect_engine
+
+
+def number_words(number: int) -> str:
+    """Cardinal words without commas: 12345 -> "twelve thousand three hundred forty-five"."""
+    if number >= 10**MAX_NUMBER_DIGITS:
+        return _read_digits(str(number))
+    return str(_engine().number_to_words(number, andword="", comma=""))
+
+
+def _digits_value(digits: str) -> int | None:
+    """The value of a digit string, or None when it is too long to read as one number."""
+    stripped = digits.lstrip("0") or "0"
+    return int(stripped) if len(stripped) <= MAX_NUMBER_DIGITS else None
+
+
+def cardinal_text(digits: str) -> str:
+    """A digit string as words; longer than `MAX_NUMBER_DIGITS` digits it is read digit by digit."""
+    value = _digits_value(digits)
+    return _read_digits(digits) if value is None else number_words(value)
+
+
+def _year_or_number(number: int) -> str:
+    # Upstream reads 1001-2999 like years: 1984 nineteen eighty-four, 1900 nineteen hundred,
+    # 2000 two thousand, 2005 two thousand five, 2024 twenty twenty-four.
+    if not 1000 < number < 3000 or 2000 <= number < 2010:
+        return number_words(number)
+    if number % 100 == 0:
+        return number_words(number // 100) + " hundred"
+    high, low = divmod(number, 100)
+    return number_words(high) + " " + ("oh " + number_words(low) if low < 10 else number_words(low))
+
+
+def _read_digits(digits: str) -> str:
+    return " ".join(_DIGIT_WORDS[int(d)] for d in digits if d in "0123456789")
+
+
+def _replace_version(match: re.Match[str]) -> str:
+    return " point ".join(cardinal_text(part) for part in match.group(0).split("."))
+
+
+def _replace_phone(match: re.Match[str]) -> str:
+    # Phone numbers are read digit by digit, with a pause between the written groups.
+    return ", ".join(_read_digits(group) for group in match.groups() if group and group != "+")
+
+
+def _replace_time(match: re.Match[str]) -> str:
+    hour, minute = int(match.group(1)), int(match.group(2))
+    marker = match.group(3)
+    # Upstream appends "a.m." to every time before noon; only a 24-hour clock reading says so here.
+    # "p.m." ending a sentence also ends the sentence.
+    period = f" {marker.upper()} M" + ("." if match.group(0).endswith(".") else "") if marker else ""
+    if not marker and (hour >= 13 or hour == 0):
+        period = " P M" if hour >= 12 else " A M"
+    hour_12 = hour - 12 if hour > 12 else (12 if hour == 0 else hour)
+    if minute == 0:
+        return number_words(hour_12) + (period if period else " o'clock")
+    minute_words = ("oh " if minute < 10 else "") + number_words(minute)
+    return f"{number_words(hour_12)} {minute_words}{period}"
+
+
+def _replace_money(match: re.Match[str]) -> str:
+    symbol, amount, scale = match.groups()
+    unit, units, sub_unit, sub_units = _CURRENCIES[symbol]
+    if scale:
+        scale_word = {"k": "thousand", "m": "million", "b": "billion"}.get(scale.lower(), scale)
+        return f"{amount} {scale_word} {units}"
+    whole_text, _, fraction = amount.partition(".")
+    whole = _digits_value(whole_text)
+    if whole is None or len(fraction) > 2:
+        return f"{amount} {units}"
+    cents = int(fraction.ljust(2, "0")) if fraction else 0
+    parts = []
+    if whole or not cents:
+        parts.append(f"{whole} {unit if whole == 1 else units}")
+    if cents:
+        parts.append(f"{cents} {sub_unit if cents == 1 else sub_units}")
+    return " and ".join(parts)
+
+
+def _replace_unit(match: re.Match[str]) -> str:
+    amount, unit = match.groups()
+    singular, plural = _UNITS[unit]
+    return f"{amount} {singular if amount == '1' else plural}"
+
+
+def _replace_fraction(match: re.Match[str]) -> str:
+    numerator, denominator = _digits_value(match.group(1)), _digits_value(match.group(2))
+    if numerator is None or denominator is None:
+        return f"{cardinal_text(match.group(1))} over {cardinal_text(match.group(2))}"
+    if denominator == 0:
+        return f"{number_words(numerator)} over zero"
+    if denominator == 1:
+        return number_words(numerator)
+    if denominator == 2:
+        return number_words(numerator) + (" half" if numerator == 1 else " halves")
+    ordinal = str(_engine().ordinal(number_words(denominator)))
+    return f"{number_words(numerator)} {ordinal}{'s' if numerator != 1 else ''}"
+
+
+def _replace_decimal(match: re.Match[str]) -> str:
+    integer, fraction = match.groups()
+    return f"{cardinal_text(integer or '0')} point {_read_digits(fraction)}"
+
+
+def _ordinal_words(digits: str) -> str:
+    if _digits_value(digits) is None:
+        return cardinal_text(digits)
+    return str(_engine().ordinal(cardinal_text(digits)))
+
+
+def _replace_ordinal(match: re.Match[str]) -> str:
+    return _ordinal_words(match.group(1))
+
+
+def _replace_integer(match: re.Match[str]) -> str:
+    value = _digits_value(match.group(0))
+    return cardinal_text(match.group(0)) if value is None else _year_or_number(value)
+
+
+def verbalize_numbers_en(text: str) -> str:
+    """Numbers, money, times, units and ordinals -> English words; other text is kept."""
+    text = _RE_THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
+    text = _RE_TIME.sub(_replace_time, text)
+    text = _RE_MONEY.sub(_replace_money, text)
+    text = _RE_PERCENT.sub(r"\1 percent", text)
+    text = _RE_ORDINAL.sub(_replace_ordinal, text)
+    text = _RE_UNIT.sub(_replace_unit, text)
+    text = _RE_PHONE.sub(_replace_phone, text)
+    text = _RE_VERSION.sub(_replace_version, text)
+    text = _RE_NEGATIVE.sub("negative ", text)
+    text = _RE_RANGE.sub(" to ", text)
+    text = _RE_FRACTION.sub(_replace_fraction, text)
+    text = _RE_DECIMAL.sub(_replace_decimal, text)
+    text = _RE_LETTER_DIGIT.sub(" ", text)
+    return _RE_INTEGER.sub(_replace_integer, text)
+
+
+def strip_accents(text: str) -> str:
+    """"café" -> "cafe" (combining marks removed after NFD decomposition)."""
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+
+
+def _drop_unreadable(text: str) -> str:
+    dropped = _RE_UNREADABLE.findall(text)
+    if dropped:
+        _LOGGER.debug("dropped characters English cannot read: %r", "".join(dropped))
+    return _RE_UNREADABLE.sub(" ", text)
+
+
+def normalize_en(text: str) -> str:
+    """English text -> words and `' - , . ! ? …` only, ready for the English G2P.
+
+    Normalizing the result again changes nothing (dropping characters can bring pieces of a pattern
+    together, so the rules run until the text is stable), so normalized text gives the same phones.
+    """
+    normalized = _normalize_once(text)
+    for _ in range(3):
+        again = _normalize_once(normalized)
+        if again == normalized:
+            break
+        normalized = again
+    return normalized
+
+
+def _normalize_once(text: str) -> str:
+    text = re.sub("[™®©]", "", text)
+    text = unicodedata.normalize("NFKC", text.replace("…", "...")).replace("...", "…")
+    # Drop what no rule reads first, so that no pattern forms across a dropped character later.
+    text = _drop_unreadable(text)
+    text = _RE_LIST_NUMBER.sub(lambda m: m.group(1) + _ordinal_words(m.group(2)) + ", ", text)
+    text = text.replace("\n", ". ")
+    for pattern, replacement in _ABBREVIATIONS:
+        text = pattern.sub(replacement, text)
+    text = _RE_DOTTED_ACRONYM.sub(lambda m: " ".join(m.group(1).upper().split(".")).strip() + " ", text)
+    text = verbalize_numbers_en(text)
+    text = "".join(_CHAR_MAP.get(ch, ch) for ch in text)
+    text = strip_accents(text)
+    text = " ".join(_RE_DISALLOWED.sub(" ", text).split())
+    text = _RE_SPACE_BEFORE_PUNCT.sub("", text)
+    text = _RE_PUNCTUATION_RUN.sub(r"\1", text)
+    return text.strip(" ")
