@@ -126,9 +126,9 @@ def cut(
     """The part between `start_s` and `end_s` (either may be None); ValueError for a bad range."""
     total_s = samples.shape[0] / rate_hz
     start = 0.0 if start_s is None else start_s
+    if start >= total_s:
+        raise ValueError(f"--start {start:g} s is past the end of the clip ({total_s:.1f} s)")
     end = total_s if end_s is None else end_s
     if start < 0 or end <= start:
         raise ValueError(f"--start/--end must satisfy 0 <= start < end (got {start:g} and {end:g})")
-    if start >= total_s:
-        raise ValueError(f"--start {start:g} s is past the end of the clip ({total_s:.1f} s)")
     return np.asarray(samples[round(start * rate_hz) : round(min(end, total_s) * rate_hz)], dtype=np.float32)
