@@ -158,3 +158,23 @@ def test_disk_full_while_saving_keeps_the_old_pack(
         store.enroll(request(good_wav, voice_id="mum", text=""))
     assert store.resolve("mum").revision == pack.revision
     assert [p.name for p in (data_dir / "voices").iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_recovery_spares_a_live_staging_folder_and_cleans_dead_ones(tmp_path: Path) -> None:
+    from wyoming_server.voices import atomic
+
+    parent = tmp_path / "voices"
+    live = atomic.StagingFolder(parent, "import")  # e.g. a long import in another process
+    (live.path / "half.bin").write_bytes(b"x")
+    dead = parent / ".tmp-mum-0badc0de"  # its writer was killed: the owner lock is gone
+    dead.mkdir()
+    (parent / ".tmp-mum-0badc0de.owner").write_bytes(b"")
+    (parent / ".tmp-gone-12345678.owner").write_bytes(b"")  # orphan owner file
+    (parent / ".del-dad-87654321").mkdir()
+    actions = atomic.recover(parent)
+    assert sorted(actions) == ["deleted unfinished .del-dad-87654321", "deleted unfinished .tmp-mum-0badc0de"]
+    assert sorted(p.name for p in parent.iterdir()) == sorted(
+        [".lock", live.path.name, live.path.name + ".owner"]
+    )
+    live.discard()
+    assert sorted(p.name for p in parent.iterdir()) == [".lock"]

@@ -7,7 +7,7 @@ always finds the old folder or the new one, never a half-written one:
 
 | left behind                       | meaning                          | recovery            |
 | --------------------------------- | -------------------------------- | ------------------- |
-| `.tmp-<name>-*` only              | crashed while staging            | delete it           |
+| `.tmp-<name>-*` only, owner dead  | crashed while staging            | delete it           |
 | `.old-<name>-*`, no `<name>`      | crashed between the two renames  | rename old back     |
 | `.old-<name>-*` and `<name>`      | crashed before deleting the old  | delete the old one  |
 | `.del-<name>-*`                   | crashed while removing           | delete it           |
@@ -35,6 +35,7 @@ LOCK_FILE: Final = ".lock"
 STAGING_PREFIX: Final = ".tmp-"
 ASIDE_PREFIX: Final = ".old-"
 DELETING_PREFIX: Final = ".del-"
+OWNER_SUFFIX: Final = ".owner"
 
 crash_hook: Callable[[str], None] | None = None
 """Test seam: called with a step name at every point where a crash could interrupt a write."""
@@ -100,12 +101,35 @@ class FolderLock:
         self.release()
 
 
-def stage_folder(parent: Path, name: str) -> Path:
-    """A fresh, empty staging folder next to where `<parent>/<name>` will live."""
-    parent.mkdir(parents=True, exist_ok=True)
-    staged = parent / f"{STAGING_PREFIX}{name}-{secrets.token_hex(4)}"
-    staged.mkdir()
-    return staged
+class StagingFolder:
+    """A fresh folder `<parent>/.tmp-<name>-<hex>` to write into, owned by this process while it lives.
+
+    The owner holds `flock` on the sibling file `<folder>.owner`; `recover()` deletes a staging folder
+    only when it can take that lock, i.e. when its writer has died (a long conversion or import
+    running in another process is left alone). Use as a context manager; it cleans up on exit.
+    """
+
+    def __init__(self, parent: Path, name: str) -> None:
+        parent.mkdir(parents=True, exist_ok=True)
+        self.path = parent / f"{STAGING_PREFIX}{name}-{secrets.token_hex(4)}"
+        self._owner = self.path.with_name(self.path.name + OWNER_SUFFIX)
+        self._fd: int | None = os.open(self._owner, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self.path.mkdir()
+
+    def discard(self) -> None:
+        """Delete what is left of the folder (nothing after a commit) and drop ownership."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._owner.unlink(missing_ok=True)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> StagingFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
 
 
 def commit_folder(staged: Path, target: Path) -> None:
@@ -152,9 +176,19 @@ def link_or_copy(source: Path, destination: Path) -> None:
             os.fsync(f.fileno())
 
 
-def discard_staging(staged: Path) -> None:
-    """Delete a staging folder after a failed write (disk full, bad input)."""
-    shutil.rmtree(staged, ignore_errors=True)
+def _is_owned(owner: Path) -> bool:
+    """True while some process holds the owner lock of a staging folder."""
+    try:
+        fd = os.open(owner, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _target_name(entry: str, prefix: str) -> str:
@@ -195,12 +229,25 @@ def recover(parent: Path) -> list[str]:
                     actions.append(f"restored {target.name} from {entry} (its replacement never arrived)")
         for entry in entries:
             path = parent / entry
-            if entry.startswith((STAGING_PREFIX, DELETING_PREFIX)) and path.exists():
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
-                actions.append(f"deleted unfinished {entry}")
+            if entry.endswith(OWNER_SUFFIX) or not entry.startswith((STAGING_PREFIX, DELETING_PREFIX)):
+                continue
+            owner = parent / (entry + OWNER_SUFFIX)
+            if owner.exists() and _is_owned(owner):
+                continue  # a live writer (e.g. a long conversion in another process) is using it
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            owner.unlink(missing_ok=True)
+            actions.append(f"deleted unfinished {entry}")
+        for entry in entries:
+            owner = parent / entry
+            if (
+                entry.endswith(OWNER_SUFFIX)
+                and owner.exists()
+                and not (parent / entry[: -len(OWNER_SUFFIX)]).exists()
+            ) and not _is_owned(owner):
+                owner.unlink(missing_ok=True)
         if actions:
             fsync_dir(parent)
             for action in actions:

@@ -154,7 +154,7 @@ class VoiceRegistry:
             fingerprint = self._fingerprint()
             if self._scan is not None and self._scan.fingerprint == fingerprint:
                 return self._scan
-            if atomic.recover(self.voices_dir):
+            if atomic.recover(self.voices_dir) + atomic.recover(self.models_dir):
                 fingerprint = self._fingerprint()
             self._scan = self._scan_now(fingerprint)
             _LOGGER.info("voices: %d usable, %d skipped", len(self._scan.entries), len(self._scan.skipped))
@@ -298,29 +298,22 @@ class VoiceRegistry:
             if current is None and must_exist:
                 raise VoiceNotFoundError(f"no enrolled voice {voice_id!r}")
             document, new_files, kept_files = compose(voice_id, current)
-            staged = atomic.stage_folder(self.voices_dir, voice_id)
             try:
-                for file_name, data in new_files.items():
-                    atomic.write_durably(staged / file_name, data)
-                for file_name, source in kept_files.items():
-                    atomic.link_or_copy(source, staged / file_name)
-                atomic.write_durably(staged / VOICE_JSON, encode_document(document))
-                atomic.commit_folder(staged, target)
+                with atomic.StagingFolder(self.voices_dir, voice_id) as staging:
+                    staged = staging.path
+                    for file_name, data in new_files.items():
+                        atomic.write_durably(staged / file_name, data)
+                    for file_name, source in kept_files.items():
+                        atomic.link_or_copy(source, staged / file_name)
+                    atomic.write_durably(staged / VOICE_JSON, encode_document(document))
+                    atomic.commit_folder(staged, target)
             except OSError as err:
-                atomic.discard_staging(staged)
                 raise VoiceWriteError(f"could not save voice {voice_id!r}: {err.strerror or err}") from err
         self.invalidate()
-        return self.usable(voice_id)
-
-    def usable(self, voice_id: str) -> VoicePack:
-        """The pack with that id, or VoicePackError with the reason the scan skipped it."""
         found = self.entries().get(voice_id)
-        if found is not None:
-            return found.pack
-        for skipped in self.skipped():
-            if Path(skipped.path).name == voice_id:
-                raise VoicePackError(f"voice {voice_id!r} was saved but cannot be used: {skipped.reason}")
-        raise VoiceNotFoundError(f"no voice {voice_id!r}")
+        # A pack whose model is not installed is saved but skipped by the scan (e.g. an import without
+        # its model); the caller still gets what was written.
+        return found.pack if found is not None else parse_document(encode_document(document), voice_id).pack
 
     def _read_document(self, folder: Path) -> PackDocument:
         try:
