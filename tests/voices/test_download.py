@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -188,7 +189,16 @@ class FakeConverter:
             {"gpt": gpt, "sovits": sovits, "hubert_dir": hubert_dir, "sv": sv, "bert_dir": bert_dir}
         )
         out_dir.mkdir()
-        (out_dir / "manifest.json").write_text('{"format": 1}', encoding="utf-8")
+        manifest = {
+            "format": 1,
+            "version": "v2Pro",
+            "symbol_table": "gpt-sovits-v2-732",
+            "precision": ["fp32"],
+            "dims": {},
+            "graphs": {},
+            "files": {},
+        }
+        (out_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
 
 
 def test_release_download_then_convert(

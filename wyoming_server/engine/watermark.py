@@ -65,25 +65,41 @@ class WatermarkKey:
         return hashlib.sha256(b"edge-tts-clone fingerprint" + self.secret).hexdigest()[:12]
 
 
-def load_or_create_key(data_dir: Path) -> WatermarkKey:
-    """`<data>/watermark.key` (hex, mode 0600), created with fresh random bytes on first use."""
+def read_key(data_dir: Path) -> WatermarkKey:
+    """The install's key from `<data>/watermark.key` (FileNotFoundError when there is none yet)."""
     path = data_dir / KEY_FILE
+    text = path.read_text(encoding="ascii").strip()
     try:
-        return WatermarkKey(bytes.fromhex(path.read_text(encoding="ascii").strip()))
-    except FileNotFoundError:
-        pass
+        secret = bytes.fromhex(text)
     except ValueError as err:
         raise ValueError(f"{path} is not a watermark key (hex text expected): {err}") from err
+    if len(secret) < 16:
+        raise ValueError(f"{path} is not a watermark key (too short)")
+    return WatermarkKey(secret)
+
+
+def load_or_create_key(data_dir: Path) -> WatermarkKey:
+    """`<data>/watermark.key` (hex, mode 0600), created with fresh random bytes on first use."""
+    try:
+        return read_key(data_dir)
+    except FileNotFoundError:
+        pass
     data_dir.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_bytes(KEY_BYTES)
+    # Written to a private temp file, then linked into place: another process never reads half a key,
+    # and if two start at once exactly one key wins (link fails when the name exists).
+    temp = data_dir / f".{KEY_FILE}.{secrets.token_hex(4)}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first: use theirs
-        return load_or_create_key(data_dir)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secret.hex() + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secret.hex() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(temp, data_dir / KEY_FILE)
+    except FileExistsError:
+        return read_key(data_dir)
+    finally:
+        temp.unlink(missing_ok=True)
     return WatermarkKey(secret)
 
 

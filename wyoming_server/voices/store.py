@@ -32,6 +32,8 @@ _LOGGER = logging.getLogger(__name__)
 GPT_SOVITS_KEY: Final = "gpt-sovits:"
 PIPER_KEY: Final = "piper:"
 PROMPT_CACHE_SIZE: Final = 32
+DEFAULT_DATA_DIR: Final = Path("voices")
+"""The repository's `voices/` folder when run from a checkout; `--data-dir` moves it."""
 
 GptSoVitsLoader = Callable[[Path, int], LoadedModel]
 """(model folder, threads) -> the loaded model and its engine."""
