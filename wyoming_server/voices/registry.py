@@ -171,11 +171,7 @@ class VoiceRegistry:
                 names = sorted(os.listdir(self.voices_dir))
                 for name in names:
                     path = self.voices_dir / name
-                    if (
-                        atomic.is_internal(name)
-                        or name.endswith(PIPER_SUFFIX + ".json")
-                        or name == "README.md"
-                    ):
+                    if atomic.is_internal(name) or name.endswith(PIPER_SUFFIX + ".json"):
                         continue
                     try:
                         if path.is_dir():
