@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from wyoming_server.engine import SynthesisOptions
@@ -90,3 +91,37 @@ def test_library_pool_bound_and_reconverted_model(data_dir: Path, good_wav: byte
     replacement.replace(manifest)
     list(library.synthesize(library.resolve("m3"), None, "Hi.", SynthesisOptions()))
     assert library.pool.loads == loads + 1
+
+
+def test_truncated_graph_is_noticed_on_next_use(data_dir: Path, good_wav: bytes) -> None:
+    graph = data_dir / "models" / "v2pro" / "t2s_decoder.onnx"
+    graph.write_bytes(b"x" * 1000)
+    library = make_store(data_dir)
+    pack, _ = library.enroll(request(good_wav))
+    list(library.synthesize(pack, None, "Hi.", SynthesisOptions()))
+    loads = library.pool.loads
+    with graph.open("r+b") as f:
+        f.truncate(10)
+    list(library.synthesize(pack, None, "Hi.", SynthesisOptions()))
+    assert library.pool.loads == loads + 1  # the real loader would now fail with a clear ModelLoadError
+
+
+def test_stock_voice_from_several_threads(tmp_path: Path) -> None:
+    """espeak-ng is not thread-safe: the engine serializes phonemization, synthesis runs in parallel."""
+    library = make_store(tmp_path)
+    voice = library.resolve(None)
+    barrier = threading.Barrier(4)
+    levels: list[float] = []
+
+    def speak(number: int) -> None:
+        barrier.wait()
+        chunks = library.synthesize(voice, None, f"Request number {number}. It is ready.", SynthesisOptions())
+        audio = np.concatenate([c.samples for c in chunks])
+        levels.append(float(np.sqrt(np.mean(audio**2))))
+
+    threads = [threading.Thread(target=speak, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(levels) == 4 and min(levels) > 0.02 and library.loaded_models() == 1

@@ -239,3 +239,18 @@ def test_enrollment_needs_an_installed_model(tmp_path: Path, good_wav: bytes) ->
     assert pack.model_id == "v2proplus"
     with pytest.raises(EnrollmentRejected, match="model 'nope' is not installed"):
         library.enroll(request(good_wav, model_id="nope"))
+
+
+def test_unreadable_voices_folder_is_reported_not_fatal(
+    store: VoiceStore, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (data_dir / "voices").mkdir(exist_ok=True)
+
+    def unreadable(self: object, *args: object) -> None:
+        raise PermissionError(13, "Permission denied", str(data_dir / "voices"))
+
+    # Tests run as root here, where chmod 000 would not stop a read; inject the error instead.
+    monkeypatch.setattr("wyoming_server.voices.registry.VoiceRegistry._scan_folder", unreadable)
+    assert [v.id for v in store.voices()] == [STOCK_VOICE_ID]
+    (skipped,) = store.skipped()
+    assert skipped.reason.startswith("cannot read the folder: [Errno 13] Permission denied")

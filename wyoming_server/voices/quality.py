@@ -23,8 +23,9 @@ from ..engine.loudness import integrated_loudness
 MIN_REFERENCE_S: Final = 3.0
 MAX_REFERENCE_S: Final = 10.0
 """GPT-SoVITS's own limits for a reference clip (checked after trimming silence)."""
-MAX_DECODED_S: Final = 600.0
-"""Longer uploads are refused before analysis (bounded memory)."""
+MAX_DECODED_S: Final = 300.0
+MAX_DECODED_SAMPLES: Final = 16_000_000
+"""Longer uploads are refused before decoding (at most 64 MB of float32 samples on a small device)."""
 SILENT_PEAK_DBFS: Final = -50.0
 CLIP_LEVEL: Final = 0.99
 """Samples at or above this magnitude count as clipped."""
@@ -62,7 +63,7 @@ def decode_audio(data: bytes) -> DecodedClip:
         raise UnreadableAudioError("the audio file is empty")
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
-            if f.frames > MAX_DECODED_S * f.samplerate:
+            if f.frames > MAX_DECODED_S * f.samplerate or f.frames * f.channels > MAX_DECODED_SAMPLES:
                 raise UnreadableAudioError(
                     f"the recording is {f.frames / f.samplerate:.0f} s long; "
                     f"upload at most {MAX_DECODED_S:.0f} s"

@@ -154,8 +154,11 @@ class VoiceRegistry:
             fingerprint = self._fingerprint()
             if self._scan is not None and self._scan.fingerprint == fingerprint:
                 return self._scan
-            if atomic.recover(self.voices_dir) + atomic.recover(self.models_dir):
-                fingerprint = self._fingerprint()
+            try:
+                if atomic.recover(self.voices_dir) + atomic.recover(self.models_dir):
+                    fingerprint = self._fingerprint()
+            except OSError as err:  # e.g. a read-only data folder: scan what is there
+                _LOGGER.warning("cannot tidy up %s: %s", self.data_dir, err)
             self._scan = self._scan_now(fingerprint)
             _LOGGER.info("voices: %d usable, %d skipped", len(self._scan.entries), len(self._scan.skipped))
             for skipped in self._scan.skipped:
@@ -167,19 +170,29 @@ class VoiceRegistry:
         packs: list[VoiceEntry] = []
         pipers: list[VoiceEntry] = []
         if self.voices_dir.is_dir():
-            with atomic.FolderLock(self.voices_dir, exclusive=False):
-                names = sorted(os.listdir(self.voices_dir))
-                for name in names:
-                    path = self.voices_dir / name
-                    if atomic.is_internal(name) or name.endswith(PIPER_SUFFIX + ".json"):
-                        continue
-                    try:
-                        if path.is_dir():
-                            packs.append(self._load_pack(path))
-                        elif name.endswith(PIPER_SUFFIX):
-                            pipers.append(self._load_piper(PiperVoiceFiles.beside(path), builtin=False))
-                    except (VoicePackError, ModelLoadError, OSError) as err:
-                        scan.skipped.append(SkippedPack(str(path), str(err)))
+            try:
+                self._scan_folder(scan, packs, pipers)
+            except OSError as err:  # an unreadable folder: report it, keep the stock voice
+                scan.skipped.append(SkippedPack(str(self.voices_dir), f"cannot read the folder: {err}"))
+        self._add_entries(scan, packs, pipers)
+        return scan
+
+    def _scan_folder(self, scan: _Scan, packs: list[VoiceEntry], pipers: list[VoiceEntry]) -> None:
+        with atomic.FolderLock(self.voices_dir, exclusive=False):
+            names = sorted(os.listdir(self.voices_dir))
+            for name in names:
+                path = self.voices_dir / name
+                if atomic.is_internal(name) or name.endswith(PIPER_SUFFIX + ".json"):
+                    continue
+                try:
+                    if path.is_dir():
+                        packs.append(self._load_pack(path))
+                    elif name.endswith(PIPER_SUFFIX):
+                        pipers.append(self._load_piper(PiperVoiceFiles.beside(path), builtin=False))
+                except (VoicePackError, ModelLoadError, OSError) as err:
+                    scan.skipped.append(SkippedPack(str(path), str(err)))
+
+    def _add_entries(self, scan: _Scan, packs: list[VoiceEntry], pipers: list[VoiceEntry]) -> None:
         packs.sort(key=lambda e: (e.pack.created, e.pack.id))
         for entry in [*packs, *pipers]:
             if entry.pack.id == STOCK_VOICE_ID and self._stock is not None:
@@ -203,7 +216,6 @@ class VoiceRegistry:
                 scan.entries[STOCK_VOICE_ID] = self._load_piper(self._stock, builtin=True)
             except (ModelLoadError, OSError) as err:
                 scan.skipped.append(SkippedPack(str(self._stock.model), str(err)))
-        return scan
 
     def _load_pack(self, folder: Path) -> VoiceEntry:
         if not (folder / VOICE_JSON).is_file():

@@ -95,16 +95,25 @@ class VoiceStore:
         return self._gpt_sovits_loader(self.registry.model_dir(key[len(GPT_SOVITS_KEY) :]), self.threads)
 
     def _model_fingerprint(self, key: str) -> tuple[Any, ...]:
-        path = (
-            Path(key[len(PIPER_KEY) :])
-            if key.startswith(PIPER_KEY)
-            else self.registry.model_dir(key[len(GPT_SOVITS_KEY) :]) / MANIFEST_NAME
-        )
-        try:
-            st = path.stat()
-        except OSError:
-            return (None,)
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+        """stat() of the model's files: a re-conversion, or a graph truncated or replaced, shows here."""
+        if key.startswith(PIPER_KEY):
+            model = Path(key[len(PIPER_KEY) :])
+            paths = [model, model.with_name(model.name + ".json")]
+        else:
+            folder = self.registry.model_dir(key[len(GPT_SOVITS_KEY) :])
+            try:
+                paths = [folder / MANIFEST_NAME, *sorted(p for p in folder.iterdir() if p.suffix == ".onnx")]
+            except OSError:
+                return (None,)
+        stats: list[Any] = []
+        for path in paths:
+            try:
+                st = path.stat()
+            except OSError:
+                stats.append((path.name, None))
+                continue
+            stats.append((path.name, st.st_ino, st.st_mtime_ns, st.st_size))
+        return tuple(stats)
 
     def _open_for_enrollment(self, model_id: str) -> tuple[Any, list[str]]:
         loaded = self.pool.get(GPT_SOVITS_KEY + model_id)
