@@ -254,3 +254,21 @@ def test_unreadable_voices_folder_is_reported_not_fatal(
     assert [v.id for v in store.voices()] == [STOCK_VOICE_ID]
     (skipped,) = store.skipped()
     assert skipped.reason.startswith("cannot read the folder: [Errno 13] Permission denied")
+
+
+def test_prompt_follows_a_pack_replaced_by_another_process(
+    store: VoiceStore, good_wav: bytes, data_dir: Path
+) -> None:
+    old, _ = store.enroll(request(good_wav))
+    first = store.prompt(old, None)
+    assert first is not None
+    other = make_store(data_dir)
+    other.enroll(request(good_wav, voice_id="mum", text="Something else entirely."))
+    current = store.prompt(old, None)  # the caller still holds the old pack object
+    assert current is not None and current.phones.shape == (len("Something else entirely."),)
+
+
+def test_unknown_style_fails_when_synthesis_is_requested(store: VoiceStore, good_wav: bytes) -> None:
+    pack, _ = store.enroll(request(good_wav))
+    with pytest.raises(VoiceNotFoundError, match="has no style 'loud'"):
+        store.synthesize(pack, "loud", "Hi.", SynthesisOptions())  # raises before any chunk

@@ -60,6 +60,8 @@ class VoiceEntry:
     model_dir: Path | None = None
     """The GPT-SoVITS model folder the pack speaks with."""
     sample_rate_hz: int = 0
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The pack's file records from voice.json (name -> sha256, bytes)."""
 
 
 @dataclass(slots=True)
@@ -237,7 +239,11 @@ class VoiceRegistry:
         revision = _short_hash(document.pack.revision, hashlib.sha256(manifest_bytes).hexdigest())
         pack = replace(document.pack, revision=revision)
         return VoiceEntry(
-            pack=pack, folder=folder, model_dir=model_dir, sample_rate_hz=manifest.sample_rate_hz
+            pack=pack,
+            folder=folder,
+            model_dir=model_dir,
+            sample_rate_hz=manifest.sample_rate_hz,
+            files=document.files,
         )
 
     def _load_piper(self, files: PiperVoiceFiles, *, builtin: bool) -> VoiceEntry:

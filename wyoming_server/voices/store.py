@@ -20,12 +20,13 @@ from ..engine.gpt_sovits.manifest import MANIFEST_NAME
 from ..engine.gpt_sovits.model import DEFAULT_THREADS
 from ..engine.piper_voice import PiperEngine, PiperVoiceFiles
 from ..engine.watermark import WatermarkKey, WatermarkStream, load_or_create_key
+from .atomic import FolderLock
 from .enroll import Enroller, PhoneCounter, PromptBuilder, default_phone_counter, default_prompt_builder
 from .library import EnrollmentRequest, VoiceNotFoundError
 from .pack import SkippedPack, VoicePack
 from .pool import DEFAULT_MAX_LOADED_MODELS, LoadedModel, ModelPool
 from .registry import STOCK_VOICE_ID, VoiceRegistry
-from .schema import decode_prompt
+from .schema import decode_prompt, sha256_bytes
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -166,33 +167,45 @@ class VoiceStore:
         return self.registry.entry(pack.id).sample_rate_hz
 
     def prompt(self, pack: VoicePack, style: str | None) -> VoicePrompt | None:
-        """The style's prompt tensors (cached by pack revision); None for Piper voices."""
+        """The style's prompt tensors, from the pack as it is on disk now; None for Piper voices.
+
+        Cached by (id, revision, style). The file is read under the folder's shared lock and checked
+        against its recorded sha256, so a pack replaced meanwhile never yields a mixed prompt.
+        """
         if pack.kind == "piper":
             return None
-        try:
-            chosen = pack.style(style)
-        except KeyError:
-            raise VoiceNotFoundError(
-                f"voice {pack.id!r} has no style {style!r} (it has {', '.join(sorted(pack.styles))})"
-            ) from None
-        cache_key = (pack.id, pack.revision, chosen.name)
-        with self._prompts_lock:
-            cached = self._prompts.get(cache_key)
-            if cached is not None:
-                self._prompts.move_to_end(cache_key)
-                return cached
-        folder = self.registry.entry(pack.id).folder
-        if folder is None:
-            raise VoicePackError(f"voice {pack.id!r} has no pack folder")
-        try:
-            prompt = decode_prompt((folder / chosen.prompt_file).read_bytes())
-        except OSError as err:
-            raise VoicePackError(f"voice {pack.id!r}: cannot read {chosen.prompt_file}: {err}") from err
-        with self._prompts_lock:
-            self._prompts[cache_key] = prompt
-            while len(self._prompts) > PROMPT_CACHE_SIZE:
-                self._prompts.popitem(last=False)
-        return prompt
+        for _attempt in range(2):
+            entry = self.registry.entry(pack.id)  # the current pack (rescanned when it changed)
+            try:
+                chosen = entry.pack.style(style)
+            except KeyError:
+                have = ", ".join(sorted(entry.pack.styles))
+                raise VoiceNotFoundError(
+                    f"voice {pack.id!r} has no style {style!r} (it has {have})"
+                ) from None
+            cache_key = (pack.id, entry.pack.revision, chosen.name)
+            with self._prompts_lock:
+                cached = self._prompts.get(cache_key)
+                if cached is not None:
+                    self._prompts.move_to_end(cache_key)
+                    return cached
+            if entry.folder is None:
+                raise VoicePackError(f"voice {pack.id!r} has no pack folder")
+            try:
+                with FolderLock(self.registry.voices_dir, exclusive=False):
+                    data = (entry.folder / chosen.prompt_file).read_bytes()
+            except OSError as err:
+                raise VoicePackError(f"voice {pack.id!r}: cannot read {chosen.prompt_file}: {err}") from err
+            if sha256_bytes(data) != entry.files.get(chosen.prompt_file, {}).get("sha256"):
+                self.registry.invalidate()  # replaced since the last scan: look again
+                continue
+            prompt = decode_prompt(data)
+            with self._prompts_lock:
+                self._prompts[cache_key] = prompt
+                while len(self._prompts) > PROMPT_CACHE_SIZE:
+                    self._prompts.popitem(last=False)
+            return prompt
+        raise VoicePackError(f"voice {pack.id!r} changed twice while being read; try again")
 
     def synthesize(
         self,
@@ -202,9 +215,23 @@ class VoiceStore:
         options: SynthesisOptions,
         stop: threading.Event | None = None,
     ) -> Iterator[AudioChunk]:
-        """Speak `text` in `pack`'s voice, one watermarked chunk per sentence."""
+        """Speak `text` in `pack`'s voice, one watermarked chunk per sentence.
+
+        The voice, style and model are resolved (and loaded) before this returns, so an unknown
+        style or a broken model raises here rather than on the first chunk.
+        """
         prompt = self.prompt(pack, style)
         engine = self.engine_for(pack)
+        return self._marked(engine, text, prompt, options, stop)
+
+    def _marked(
+        self,
+        engine: TtsEngine,
+        text: str,
+        prompt: VoicePrompt | None,
+        options: SynthesisOptions,
+        stop: threading.Event | None,
+    ) -> Iterator[AudioChunk]:
         stream = WatermarkStream(self.watermark_key, engine.sample_rate_hz)
         for chunk in engine.synthesize(text, prompt, options, stop):
             marked = stream.mark(chunk.samples)
