@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         chunks, rate_hz = _synthesize(args, options)
-    except (EngineError, OSError) as err:
+    except (EngineError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
@@ -72,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _synthesize(args: argparse.Namespace, options: SynthesisOptions) -> tuple[list[Any], int]:
-    from ..engine.audio import read_audio
     from ..engine.gpt_sovits.engine import GptSoVitsEngine
     from ..engine.gpt_sovits.model import DEFAULT_THREADS, GptSoVitsModel
     from ..engine.gpt_sovits.prompt import build_voice_prompt
@@ -82,8 +81,10 @@ def _synthesize(args: argparse.Namespace, options: SynthesisOptions) -> tuple[li
     if args.ref_audio is None:
         raise EngineError("--ref-audio is required with --model")
     model = GptSoVitsModel.load(args.model, precision=args.precision, threads=args.threads or DEFAULT_THREADS)
-    samples, rate_hz = read_audio(args.ref_audio.read_bytes(), str(args.ref_audio))
-    prompt = build_voice_prompt(samples, rate_hz, args.ref_text, args.ref_language, model)
+    from ..voices.quality import decode_audio
+
+    clip = decode_audio(args.ref_audio.read_bytes())
+    prompt = build_voice_prompt(clip.samples, clip.rate_hz, args.ref_text, args.ref_language, model)
     engine = GptSoVitsEngine(model)
     chunks = [c.samples for c in engine.synthesize(args.text, prompt, options, threading.Event())]
     return chunks, engine.sample_rate_hz

@@ -1,32 +1,29 @@
-"""Audio helpers shared by the engine, enrollment and the server (pure numpy + soundfile)."""
+"""Pure audio DSP helpers (numpy + soxr): format conversion, resampling, framing, silence trimming.
+
+Everything here works on mono float32 arrays in [-1, 1]; nothing reads files or sockets.
+"""
 
 from __future__ import annotations
 
-import io
 from typing import Final
 
 import numpy as np
-import soundfile
+import soxr
 from numpy.typing import NDArray
 
-from .errors import ReferenceAudioError
-
 PCM16_MAX: Final = 32767
-"""Largest int16 sample; float 1.0 maps to it (and -1.0 to -32767, keeping the scale symmetric)."""
 PCM16_WIDTH_BYTES: Final = 2
-
-
-def read_audio(data: bytes, name: str = "audio") -> tuple[NDArray[np.float32], int]:
-    """Decode WAV/FLAC/OGG/MP3 bytes to mono float32 and its rate; ReferenceAudioError if unreadable."""
-    if not data:
-        raise ReferenceAudioError(f"{name} is empty")
-    try:
-        samples, rate_hz = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        raise ReferenceAudioError(f"{name} is not a readable audio file (WAV, FLAC, OGG or MP3): {err}") from err
-    if samples.size == 0:
-        raise ReferenceAudioError(f"{name} contains no audio")
-    return samples.mean(axis=1).astype(np.float32), int(rate_hz)
+"""Bytes per sample of the s16le audio the server sends."""
+"""Largest int16 sample; float 1.0 maps to it (symmetric scaling, -1.0 -> -32767)."""
+FRAME_S: Final = 0.02
+"""Analysis frame for energies and the voice-activity decision (20 ms)."""
+SILENCE_FLOOR_DB: Final = -60.0
+"""Frames quieter than this (dBFS, RMS) are silence whatever the clip's level."""
+TRIM_BELOW_PEAK_DB: Final = 40.0
+"""Trimming treats frames this far below the loudest frame as silence."""
+TRIM_MARGIN_S: Final = 0.05
+"""Kept on each side of the speech when trimming, so word onsets are not clipped."""
+_ENERGY_EPS: Final = 1e-12
 
 
 def float_to_pcm16(samples: NDArray[np.float32]) -> bytes:
@@ -38,3 +35,107 @@ def float_to_pcm16(samples: NDArray[np.float32]) -> bytes:
     clean = np.nan_to_num(np.asarray(samples, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
     scaled = np.rint(np.clip(clean, -1.0, 1.0) * PCM16_MAX)
     return scaled.astype("<i2").tobytes()
+
+
+def pcm16_to_float(data: bytes) -> NDArray[np.float32]:
+    """Inverse of `float_to_pcm16` (an odd trailing byte is an error)."""
+    if len(data) % 2:
+        raise ValueError("16-bit PCM needs an even number of bytes")
+    return (np.frombuffer(data, dtype="<i2").astype(np.float32) / PCM16_MAX).astype(np.float32)
+
+
+def to_mono(samples: NDArray[np.floating]) -> NDArray[np.float32]:
+    """Average the channels of a (S,) or (S, C) array into (S,) float32."""
+    array = np.asarray(samples, dtype=np.float32)
+    if array.ndim == 1:
+        return array
+    if array.ndim != 2:
+        raise ValueError(f"audio must be (samples,) or (samples, channels), got shape {array.shape}")
+    return np.asarray(array.mean(axis=1), dtype=np.float32)
+
+
+def resample(samples: NDArray[np.float32], from_hz: int, to_hz: int) -> NDArray[np.float32]:
+    """High-quality resampling (soxr "HQ"); returns the input unchanged when the rates match."""
+    if from_hz <= 0 or to_hz <= 0:
+        raise ValueError("sample rates must be positive")
+    if from_hz == to_hz:
+        return np.asarray(samples, dtype=np.float32)
+    out = soxr.resample(np.asarray(samples, dtype=np.float32), from_hz, to_hz, quality="HQ")
+    return np.asarray(out, dtype=np.float32)
+
+
+def frame_rms_db(samples: NDArray[np.float32], rate_hz: int, frame_s: float = FRAME_S) -> NDArray[np.float64]:
+    """(F,) RMS level in dBFS of consecutive non-overlapping frames (a partial last frame is dropped)."""
+    frame = max(1, round(rate_hz * frame_s))
+    count = samples.shape[0] // frame
+    if count == 0:
+        return np.zeros(0, dtype=np.float64)
+    frames = np.asarray(samples[: count * frame], dtype=np.float64).reshape(count, frame)
+    power = np.mean(frames * frames, axis=1)
+    # RMS of a full-scale sine is 1/sqrt(2): dBFS here is relative to a full-scale square wave.
+    return np.asarray(10.0 * np.log10(power + _ENERGY_EPS), dtype=np.float64)
+
+
+def rms_db(samples: NDArray[np.float32]) -> float:
+    """RMS level of the whole array in dBFS (-120 for an empty or all-zero array)."""
+    if samples.size == 0:
+        return -120.0
+    power = float(np.mean(np.square(samples, dtype=np.float64)))
+    return 10.0 * float(np.log10(power + _ENERGY_EPS))
+
+
+def speech_bounds(
+    samples: NDArray[np.float32],
+    rate_hz: int,
+    *,
+    below_peak_db: float = TRIM_BELOW_PEAK_DB,
+    margin_s: float = TRIM_MARGIN_S,
+) -> tuple[int, int]:
+    """[start, end) sample range holding the sound, without leading/trailing silence.
+
+    A frame counts as sound when it is louder than both `SILENCE_FLOOR_DB` and the loudest
+    frame minus `below_peak_db`. Returns (0, 0) for a clip with no sound at all.
+    """
+    levels = frame_rms_db(samples, rate_hz)
+    if levels.size == 0:
+        return (0, 0)
+    threshold = max(SILENCE_FLOOR_DB, float(levels.max()) - below_peak_db)
+    loud = np.flatnonzero(levels > threshold)
+    if loud.size == 0:
+        return (0, 0)
+    frame = max(1, round(rate_hz * FRAME_S))
+    margin = round(rate_hz * margin_s)
+    start = max(0, int(loud[0]) * frame - margin)
+    end = min(samples.shape[0], (int(loud[-1]) + 1) * frame + margin)
+    return (start, end)
+
+
+def trim_silence(samples: NDArray[np.float32], rate_hz: int) -> NDArray[np.float32]:
+    """The clip without leading and trailing silence (empty when it is all silence)."""
+    start, end = speech_bounds(samples, rate_hz)
+    return np.asarray(samples[start:end], dtype=np.float32)
+
+
+def fade(samples: NDArray[np.float32], rate_hz: int, seconds: float = 0.01) -> NDArray[np.float32]:
+    """Linear fade-in and fade-out of `seconds` each, so a cut does not click."""
+    out = np.array(samples, dtype=np.float32, copy=True)
+    n = min(round(rate_hz * seconds), out.shape[0] // 2)
+    if n > 0:
+        ramp = np.linspace(0.0, 1.0, n, endpoint=False, dtype=np.float32)
+        out[:n] *= ramp
+        out[-n:] *= ramp[::-1]
+    return out
+
+
+def cut(
+    samples: NDArray[np.float32], rate_hz: int, start_s: float | None, end_s: float | None
+) -> NDArray[np.float32]:
+    """The part between `start_s` and `end_s` (either may be None); ValueError for a bad range."""
+    total_s = samples.shape[0] / rate_hz
+    start = 0.0 if start_s is None else start_s
+    if start >= total_s:
+        raise ValueError(f"--start {start:g} s is past the end of the clip ({total_s:.1f} s)")
+    end = total_s if end_s is None else end_s
+    if start < 0 or end <= start:
+        raise ValueError(f"--start/--end must satisfy 0 <= start < end (got {start:g} and {end:g})")
+    return np.asarray(samples[round(start * rate_hz) : round(min(end, total_s) * rate_hz)], dtype=np.float32)

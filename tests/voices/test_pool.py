@@ -1,0 +1,127 @@
+"""The model pool: LRU bound, reload after a change on disk, one load per model under concurrency."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wyoming_server.engine import SynthesisOptions
+from wyoming_server.engine.errors import ModelLoadError
+from wyoming_server.voices.pool import LoadedModel, ModelPool
+from wyoming_server.voices.store import GPT_SOVITS_KEY
+
+from .conftest import FakeEngine, make_store, request, write_fake_model
+
+
+def _pool(max_loaded: int, versions: dict[str, int], loads: list[str]) -> ModelPool:
+    def loader(key: str) -> LoadedModel:
+        if key == "broken":
+            raise ModelLoadError("model broken: file t2s_decoder.onnx is missing")
+        loads.append(key)
+        return LoadedModel(engine=FakeEngine(key), model=key)
+
+    return ModelPool(loader, lambda key: versions.get(key, 0), max_loaded)
+
+
+def test_lru_bound_evicts_the_least_recently_used() -> None:
+    loads: list[str] = []
+    pool = _pool(2, {}, loads)
+    a = pool.get("a")
+    pool.get("b")
+    assert pool.get("a") is a  # a is now the most recent
+    pool.get("c")  # evicts b
+    assert pool.loaded_keys() == ["a", "c"] and pool.loaded_models() == 2
+    pool.get("b")  # reloaded, evicts a
+    assert loads == ["a", "b", "c", "b"] and pool.loaded_keys() == ["c", "b"]
+
+
+def test_changed_fingerprint_reloads_on_next_use() -> None:
+    loads: list[str] = []
+    versions = {"a": 1}
+    pool = _pool(2, versions, loads)
+    first = pool.get("a")
+    assert pool.get("a") is first
+    versions["a"] = 2
+    second = pool.get("a")
+    assert second is not first and loads == ["a", "a"] and pool.loaded_models() == 1
+
+
+def test_failed_load_is_not_cached() -> None:
+    pool = _pool(2, {}, [])
+    with pytest.raises(ModelLoadError, match=r"t2s_decoder\.onnx is missing"):
+        pool.get("broken")
+    assert pool.loaded_models() == 0
+
+
+def test_concurrent_gets_load_once() -> None:
+    loads: list[str] = []
+    pool = _pool(2, {}, loads)
+    barrier = threading.Barrier(8)
+    results: list[LoadedModel] = []
+
+    def get() -> None:
+        barrier.wait()
+        results.append(pool.get("a"))
+
+    threads = [threading.Thread(target=get) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert loads == ["a"] and all(r is results[0] for r in results)
+
+
+def test_library_pool_bound_and_reconverted_model(data_dir: Path, good_wav: bytes) -> None:
+    for model_id in ("m1", "m2", "m3"):
+        write_fake_model(data_dir, model_id)
+    library = make_store(data_dir, max_loaded_models=2)
+    packs = [library.enroll(request(good_wav, name=m, model_id=m))[0] for m in ("m1", "m2", "m3")]
+    for pack in packs:
+        list(library.synthesize(pack, None, "Hi.", SynthesisOptions()))
+    assert library.loaded_models() == 2
+    assert library.pool.loaded_keys() == [GPT_SOVITS_KEY + "m2", GPT_SOVITS_KEY + "m3"]
+    loads = library.pool.loads
+    # The converter writes a new folder and swaps it in: a new manifest inode, so the next use reloads.
+    manifest = data_dir / "models" / "m3" / "manifest.json"
+    replacement = manifest.with_name("manifest.new")
+    replacement.write_text(manifest.read_text(encoding="utf-8"), encoding="utf-8")
+    replacement.replace(manifest)
+    list(library.synthesize(library.resolve("m3"), None, "Hi.", SynthesisOptions()))
+    assert library.pool.loads == loads + 1
+
+
+def test_truncated_graph_is_noticed_on_next_use(data_dir: Path, good_wav: bytes) -> None:
+    graph = data_dir / "models" / "v2pro" / "t2s_decoder.onnx"
+    graph.write_bytes(b"x" * 1000)
+    library = make_store(data_dir)
+    pack, _ = library.enroll(request(good_wav))
+    list(library.synthesize(pack, None, "Hi.", SynthesisOptions()))
+    loads = library.pool.loads
+    with graph.open("r+b") as f:
+        f.truncate(10)
+    list(library.synthesize(pack, None, "Hi.", SynthesisOptions()))
+    assert library.pool.loads == loads + 1  # the real loader would now fail with a clear ModelLoadError
+
+
+def test_stock_voice_from_several_threads(tmp_path: Path) -> None:
+    """espeak-ng is not thread-safe: the engine serializes phonemization, synthesis runs in parallel."""
+    library = make_store(tmp_path)
+    voice = library.resolve(None)
+    barrier = threading.Barrier(4)
+    levels: list[float] = []
+
+    def speak(number: int) -> None:
+        barrier.wait()
+        chunks = library.synthesize(voice, None, f"Request number {number}. It is ready.", SynthesisOptions())
+        audio = np.concatenate([c.samples for c in chunks])
+        levels.append(float(np.sqrt(np.mean(audio**2))))
+
+    threads = [threading.Thread(target=speak, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(levels) == 4 and min(levels) > 0.02 and library.loaded_models() == 1
