@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from ..engine import VoicePrompt
 from ..engine.errors import ReferenceAudioError, TextError
+from ..engine.text import to_phones
 from .library import EnrollmentRejected, EnrollmentRequest, VoiceNotFoundError
 from .pack import ConsentRecord, VoicePack, VoiceStyle
 from .quality import QualityReport, UnreadableAudioError, analyze, decide, decode_audio
@@ -52,20 +53,11 @@ def utc_now() -> str:
 
 
 def default_phone_counter(text: str, language: str) -> int:
-    """Phones of `text` from the text frontend; before it exists, a count of letters and CJK characters."""
+    """Phones the text frontend makes of `text` (0 when there is nothing pronounceable)."""
     try:
-        # Imported by name: the text frontend lands on another branch; enrollment works before it does.
-        to_phones = importlib.import_module("wyoming_server.engine.text").to_phones
-    except (ImportError, AttributeError):
-        return len(re.findall(r"[^\W\d_]", text))
-    try:
-        try:
-            phones = to_phones(text, language)
-        except TypeError:
-            phones = to_phones(text)
+        return int(to_phones(text, language).ids.size)
     except TextError:
         return 0
-    return len(getattr(phones, "ids", phones))
 
 
 def default_prompt_builder(
