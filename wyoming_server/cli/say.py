@@ -20,7 +20,11 @@ def register(subparsers: Any) -> None:
         help="speak a text into a WAV file (cloning --ref-audio with --model, else the stock voice)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--model", type=Path, help="converted model folder (omit for the stock English voice)")
+    parser.add_argument(
+        "--model", type=Path, help="converted model folder (omit to speak with an enrolled voice or the stock voice)"
+    )
+    parser.add_argument("--voice", help="without --model: id of an enrolled voice (default: the default voice)")
+    parser.add_argument("--data-dir", type=Path, default=Path("voices"), help="data folder (voices, watermark key)")
     parser.add_argument("--ref-audio", type=Path, help="reference clip of the voice to clone (3-10 s)")
     parser.add_argument("--ref-text", default="", help="transcript of the clip (empty: ref-free, lower quality)")
     parser.add_argument("--ref-language", default="zh", help="language of the transcript")
@@ -72,19 +76,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _synthesize(args: argparse.Namespace, options: SynthesisOptions) -> tuple[list[Any], int]:
+    from ..engine.watermark import WatermarkStream, load_or_create_key
+
+    if args.model is None:
+        from ..voices.store import open_library
+
+        library = open_library(args.data_dir, max_loaded_models=1, threads=args.threads or 1)
+        pack = library.resolve(args.voice)
+        chunks = [c.samples for c in library.synthesize(pack, None, args.text, options, threading.Event())]
+        return chunks, library.sample_rate_hz(pack)  # the library has watermarked them
+
     from ..engine.gpt_sovits.engine import GptSoVitsEngine
     from ..engine.gpt_sovits.model import DEFAULT_THREADS, GptSoVitsModel
     from ..engine.gpt_sovits.prompt import build_voice_prompt
+    from ..voices.quality import decode_audio
 
-    if args.model is None:
-        raise EngineError("the stock voice is not available yet: pass --model")
     if args.ref_audio is None:
         raise EngineError("--ref-audio is required with --model")
     model = GptSoVitsModel.load(args.model, precision=args.precision, threads=args.threads or DEFAULT_THREADS)
-    from ..voices.quality import decode_audio
-
     clip = decode_audio(args.ref_audio.read_bytes())
     prompt = build_voice_prompt(clip.samples, clip.rate_hz, args.ref_text, args.ref_language, model)
     engine = GptSoVitsEngine(model)
-    chunks = [c.samples for c in engine.synthesize(args.text, prompt, options, threading.Event())]
+    watermark = WatermarkStream(load_or_create_key(args.data_dir), engine.sample_rate_hz)
+    chunks = [watermark.mark(c.samples) for c in engine.synthesize(args.text, prompt, options, threading.Event())]
     return chunks, engine.sample_rate_hz
