@@ -304,3 +304,32 @@ class _Handler(AsyncEventHandler):
         await self.write_event(Event(type="audio-stop"))
         self.server.audio_sent.set()
         return True
+
+
+def split_like_fake(text: str) -> list[str]:
+    """The sentences the fake's streaming handler speaks for `text` sent as one chunk."""
+    sentences: list[str] = []
+    current = ""
+    for char in text:
+        current += char
+        if char in SENTENCE_ENDS:
+            sentences.append(current)
+            current = ""
+    if current.strip():
+        sentences.append(current)
+    return sentences
+
+
+def expected_stream_pcm(text: str, voice: str | None) -> bytes:
+    """Audio the fake streams for `text`: one reply per sentence, joined."""
+    return b"".join(fake_pcm(sentence, voice) for sentence in split_like_fake(text))
+
+
+def parse_wav(data: bytes) -> tuple[int, int, int, int, bytes]:
+    """(rate, width, channels, data-size field, PCM) of a 44-byte-header PCM WAV."""
+    riff, _, wave = struct.unpack_from("<4sI4s", data, 0)
+    fmt_id, fmt_size, audio_format, channels, rate, _, _, bits = struct.unpack_from("<4sIHHIIHH", data, 12)
+    data_id, data_size = struct.unpack_from("<4sI", data, 36)
+    if (riff, wave, fmt_id, fmt_size, audio_format, data_id) != (b"RIFF", b"WAVE", b"fmt ", 16, 1, b"data"):
+        raise ValueError("not a 44-byte-header PCM WAV")
+    return rate, bits // 8, channels, data_size, data[44:]
