@@ -98,7 +98,9 @@ class EdgeTtsCloneClient:
             except ValueError as err:
                 _LOGGER.debug("ignoring a malformed voice entry: %s", err)
         skipped = body.get("skipped")
-        skipped_list = tuple(item for item in skipped if isinstance(item, Mapping)) if isinstance(skipped, list) else ()
+        skipped_list = (
+            tuple(item for item in skipped if isinstance(item, Mapping)) if isinstance(skipped, list) else ()
+        )
         return tuple(voices), skipped_list
 
     async def async_enroll_voice(self, request: EnrollRequest) -> EnrollResult:
@@ -112,7 +114,9 @@ class EdgeTtsCloneClient:
             form.add_field("style", request.style)
         if request.voice_id:
             form.add_field("voice_id", request.voice_id)
-        form.add_field("audio", request.audio, filename=request.filename, content_type="application/octet-stream")
+        form.add_field(
+            "audio", request.audio, filename=request.filename, content_type="application/octet-stream"
+        )
         body = await self._request("POST", "/api/voices", data=form, timeout_s=ENROLL_TIMEOUT_S)
         voice, report = (body.get("voice"), body.get("report")) if isinstance(body, Mapping) else (None, None)
         if not isinstance(voice, Mapping) or not isinstance(report, Mapping):

@@ -59,7 +59,9 @@ def _connection_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     return vol.Schema(
         {
             vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, vol.UNDEFINED)): str,
-            vol.Required(CONF_WYOMING_PORT, default=defaults.get(CONF_WYOMING_PORT, DEFAULT_WYOMING_PORT)): _PORT,
+            vol.Required(
+                CONF_WYOMING_PORT, default=defaults.get(CONF_WYOMING_PORT, DEFAULT_WYOMING_PORT)
+            ): _PORT,
             vol.Required(CONF_HTTP_PORT, default=defaults.get(CONF_HTTP_PORT, DEFAULT_HTTP_PORT)): _PORT,
             vol.Required(CONF_TOKEN, default=defaults.get(CONF_TOKEN, vol.UNDEFINED)): _TOKEN_SELECTOR,
         }
@@ -69,7 +71,9 @@ def _connection_schema(defaults: Mapping[str, Any]) -> vol.Schema:
 _TOKEN_SCHEMA = vol.Schema({vol.Required(CONF_TOKEN): _TOKEN_SELECTOR})
 
 
-async def _async_validate(hass: HomeAssistant, data: Mapping[str, Any]) -> tuple[ServerHealth | None, dict[str, str]]:
+async def _async_validate(
+    hass: HomeAssistant, data: Mapping[str, Any]
+) -> tuple[ServerHealth | None, dict[str, str]]:
     """Talk to the server; its health on success, else the form errors to show."""
     client = EdgeTtsCloneClient(
         async_get_clientsession(hass),
@@ -177,11 +181,15 @@ class EdgeTtsCloneConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            health, errors = await _async_validate(self.hass, {**entry.data, CONF_TOKEN: user_input[CONF_TOKEN]})
+            health, errors = await _async_validate(
+                self.hass, {**entry.data, CONF_TOKEN: user_input[CONF_TOKEN]}
+            )
             if health is not None:
                 await self.async_set_unique_id(health.server_id)
                 self._abort_if_unique_id_mismatch(reason="wrong_server")
-                return self.async_update_reload_and_abort(entry, data_updates={CONF_TOKEN: user_input[CONF_TOKEN]})
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_TOKEN: user_input[CONF_TOKEN]}
+                )
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=_TOKEN_SCHEMA,
@@ -237,12 +245,16 @@ class EdgeTtsCloneOptionsFlow(OptionsFlow):
         schema = vol.Schema(
             {
                 voice_key: SelectSelector(
-                    SelectSelectorConfig(options=voice_choices, mode=SelectSelectorMode.DROPDOWN, custom_value=True)
+                    SelectSelectorConfig(
+                        options=voice_choices, mode=SelectSelectorMode.DROPDOWN, custom_value=True
+                    )
                 ),
                 vol.Required(
                     CONF_DEFAULT_SPEED, default=options.get(CONF_DEFAULT_SPEED, DEFAULT_SPEED)
                 ): NumberSelector(
-                    NumberSelectorConfig(min=MIN_SPEED, max=MAX_SPEED, step=0.05, mode=NumberSelectorMode.SLIDER)
+                    NumberSelectorConfig(
+                        min=MIN_SPEED, max=MAX_SPEED, step=0.05, mode=NumberSelectorMode.SLIDER
+                    )
                 ),
             }
         )

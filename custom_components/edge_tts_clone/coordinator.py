@@ -27,7 +27,9 @@ class EdgeTtsCloneCoordinator(DataUpdateCoordinator[ServerState]):
 
     config_entry: EdgeTtsCloneConfigEntry
 
-    def __init__(self, hass: HomeAssistant, entry: EdgeTtsCloneConfigEntry, client: EdgeTtsCloneClient) -> None:
+    def __init__(
+        self, hass: HomeAssistant, entry: EdgeTtsCloneConfigEntry, client: EdgeTtsCloneClient
+    ) -> None:
         """One coordinator per config entry."""
         super().__init__(
             hass,
@@ -47,9 +49,7 @@ class EdgeTtsCloneCoordinator(DataUpdateCoordinator[ServerState]):
             info = await self.client.async_describe()
             voices, skipped = await self.client.async_list_voices()
         except InvalidAuth as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="invalid_auth"
-            ) from err
+            raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="invalid_auth") from err
         except EdgeTtsCloneError as err:
             raise UpdateFailed(f"{self.client.host}: {err}") from err
         if health.server_id != self.config_entry.unique_id and health.server_id != self._reported_foreign_id:

@@ -14,7 +14,9 @@ from .models import EdgeTtsCloneConfigEntry
 TO_REDACT: Final = {CONF_TOKEN}
 
 
-async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: EdgeTtsCloneConfigEntry) -> dict[str, Any]:
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: EdgeTtsCloneConfigEntry
+) -> dict[str, Any]:
     """What a bug report needs; never the admin token."""
     coordinator = entry.runtime_data.coordinator
     state = coordinator.data

@@ -83,7 +83,9 @@ class ServerVoice:
         if not isinstance(styles, list):
             raise ValueError("'styles' is not a list")
         style_names = tuple(
-            style["name"] for style in styles if isinstance(style, Mapping) and isinstance(style.get("name"), str)
+            style["name"]
+            for style in styles
+            if isinstance(style, Mapping) and isinstance(style.get("name"), str)
         )
         voice_id = _str(body, "id")
         name = body.get("name")

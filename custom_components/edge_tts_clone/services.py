@@ -22,6 +22,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.service import async_extract_referenced_entity_ids
+from homeassistant.helpers.typing import VolDictType
 
 from .audio_source import async_load_audio
 from .const import (
@@ -54,7 +55,7 @@ from .models import EdgeTtsCloneConfigEntry, EnrollRequest
 _LOGGER = logging.getLogger(__name__)
 
 _VOICE_ID = vol.All(cv.string, vol.Match(r"^[A-Za-z0-9][A-Za-z0-9_-]*$"))
-_ENTRY_FIELD: Final = {vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
+_ENTRY_FIELD: Final[VolDictType] = {vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
 
 ANNOUNCE_SCHEMA: Final = vol.Schema(
     {
@@ -98,7 +99,7 @@ def _entry_for_call(hass: HomeAssistant, call: ServiceCall) -> EdgeTtsCloneConfi
             raise _error("entry_not_found", entry_id=entry_id)
         if entry.state is not ConfigEntryState.LOADED:
             raise _error("entry_not_loaded", entry_id=entry_id)
-        return entry  # type: ignore[no-any-return]  # our domain's entries carry our runtime data
+        return entry
     loaded = [
         entry for entry in hass.config_entries.async_entries(DOMAIN) if entry.state is ConfigEntryState.LOADED
     ]
@@ -117,12 +118,16 @@ def _server_failure(entry: EdgeTtsCloneConfigEntry, err: EdgeTtsCloneError) -> H
         return HomeAssistantError(translation_domain=DOMAIN, translation_key="invalid_auth")
     if isinstance(err, CannotConnect):
         return HomeAssistantError(
-            translation_domain=DOMAIN, translation_key="server_unavailable", translation_placeholders={"host": host}
+            translation_domain=DOMAIN,
+            translation_key="server_unavailable",
+            translation_placeholders={"host": host},
         )
     if isinstance(err, ServerError) and err.status is not None and err.status < 500:
         return _error("request_refused", message=err.message)
     return HomeAssistantError(
-        translation_domain=DOMAIN, translation_key="server_error", translation_placeholders={"reason": str(err)}
+        translation_domain=DOMAIN,
+        translation_key="server_error",
+        translation_placeholders={"reason": str(err)},
     )
 
 
@@ -176,7 +181,11 @@ async def _async_announce(hass: HomeAssistant, call: ServiceCall) -> None:
             )
         )
     if satellites:
-        satellite_data: dict[str, Any] = {ATTR_ENTITY_ID: satellites, "message": message, "media_id": media_id}
+        satellite_data: dict[str, Any] = {
+            ATTR_ENTITY_ID: satellites,
+            "message": message,
+            "media_id": media_id,
+        }
         if call.data.get(ATTR_PREANNOUNCE) is not None:
             satellite_data["preannounce"] = call.data[ATTR_PREANNOUNCE]
         calls.append(

@@ -92,13 +92,13 @@ class EdgeTtsCloneTtsEntity(CoordinatorEntity[EdgeTtsCloneCoordinator], TextToSp
 
     _attr_has_entity_name = True
     _attr_translation_key = "cloned_voices"
-    _attr_supported_options = [ATTR_VOICE, OPTION_SPEED, OPTION_STYLE, OPTION_SEED]
 
     def __init__(self, entry: EdgeTtsCloneConfigEntry) -> None:
         """Entity of `entry`, whose runtime data holds the client and coordinator."""
         super().__init__(entry.runtime_data.coordinator)
         self._entry = entry
         self._client = entry.runtime_data.client
+        self._attr_supported_options = [ATTR_VOICE, OPTION_SPEED, OPTION_STYLE, OPTION_SEED]
         server_id = entry.unique_id or entry.entry_id
         self._attr_unique_id = f"{server_id}-tts"
         self._attr_device_info = DeviceInfo(

@@ -121,7 +121,9 @@ def synthesize_data(
 
 def _audio_format(data: Mapping[str, Any]) -> AudioFormat:
     values = [data.get(key) for key in ("rate", "width", "channels")]
-    checked = [value for value in values if isinstance(value, int) and not isinstance(value, bool) and value > 0]
+    checked = [
+        value for value in values if isinstance(value, int) and not isinstance(value, bool) and value > 0
+    ]
     if len(checked) != len(values):
         raise ProtocolError("audio event without a valid rate/width/channels")
     return AudioFormat(rate=checked[0], width=checked[1], channels=checked[2])
@@ -180,7 +182,9 @@ class WyomingLink:
     ) -> SynthesizedAudio:
         """One `synthesize` request; all audio up to `audio-stop`."""
         async with self._connect() as (reader, writer):
-            await async_write_event(Event(type="synthesize", data=synthesize_data(text, voice, style, extras)), writer)
+            await async_write_event(
+                Event(type="synthesize", data=synthesize_data(text, voice, style, extras)), writer
+            )
             audio_format: AudioFormat | None = None
             pcm = bytearray()
             while True:
@@ -233,7 +237,9 @@ class WyomingLink:
                     if not sender.done():
                         waiting.add(sender)
                     timeout = None if not sender.done() else AUDIO_IDLE_TIMEOUT_S
-                    done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                    done, _ = await asyncio.wait(
+                        waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                    )
                     if not done:
                         raise CannotConnect(f"no audio from the server for {AUDIO_IDLE_TIMEOUT_S:.0f} s")
                     if sender in done:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from wyoming.event import Event
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
 
@@ -35,7 +35,9 @@ def fake_pcm(text: str, voice: str | None) -> bytes:
     return struct.pack("<h", marker(voice)) * (len(text.strip()) * SAMPLES_PER_CHAR)
 
 
-def voice_json(voice_id: str, name: str, languages: list[str], styles: list[str], builtin: bool = False) -> dict[str, Any]:
+def voice_json(
+    voice_id: str, name: str, languages: list[str], styles: list[str], builtin: bool = False
+) -> dict[str, Any]:
     """A `Voice` object as the admin API returns it."""
     return {
         "id": voice_id,
@@ -43,7 +45,9 @@ def voice_json(voice_id: str, name: str, languages: list[str], styles: list[str]
         "languages": languages,
         "kind": "piper" if builtin else "gpt-sovits",
         "model_id": "stock" if builtin else "v2-base",
-        "styles": [{"name": style, "reference_text": "hello", "reference_language": languages[0]} for style in styles],
+        "styles": [
+            {"name": style, "reference_text": "hello", "reference_language": languages[0]} for style in styles
+        ],
         "default_style": styles[0],
         "revision": "r1",
         "created": "2026-11-23T10:00:00Z",
@@ -171,7 +175,9 @@ class FakeServer:
 
     @staticmethod
     def _unauthorized() -> web.Response:
-        return web.json_response({"error": "missing or wrong admin token", "code": "unauthorized"}, status=401)
+        return web.json_response(
+            {"error": "missing or wrong admin token", "code": "unauthorized"}, status=401
+        )
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response(
@@ -196,14 +202,21 @@ class FakeServer:
             return self._unauthorized()
         fields: dict[str, Any] = {}
         async for part in await request.multipart():
+            if not isinstance(part, BodyPartReader):
+                return web.json_response({"error": "nested multipart", "code": "bad-request"}, status=400)
             name = part.name or ""
-            if part.filename:  # type: ignore[union-attr]
-                fields[name] = {"filename": part.filename, "data": bytes(await part.read())}  # type: ignore[union-attr]
+            if part.filename:
+                fields[name] = {"filename": part.filename, "data": bytes(await part.read())}
             else:
-                fields[name] = await part.text()  # type: ignore[union-attr]
+                fields[name] = await part.text()
         self.uploads.append(fields)
         if self.reject_enrollment:
-            report = {**REPORT_OK, "accepted": False, "snr_db": 4.0, "reasons": ["too noisy (SNR 4 dB < 15 dB)"]}
+            report = {
+                **REPORT_OK,
+                "accepted": False,
+                "snr_db": 4.0,
+                "reasons": ["too noisy (SNR 4 dB < 15 dB)"],
+            }
             return web.json_response(
                 {"error": "the recording was refused", "code": "rejected", "report": report}, status=422
             )
@@ -280,7 +293,9 @@ class _Handler(AsyncEventHandler):
         """Audio for one sentence or reply; False closes the connection (failure modes)."""
         name = (voice or {}).get("name")
         if name is not None and name not in self.server.voices:
-            await self.write_event(Event(type="error", data={"text": f"no voice '{name}'", "code": "unknown-voice"}))
+            await self.write_event(
+                Event(type="error", data={"text": f"no voice '{name}'", "code": "unknown-voice"})
+            )
             return False
         fmt = {"rate": RATE_HZ, "width": 2, "channels": 1}
         mode = self.server.wyoming_mode

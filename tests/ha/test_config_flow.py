@@ -106,10 +106,15 @@ async def test_zeroconf_confirm_creates_entry(hass: HomeAssistant, fake_server: 
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "zeroconf_confirm"
-    assert result["description_placeholders"] == {"host": "127.0.0.1", "http_port": str(fake_server.http_port)}
+    assert result["description_placeholders"] == {
+        "host": "127.0.0.1",
+        "http_port": str(fake_server.http_port),
+    }
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_TOKEN: "wrong"})
     assert result["errors"] == {"base": "invalid_auth"}
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_TOKEN: fake_server.token})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOKEN: fake_server.token}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == entry_data(fake_server)
     assert result["result"].unique_id == SERVER_ID
@@ -133,13 +138,17 @@ async def test_zeroconf_already_configured_updates_address(
 async def test_zeroconf_without_server_id(hass: HomeAssistant, fake_server: FakeServer) -> None:
     """An announcement without our TXT record is not ours."""
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": config_entries.SOURCE_ZEROCONF}, data=_zeroconf(fake_server, server_id=None)
+        DOMAIN,
+        context={"source": config_entries.SOURCE_ZEROCONF},
+        data=_zeroconf(fake_server, server_id=None),
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "not_edge_tts_clone"
 
 
-async def test_reauth_stores_new_token(hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry) -> None:
+async def test_reauth_stores_new_token(
+    hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry
+) -> None:
     """The token was rotated on the server: re-auth asks for it and reloads the entry."""
     fake_server.token = "rotated-token"
     result = await loaded_entry.start_reauth_flow(hass)
@@ -195,6 +204,7 @@ async def test_options_flow_offers_server_voices(hass: HomeAssistant, loaded_ent
     """The default-voice list is the server's voices; the choice is saved as options."""
     result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
     assert result["type"] is FlowResultType.FORM
+    assert result["data_schema"] is not None
     voice_selector = result["data_schema"].schema[CONF_DEFAULT_VOICE]
     assert [option["value"] for option in voice_selector.config["options"]] == ["joe", "mum", "dad"]
     result = await hass.config_entries.options.async_configure(

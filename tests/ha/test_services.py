@@ -28,7 +28,13 @@ async def test_announce_on_media_player(
     await hass.services.async_call(
         DOMAIN,
         "announce",
-        {"entity_id": "media_player.kitchen", "message": message, "voice": "mum", "style": "calm", "speed": 1.1},
+        {
+            "entity_id": "media_player.kitchen",
+            "message": message,
+            "voice": "mum",
+            "style": "calm",
+            "speed": 1.1,
+        },
         blocking=True,
     )
     assert len(calls) == 1
@@ -100,9 +106,7 @@ async def test_actions_need_a_loaded_server(hass: HomeAssistant, config_entry: M
     await hass.config_entries.async_unload(config_entry.entry_id)
     assert hass.services.has_service(DOMAIN, "announce")
     with pytest.raises(ServiceValidationError) as caught:
-        await hass.services.async_call(
-            DOMAIN, "delete_voice", {"voice": "mum"}, blocking=True
-        )
+        await hass.services.async_call(DOMAIN, "delete_voice", {"voice": "mum"}, blocking=True)
     assert caught.value.translation_key == "no_server"
     with pytest.raises(ServiceValidationError) as caught:
         await hass.services.async_call(

@@ -11,14 +11,19 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import pytest
 from homeassistant.components import tts
 from homeassistant.components.tts.entity import TTSAudioRequest
+from homeassistant.components.tts.helper import get_engine_instance
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed, async_mock_service
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    async_mock_service,
+)
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.edge_tts_clone.const import CONF_DEFAULT_SPEED, CONF_DEFAULT_VOICE, UPDATE_INTERVAL
 from custom_components.edge_tts_clone.tts import EdgeTtsCloneTtsEntity
-from homeassistant.util import dt as dt_util
 
 from .conftest import TTS_ENTITY
 from .fake_server import RATE_HZ, FakeServer, expected_stream_pcm, fake_pcm, parse_wav, voice_json
@@ -62,7 +67,9 @@ def as_wav(media_id: str) -> str:
     return url._replace(query=urlencode(query, doseq=True)).geturl()
 
 
-async def test_speak_in_chosen_voice(hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry) -> None:
+async def test_speak_in_chosen_voice(
+    hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry
+) -> None:
     """tts.speak with voice mum: the server gets voice mum and HA gets mum's audio as WAV."""
     message = "Dinner is ready. Come down!"
     media_id = await speak(hass, message, {"voice": "mum"})
@@ -94,7 +101,9 @@ async def test_non_streaming_server_gets_one_synthesize(
     assert [(request.streaming, request.text) for request in fake_server.requests] == [(False, message)]
 
 
-async def test_options_reach_the_server(hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry) -> None:
+async def test_options_reach_the_server(
+    hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry
+) -> None:
     """speed, seed and style travel in the namespaced `edge_tts_clone` field; style also as speaker."""
     media_id = await speak(hass, "Good night.", {"voice": "mum", "speed": 1.25, "seed": 7, "style": "calm"})
     await tts.async_get_media_source_audio(hass, media_id)
@@ -107,7 +116,9 @@ async def test_options_flow_defaults_apply(
     hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry
 ) -> None:
     """Without a voice option, the options flow's default voice and speed are used."""
-    hass.config_entries.async_update_entry(loaded_entry, options={CONF_DEFAULT_VOICE: "dad", CONF_DEFAULT_SPEED: 0.8})
+    hass.config_entries.async_update_entry(
+        loaded_entry, options={CONF_DEFAULT_VOICE: "dad", CONF_DEFAULT_SPEED: 0.8}
+    )
     await hass.async_block_till_done()
     media_id = await speak(hass, "Time for school.", {})
     await tts.async_get_media_source_audio(hass, media_id)
@@ -118,7 +129,9 @@ async def test_options_flow_defaults_apply(
     assert state is not None
 
 
-async def test_invalid_speed_is_refused(hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry) -> None:
+async def test_invalid_speed_is_refused(
+    hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry
+) -> None:
     """A speed outside 0.5-2.0 never reaches the server."""
     media_id = await speak(hass, "Too fast.", {"voice": "mum", "speed": 5})
     with pytest.raises(HomeAssistantError) as caught:
@@ -127,7 +140,9 @@ async def test_invalid_speed_is_refused(hass: HomeAssistant, fake_server: FakeSe
     assert fake_server.requests == []
 
 
-async def test_unknown_voice_is_an_error(hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry) -> None:
+async def test_unknown_voice_is_an_error(
+    hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry
+) -> None:
     """The server's `unknown-voice` error becomes a translated HA error."""
     media_id = await speak(hass, "Hello.", {"voice": "nobody"})
     with pytest.raises(HomeAssistantError) as caught:
@@ -146,15 +161,20 @@ async def test_voices_listed_and_refreshed(
     client = await hass_ws_client(hass)
 
     async def voices(language: str) -> list[dict[str, str]]:
-        await client.send_json_auto_id({"type": "tts/engine/voices", "engine_id": TTS_ENTITY, "language": language})
+        await client.send_json_auto_id(
+            {"type": "tts/engine/voices", "engine_id": TTS_ENTITY, "language": language}
+        )
         msg = await client.receive_json()
         assert msg["success"], msg
         result: list[dict[str, str]] = msg["result"]["voices"]
         return result
 
-    assert await voices("en") == [{"voice_id": "joe", "name": "Joe (stock)"}, {"voice_id": "mum", "name": "Mum"}]
+    assert await voices("en") == [
+        {"voice_id": "joe", "name": "Joe (stock)"},
+        {"voice_id": "mum", "name": "Mum"},
+    ]
     assert await voices("zh") == [{"voice_id": "dad", "name": "Dad"}, {"voice_id": "mum", "name": "Mum"}]
-    entity = tts.get_engine_instance(hass, TTS_ENTITY)
+    entity = get_engine_instance(hass, TTS_ENTITY)
     assert entity is not None
     assert set(entity.supported_languages) >= {"en", "en-US", "en_US", "zh"}
 
@@ -177,7 +197,7 @@ async def test_first_sentence_plays_before_the_text_is_complete(
     The text source only yields sentence two after the test has received sentence one's
     audio; an implementation that waited for the whole text would deadlock here.
     """
-    entity = tts.get_engine_instance(hass, TTS_ENTITY)
+    entity = get_engine_instance(hass, TTS_ENTITY)
     assert isinstance(entity, EdgeTtsCloneTtsEntity)
     assert entity.async_supports_streaming_input() is True
     first_audio_heard = asyncio.Event()
@@ -199,13 +219,15 @@ async def test_first_sentence_plays_before_the_text_is_complete(
             if len(chunks) == 2:
                 first_audio_heard.set()
     assert chunks[1] == fake_pcm("The washing is done.", "mum")
-    assert b"".join(chunks[1:]) == fake_pcm("The washing is done.", "mum") + fake_pcm("Please hang it up.", "mum")
+    assert b"".join(chunks[1:]) == fake_pcm("The washing is done.", "mum") + fake_pcm(
+        "Please hang it up.", "mum"
+    )
     assert fake_server.requests[-1].chunks == ["The washing ", "is done. ", "Please hang it up."]
 
 
 async def test_entity_metadata(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
     """Real name, unique id from the server id, options HA validates against."""
-    entity = tts.get_engine_instance(hass, TTS_ENTITY)
+    entity = get_engine_instance(hass, TTS_ENTITY)
     assert isinstance(entity, EdgeTtsCloneTtsEntity)
     assert entity.name == "Cloned voices"
     assert entity.unique_id == f"{loaded_entry.unique_id}-tts"
