@@ -21,7 +21,8 @@ from .const import DOMAIN, MAX_ENROLL_FILE_BYTES
 MEDIA_SOURCE_PREFIX: Final = "media-source://"
 LOCAL_MEDIA_DOMAIN: Final = "media_source"
 """`media-source://media_source/<media dir id>/<path>` is a file in a local media folder."""
-AUDIO_SUFFIXES: Final = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".webm"})
+AUDIO_SUFFIXES: Final = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3"})
+"""What the server accepts (it sniffs WAV, FLAC, OGG and MP3 signatures)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,10 +106,11 @@ class EdgeTtsCloneClient:
     async def async_enroll_voice(self, request: EnrollRequest) -> EnrollResult:
         """`POST /api/voices` (multipart); `ServerError` with the report if the clip is refused."""
         form = aiohttp.FormData()
-        form.add_field("name", request.name)
+        if request.name:
+            form.add_field("name", request.name)
         form.add_field("text", request.transcript)
         form.add_field("language", request.language)
-        form.add_field("consent", "true")
+        form.add_field("consent", request.consent_statement)
         if request.style:
             form.add_field("style", request.style)
         if request.voice_id:

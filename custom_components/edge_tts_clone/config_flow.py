@@ -136,11 +136,14 @@ class EdgeTtsCloneConfigFlow(ConfigFlow, domain=DOMAIN):
         """A server announced itself; its TXT record carries the admin port and server id."""
         properties = discovery_info.properties
         server_id = properties.get(ZEROCONF_SERVER_ID)
-        try:
-            http_port = int(properties.get(ZEROCONF_HTTP_PORT, DEFAULT_HTTP_PORT))
-        except (TypeError, ValueError):
-            return self.async_abort(reason="not_edge_tts_clone")
         if not server_id:
+            return self.async_abort(reason="not_edge_tts_clone")
+        port_text = properties.get(ZEROCONF_HTTP_PORT, str(DEFAULT_HTTP_PORT))
+        if not port_text:  # the server runs without its admin API: nothing to manage voices with
+            return self.async_abort(reason="no_admin_api")
+        try:
+            http_port = int(port_text)
+        except ValueError:
             return self.async_abort(reason="not_edge_tts_clone")
         self._discovered = {
             CONF_HOST: discovery_info.host,

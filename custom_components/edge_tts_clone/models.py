@@ -130,11 +130,14 @@ class SynthesizedAudio:
 class EnrollRequest:
     """Everything `POST /api/voices` needs."""
 
-    name: str
+    name: str | None
+    """Display name; may be None when adding a style to `voice_id`."""
     audio: bytes
     filename: str
     transcript: str
     language: str
+    consent_statement: str
+    """Recorded by the server with the voice (docs/http-api.md: `consent` is the statement)."""
     style: str | None = None
     voice_id: str | None = None
     """Add `style` to this existing voice instead of creating a new one."""

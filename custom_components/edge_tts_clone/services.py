@@ -54,7 +54,8 @@ from .models import EdgeTtsCloneConfigEntry, EnrollRequest
 
 _LOGGER = logging.getLogger(__name__)
 
-_VOICE_ID = vol.All(cv.string, vol.Match(r"^[A-Za-z0-9][A-Za-z0-9_-]*$"))
+_VOICE_ID = vol.All(cv.string, vol.Match(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))
+"""The server's slug rule for voice ids (docs/http-api.md)."""
 _ENTRY_FIELD: Final[VolDictType] = {vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
 
 ANNOUNCE_SCHEMA: Final = vol.Schema(
@@ -73,7 +74,7 @@ ANNOUNCE_SCHEMA: Final = vol.Schema(
 ENROLL_SCHEMA: Final = vol.Schema(
     {
         **_ENTRY_FIELD,
-        vol.Required(ATTR_NAME): vol.All(cv.string, vol.Length(min=1, max=64)),
+        vol.Optional(ATTR_NAME): vol.All(cv.string, vol.Length(min=1, max=80)),
         vol.Required(ATTR_AUDIO): cv.string,
         vol.Required(ATTR_TRANSCRIPT): vol.All(cv.string, vol.Length(min=1)),
         vol.Required(ATTR_LANGUAGE): cv.string,
@@ -82,6 +83,11 @@ ENROLL_SCHEMA: Final = vol.Schema(
         vol.Optional(ATTR_VOICE_ID): _VOICE_ID,
     }
 )
+CONSENT_STATEMENT: Final = (
+    "{who} agreed that their voice may be recorded and cloned "
+    "(confirmed in Home Assistant with the edge_tts_clone.enroll_voice action)"
+)
+
 DELETE_SCHEMA: Final = vol.Schema({**_ENTRY_FIELD, vol.Required(ATTR_VOICE): _VOICE_ID})
 
 
@@ -201,9 +207,14 @@ async def _async_enroll_voice(hass: HomeAssistant, call: ServiceCall) -> Service
     entry = _entry_for_call(hass, call)
     if call.data[ATTR_CONSENT] is not True:
         raise _error("consent_required")
+    name: str | None = call.data.get(ATTR_NAME)
+    if not name and not call.data.get(ATTR_VOICE_ID):
+        raise _error("name_required")
     audio = await async_load_audio(hass, call.data[ATTR_AUDIO])
+    who = name or call.data[ATTR_VOICE_ID]
     request = EnrollRequest(
-        name=call.data[ATTR_NAME],
+        name=name,
+        consent_statement=CONSENT_STATEMENT.format(who=who),
         audio=audio.data,
         filename=audio.filename,
         transcript=call.data[ATTR_TRANSCRIPT],

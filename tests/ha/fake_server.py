@@ -220,9 +220,15 @@ class FakeServer:
             return web.json_response(
                 {"error": "the recording was refused", "code": "rejected", "report": report}, status=422
             )
-        voice_id = fields.get("voice_id") or str(fields["name"]).lower().replace(" ", "-")
-        voice = voice_json(voice_id, fields["name"], [fields["language"]], [fields.get("style") or "default"])
-        self.voices[voice_id] = voice
+        style = fields.get("style") or "default"
+        existing = self.voices.get(fields.get("voice_id", ""))
+        if existing is not None:  # a further style of an existing voice
+            existing["styles"].append({"name": style, "reference_text": fields["text"]})
+            voice = existing
+        else:
+            voice_id = str(fields["name"]).lower().replace(" ", "-")
+            voice = voice_json(voice_id, fields["name"], [fields["language"]], [style])
+            self.voices[voice_id] = voice
         return web.json_response({"voice": voice, "report": REPORT_OK}, status=201)
 
     async def _delete(self, request: web.Request) -> web.Response:

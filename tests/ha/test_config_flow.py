@@ -146,6 +146,17 @@ async def test_zeroconf_without_server_id(hass: HomeAssistant, fake_server: Fake
     assert result["reason"] == "not_edge_tts_clone"
 
 
+async def test_zeroconf_server_without_admin_api(hass: HomeAssistant, fake_server: FakeServer) -> None:
+    """An empty http_port means the admin API is off: nothing this integration can use."""
+    info = _zeroconf(fake_server)
+    info.properties["http_port"] = ""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_ZEROCONF}, data=info
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_admin_api"
+
+
 async def test_reauth_stores_new_token(
     hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry
 ) -> None:

@@ -153,7 +153,8 @@ async def test_enroll_and_delete_round_trip(
         "name": "Grandma",
         "text": "Hello, this is Grandma speaking.",
         "language": "en",
-        "consent": "true",
+        "consent": "Grandma agreed that their voice may be recorded and cloned "
+        "(confirmed in Home Assistant with the edge_tts_clone.enroll_voice action)",
         "style": "warm",
     }
     coordinator = loaded_entry.runtime_data.coordinator
@@ -167,7 +168,7 @@ async def test_enroll_and_delete_round_trip(
 async def test_enroll_from_config_folder_path(
     hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry, media_dir: Path
 ) -> None:
-    """A path relative to the config folder works too."""
+    """A path relative to the config folder works; adding a style to a voice needs no name."""
     clip = Path(hass.config.config_dir) / "recordings" / "dad-calm.flac"
     clip.parent.mkdir()
     clip.write_bytes(CLIP)
@@ -175,7 +176,6 @@ async def test_enroll_from_config_folder_path(
         DOMAIN,
         "enroll_voice",
         {
-            "name": "Dad",
             "voice_id": "dad",
             "audio": "recordings/dad-calm.flac",
             "transcript": "Calm down.",
@@ -188,7 +188,9 @@ async def test_enroll_from_config_folder_path(
     )
     assert response is not None
     assert response["voice_id"] == "dad"
+    assert "name" not in fake_server.uploads[-1]
     assert fake_server.uploads[-1]["voice_id"] == "dad"
+    assert loaded_entry.runtime_data.coordinator.data.voice("dad").styles == ("default", "calm")
 
 
 async def test_enroll_rejection_carries_server_reasons(
@@ -221,6 +223,7 @@ async def test_enroll_rejection_carries_server_reasons(
         ("media-source://media_source/local/../../outside.wav", "path_not_allowed"),
         ("media-source://media_source/local/voices/escape.wav", "path_not_allowed"),
         ("secrets.yaml", "not_audio_file"),
+        ("media-source://media_source/local/voices/grandma.m4a", "not_audio_file"),
         ("media-source://media_source/local/voices/missing.wav", "audio_not_found"),
         ("media-source://tts/tts.other?message=hi", "unsupported_media_source"),
         ("media-source://media_source/nope/x.wav", "unsupported_media_source"),
@@ -248,6 +251,27 @@ async def test_enroll_refuses_files_outside_media_and_config(
             return_response=True,
         )
     assert caught.value.translation_key == key
+    assert fake_server.uploads == []
+
+
+async def test_enroll_needs_a_name_or_voice_id(
+    hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry, media_dir: Path
+) -> None:
+    """Without name and voice_id the server could not name the voice: refused locally."""
+    with pytest.raises(ServiceValidationError) as caught:
+        await hass.services.async_call(
+            DOMAIN,
+            "enroll_voice",
+            {
+                "audio": "media-source://media_source/local/voices/grandma.wav",
+                "transcript": "Hello.",
+                "language": "en",
+                "consent": True,
+            },
+            blocking=True,
+            return_response=True,
+        )
+    assert caught.value.translation_key == "name_required"
     assert fake_server.uploads == []
 
 
