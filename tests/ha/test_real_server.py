@@ -98,7 +98,8 @@ async def real_server(
         str(server.http_port),
         "--data-dir",
         str(data_dir),
-        cwd=tmp_path,  # not the repo: its ./voices is the default data folder, and `-m` would import ./wyoming_server
+        # Not the repo: ./voices is the default data folder, and `-m` would import ./wyoming_server.
+        cwd=tmp_path,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
