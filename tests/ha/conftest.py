@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
 from unittest.mock import patch
@@ -17,11 +18,20 @@ import custom_components.edge_tts_clone  # noqa: F401
 from custom_components.edge_tts_clone.const import CONF_HTTP_PORT, CONF_TOKEN, CONF_WYOMING_PORT, DOMAIN
 
 from .fake_server import SERVER_ID, TOKEN, FakeServer
+from .loop_guard import guard_loop_thread
 
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let HA load integrations from custom_components/."""
+
+
+@pytest.fixture(autouse=True)
+def loop_blocking_calls() -> Generator[list[str]]:
+    """Fail the test if the integration did blocking I/O on the event loop's thread."""
+    with guard_loop_thread(threading.get_ident()) as found:
+        yield found
+    assert not found, f"blocking calls in the event loop: {sorted(set(found))}"
 
 
 @pytest.fixture(autouse=True)
