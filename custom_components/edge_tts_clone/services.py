@@ -144,8 +144,12 @@ async def _async_announce(hass: HomeAssistant, call: ServiceCall) -> None:
     if engine is None:
         raise _error("entry_not_loaded", entry_id=entry.entry_id)
     voice: str | None = call.data.get(ATTR_VOICE)
-    if voice and coordinator.data and coordinator.data.voice(voice) is None:
+    style: str | None = call.data.get(ATTR_STYLE)
+    known = coordinator.data.voice(voice) if voice and coordinator.data else None
+    if voice and coordinator.data and known is None:
         raise _error("unknown_voice", voice=voice)
+    if known is not None and style and style not in known.styles:
+        raise _error("unknown_style", voice=known.voice_id, style=style, styles=", ".join(known.styles))
     selected = async_extract_referenced_entity_ids(hass, call)
     targets = selected.referenced | selected.indirectly_referenced
     players = sorted(entity for entity in targets if entity.startswith("media_player."))

@@ -100,6 +100,23 @@ async def test_announce_unknown_voice(hass: HomeAssistant, loaded_entry: MockCon
     assert calls == []
 
 
+async def test_announce_unknown_style(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+    """A style the voice does not have is refused, naming the ones it has."""
+    with pytest.raises(ServiceValidationError) as caught:
+        await hass.services.async_call(
+            DOMAIN,
+            "announce",
+            {"entity_id": "media_player.kitchen", "message": "Hi", "voice": "mum", "style": "angry"},
+            blocking=True,
+        )
+    assert caught.value.translation_key == "unknown_style"
+    assert caught.value.translation_placeholders == {
+        "voice": "mum",
+        "style": "angry",
+        "styles": "default, calm",
+    }
+
+
 async def test_actions_need_a_loaded_server(hass: HomeAssistant, config_entry: MockConfigEntry) -> None:
     """The actions exist without a loaded entry (registered in async_setup) and say why they fail."""
     assert await hass.config_entries.async_setup(config_entry.entry_id)
