@@ -143,6 +143,12 @@ async def _async_announce(hass: HomeAssistant, call: ServiceCall) -> None:
     engine = er.async_get(hass).async_get_entity_id("tts", DOMAIN, f"{entry.unique_id}-tts")
     if engine is None:
         raise _error("entry_not_loaded", entry_id=entry.entry_id)
+    if not coordinator.last_update_success:  # fail the automation now, not silently on the speaker
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="server_unavailable",
+            translation_placeholders={"host": entry.runtime_data.client.host},
+        )
     voice: str | None = call.data.get(ATTR_VOICE)
     style: str | None = call.data.get(ATTR_STYLE)
     known = coordinator.data.voice(voice) if voice and coordinator.data else None

@@ -61,6 +61,14 @@ async def test_unavailable_while_down_then_recovers(
     with pytest.raises(HomeAssistantError) as caught:
         await tts.async_get_media_source_audio(hass, media_id)
     assert caught.value.translation_key == "server_unavailable"
+    with pytest.raises(HomeAssistantError) as caught:
+        await hass.services.async_call(
+            "edge_tts_clone",
+            "announce",
+            {"entity_id": "media_player.kitchen", "message": "Hi"},
+            blocking=True,
+        )
+    assert caught.value.translation_key == "server_unavailable"
 
     await fake_server.start()
     await poll(hass)
