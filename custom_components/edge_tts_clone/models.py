@@ -1,0 +1,177 @@
+"""Typed values the integration passes around, parsed from what the server sends.
+
+Parsers are strict about shape (a server that answers something else is not ours, or is
+broken) and raise `ValueError` with a short reason; the client turns that into its errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from homeassistant.config_entries import ConfigEntry
+
+if TYPE_CHECKING:
+    from .client import EdgeTtsCloneClient
+    from .coordinator import EdgeTtsCloneCoordinator
+
+
+def _str(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"'{key}' is missing or not a non-empty string")
+    return value
+
+
+def _str_list(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"'{key}' is not a list of strings")
+    return tuple(value)
+
+
+def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what} is not a JSON object")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ServerHealth:
+    """`GET /api/health` of an edge-tts-clone server."""
+
+    server_id: str
+    version: str
+    voices: int
+    """Number of voice packs the server has loaded."""
+    wyoming_port: int | None
+
+    @classmethod
+    def from_api(cls, data: Any) -> ServerHealth:
+        """Parse the health answer; `ValueError` if it is not ours."""
+        body = _mapping(data, "health answer")
+        if body.get("status") != "ok":
+            raise ValueError("health status is not 'ok'")
+        voices = body.get("voices", 0)
+        port = body.get("wyoming_port")
+        return cls(
+            server_id=_str(body, "server_id"),
+            version=_str(body, "version"),
+            voices=voices if isinstance(voices, int) else 0,
+            wyoming_port=port if isinstance(port, int) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerVoice:
+    """One voice pack (one person) as the admin API lists it."""
+
+    voice_id: str
+    name: str
+    """Display name, e.g. "Mum"."""
+    languages: tuple[str, ...]
+    styles: tuple[str, ...]
+    """Reference clips of this person, e.g. ("default", "calm")."""
+    builtin: bool
+
+    @classmethod
+    def from_api(cls, data: Any) -> ServerVoice:
+        """Parse one `Voice` object of the admin API."""
+        body = _mapping(data, "voice")
+        styles = body.get("styles") or []
+        if not isinstance(styles, list):
+            raise ValueError("'styles' is not a list")
+        style_names = tuple(
+            style["name"]
+            for style in styles
+            if isinstance(style, Mapping) and isinstance(style.get("name"), str)
+        )
+        voice_id = _str(body, "id")
+        name = body.get("name")
+        return cls(
+            voice_id=voice_id,
+            name=name if isinstance(name, str) and name else voice_id,
+            languages=_str_list(body, "languages"),
+            styles=style_names,
+            builtin=body.get("builtin") is True,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WyomingInfo:
+    """What the server's Wyoming `info` says about our TTS program."""
+
+    program_version: str | None
+    voice_ids: tuple[str, ...]
+    supports_streaming: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFormat:
+    """PCM format of a synthesis reply."""
+
+    rate: int
+    """Hertz"""
+    width: int
+    """Bytes per sample"""
+    channels: int
+
+
+@dataclass(frozen=True, slots=True)
+class SynthesizedAudio:
+    """A whole synthesis reply: its format and raw PCM."""
+
+    audio_format: AudioFormat
+    pcm: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollRequest:
+    """Everything `POST /api/voices` needs."""
+
+    name: str | None
+    """Display name; may be None when adding a style to `voice_id`."""
+    audio: bytes
+    filename: str
+    transcript: str
+    language: str
+    consent_statement: str
+    """Recorded by the server with the voice (docs/http-api.md: `consent` is the statement)."""
+    style: str | None = None
+    voice_id: str | None = None
+    """Add `style` to this existing voice instead of creating a new one."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollResult:
+    """The server's answer to an enrollment."""
+
+    voice: Mapping[str, Any]
+    report: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerState:
+    """Everything the coordinator knows about the server after one refresh."""
+
+    health: ServerHealth
+    info: WyomingInfo
+    voices: tuple[ServerVoice, ...]
+    skipped: tuple[Mapping[str, Any], ...] = field(default=())
+    """Voice packs the server could not read, with its reasons."""
+
+    def voice(self, voice_id: str) -> ServerVoice | None:
+        """The voice with this id, if the server has it."""
+        return next((voice for voice in self.voices if voice.voice_id == voice_id), None)
+
+
+@dataclass(slots=True)
+class EdgeTtsCloneData:
+    """Runtime data of one config entry (one server)."""
+
+    client: EdgeTtsCloneClient
+    coordinator: EdgeTtsCloneCoordinator
+
+
+EdgeTtsCloneConfigEntry: TypeAlias = ConfigEntry[EdgeTtsCloneData]
