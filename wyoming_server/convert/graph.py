@@ -46,6 +46,12 @@ class GraphSpec:
     calibration_inputs: Callable[[], Iterable[Inputs]] | None = None
     """Realistic inputs for static quantization (required when quantization == "static")."""
     dynamic_op_types: tuple[str, ...] = ("MatMul", "Gemm")
+    static_op_types: tuple[str, ...] | None = None
+    """Op types static quantization touches (None: every type onnxruntime supports)."""
+    static_node_prefixes: tuple[str, ...] | None = None
+    """Static quantization only touches nodes whose names start with one of these (None: all)."""
+    static_unsigned_activations: bool = False
+    """uint8 asymmetric activations (faster u8s8 kernels on x86, finer steps for one-sided ranges)."""
     verify_runs: int = 3
     opset: int = 17
 
@@ -178,16 +184,24 @@ def quantize_graph(spec: GraphSpec, result: GraphResult, out_dir: Path, seed: in
     else:
         if spec.calibration_inputs is None:
             raise ConversionError(f"graph {spec.name}: static quantization needs calibration inputs")
+        nodes = None
+        if spec.static_node_prefixes is not None:
+            import onnx
+
+            graph = onnx.load(str(prepared), load_external_data=False).graph
+            nodes = [n.name for n in graph.node if n.name.startswith(spec.static_node_prefixes)]
         quantize_static(
             str(prepared),
             str(int8_path),
             _CalibrationReader(spec.calibration_inputs()),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
-            activation_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8 if spec.static_unsigned_activations else QuantType.QInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
-            extra_options={"ActivationSymmetric": True},
+            op_types_to_quantize=list(spec.static_op_types) if spec.static_op_types else None,
+            nodes_to_quantize=nodes,
+            extra_options={"ActivationSymmetric": not spec.static_unsigned_activations},
         )
     if prepared != fp32_path:
         prepared.unlink(missing_ok=True)
