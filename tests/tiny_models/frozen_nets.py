@@ -141,7 +141,11 @@ def write_tiny_sv(
     generator = torch.Generator().manual_seed(seed)
     randomize(model, generator)
     for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
+        if (
+            isinstance(module, nn.BatchNorm2d)
+            and module.running_mean is not None
+            and module.running_var is not None
+        ):
             module.running_mean.normal_(0.0, 0.1, generator=generator)
             module.running_var.uniform_(0.5, 1.5, generator=generator)
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}

@@ -52,6 +52,7 @@ __all__ = [
     "SOVITS_TINY",
     "TINY_SV_CHANNELS",
     "SovitsSize",
+    "utils_module",
     "write_tiny_bert",
     "write_tiny_hubert",
     "write_tiny_sovits",
@@ -141,7 +142,7 @@ HParams.__module__ = "utils"
 
 
 @contextmanager
-def _utils_module() -> Iterator[None]:
+def utils_module() -> Iterator[None]:
     """Make `utils.HParams` importable while pickling, as it is inside GPT-SoVITS."""
     previous = sys.modules.get("utils")
     module = types.ModuleType("utils")
@@ -199,11 +200,16 @@ def sovits_state_dict(version: str, size: SovitsSize, seed: int, with_enc_q: boo
     decoder = VitsDecoderModule(dims)
     ref = GlobalEmbedder(dims.ref)
     codebook = SemanticCodebook(dims.ssl_dim, dims.codebook_size)
-    for module in (decoder, ref, codebook):
-        randomize(module, generator)
+    for whole in (decoder, ref, codebook):
+        randomize(whole, generator)
     flat: dict[str, torch.Tensor] = {}
-    for prefix, module in (("enc_p.", decoder.enc_p), ("flow.", decoder.flow), ("dec.", decoder.dec)):
-        flat.update({prefix + k: v for k, v in module.state_dict().items()})
+    parts: tuple[tuple[str, torch.nn.Module], ...] = (
+        ("enc_p.", decoder.enc_p),
+        ("flow.", decoder.flow),
+        ("dec.", decoder.dec),
+    )
+    for prefix, part in parts:
+        flat.update({prefix + k: v for k, v in part.state_dict().items()})
     if decoder.ge_to512 is not None:
         flat.update({"ge_to512." + k: v for k, v in decoder.ge_to512.state_dict().items()})
     flat.update({k: v for k, v in ref.state_dict().items()})  # ref_enc.*, sv_emb.*, prelu.*
@@ -287,7 +293,7 @@ def write_tiny_sovits(
         data["config"] = config
         data["info"] = "pretrained"
     buffer = io.BytesIO()
-    with _utils_module():
+    with utils_module():
         torch.save(data, buffer)
     raw = buffer.getvalue()
     first = header if header is not None else VERSION_HEADERS[version]

@@ -87,7 +87,7 @@ def _decoder_spec(modules: SovitsModules, references: list[ReferenceFeatures]) -
     dims = modules.dims
 
     def sample(rng: np.random.Generator) -> Inputs:
-        tokens, phones = int(rng.integers(6, 40)), int(rng.integers(4, 30))
+        tokens, phones = int(rng.integers(4, 20)), int(rng.integers(3, 20))
         speed = float(VERIFY_SPEEDS[int(rng.integers(len(VERIFY_SPEEDS)))])
         ge = references[int(rng.integers(len(references)))].ge
         return {

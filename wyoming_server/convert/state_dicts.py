@@ -48,6 +48,10 @@ def fuse_weight_norm(weights: Mapping[str, torch.Tensor]) -> dict[str, torch.Ten
             fused[stem + ".weight"] = (g * v / norm).float()
             consumed.update((key, v_key))
     for key, value in weights.items():
+        for g_suffix, v_suffix in _WEIGHT_NORM_PAIRS:
+            if key.endswith(v_suffix) and key not in consumed:
+                g_key = key[: -len(v_suffix)] + g_suffix
+                raise ConversionError(f"weight-norm key {key!r} has no matching {g_key!r}")
         if key not in consumed:
             if key in fused:
                 raise ConversionError(f"key {key!r} appears both plain and weight-normed")
