@@ -171,7 +171,9 @@ BERT_TOKENS: Final = [
 ]
 
 
-def write_tiny_bert(folder: Path, hidden: int = 1024, layers: int = 3, seed: int = 0) -> Path:
+def write_tiny_bert(
+    folder: Path, hidden: int = 1024, layers: int = 3, seed: int = 0, heads: int = 4, ffn: int = 32
+) -> Path:
     """A `chinese-roberta-wwm-ext-large`-style folder: config.json, pytorch_model.bin, vocab.txt.
 
     The default width 1024 matches what the T2S `bert_proj` expects; tests of the BERT graph alone
@@ -179,7 +181,13 @@ def write_tiny_bert(folder: Path, hidden: int = 1024, layers: int = 3, seed: int
     """
     folder.mkdir(parents=True, exist_ok=True)
     dims = BertDims(
-        vocab=len(BERT_TOKENS), hidden=hidden, heads=4, ffn=32, layers=layers, max_positions=64, eps=1e-12
+        vocab=len(BERT_TOKENS),
+        hidden=hidden,
+        heads=heads,
+        ffn=ffn,
+        layers=layers,
+        max_positions=64,
+        eps=1e-12,
     )
     model = BertFeatures(dims, token_types=2)
     randomize(model, torch.Generator().manual_seed(seed))
