@@ -239,3 +239,14 @@ def test_prompt_codes_are_the_nearest_codebook_rows(tmp_path: Path) -> None:
     distances = ((projected[:, None, :] - modules.codebook.embed.numpy()[None]) ** 2).sum(-1)
     assert codes.shape == (20,)
     np.testing.assert_array_equal(codes, distances.argmin(axis=1))
+
+
+def test_sv_checkpoint_without_batchnorm_counters_loads(tmp_path: Path) -> None:
+    path = write_tiny_sv(tmp_path / "sv.ckpt")
+    state = torch.load(path, weights_only=True)
+    torch.save({k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}, path)
+    assert sv_output_dim(load_eres2net(path)) == TINY_SV_CHANNELS * 10
+    state["layer2.0.convs.0.weight"] = state["layer2.0.convs.0.weight"][:, :, :2]
+    torch.save(state, path)
+    with pytest.raises(ConversionError, match=r"key 'layer2\.0\.convs\.0\.weight' has shape"):
+        load_eres2net(path)

@@ -105,6 +105,10 @@ def test_unusable_clips_and_transcripts_are_rejected() -> None:
         build_voice_prompt(np.zeros(64000, np.float32), 16000, "你好", "zh", model, frontend=StubFrontend())
     with pytest.raises(ReferenceAudioError, match="float samples"):
         build_voice_prompt(np.ones(64000, np.int16), 16000, "你好", "zh", model, frontend=StubFrontend())
+    with pytest.raises(ReferenceAudioError, match=r"\(frames, channels\)"):
+        build_voice_prompt(
+            np.zeros((2, 64000), np.float32) + 0.1, 16000, "你好", "zh", model, frontend=StubFrontend()
+        )
     bad = _clip(4.0)
     bad[100] = np.nan
     with pytest.raises(ReferenceAudioError, match="NaN"):
@@ -138,6 +142,10 @@ def test_bert_features_expand_zh_and_zero_other_languages() -> None:
     expected = np.repeat(per_char, zh_b.word2ph, axis=0).T
     np.testing.assert_allclose(features[:, 9:], expected, atol=1e-4)
     np.testing.assert_array_equal(features[:, 0], features[:, 1])  # 你 -> 2 phones, same row
+    # Longer than the model's positions: split into calls of `max_chars` characters, nothing lost.
+    assert featurizer.max_chars == 62
+    long_text = StubFrontend()("天气" * 50 + ".", "zh")
+    assert featurizer.features(long_text).shape == (TINY_BERT_HIDDEN, 201)
 
 
 def test_without_bert_graph_features_are_zeros() -> None:

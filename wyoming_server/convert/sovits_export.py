@@ -239,9 +239,14 @@ def bert_graph_specs(bert_dir: Path) -> list[GraphSpec]:
 
 
 def bert_dims(bert_dir: Path) -> dict[str, Any]:
-    """The manifest's `dims["bert"]`: feature width and the vocabulary file's name."""
+    """The manifest's `dims["bert"]`: feature width, characters per call, the vocabulary file's name."""
     model = load_bert(bert_dir)
-    return {"hidden": model.dims.hidden, "layers": model.dims.layers, "vocab_file": BERT_VOCAB_FILE}
+    return {
+        "hidden": model.dims.hidden,
+        "layers": model.dims.layers,
+        "max_chars": model.dims.max_positions - 2,
+        "vocab_file": BERT_VOCAB_FILE,
+    }
 
 
 def bert_extra_files(bert_dir: Path) -> dict[str, bytes]:

@@ -97,6 +97,9 @@ class StateDictReader:
         loaded: dict[str, torch.Tensor] = {}
         for name, expected in state.items():
             key = prefix + name
+            if name.endswith("num_batches_tracked") and key not in self.weights:
+                loaded[name] = expected  # BatchNorm's training counter; torch itself fills it in when absent
+                continue
             value = self.tensor(key)
             if tuple(value.shape) != tuple(expected.shape):
                 raise ConversionError(

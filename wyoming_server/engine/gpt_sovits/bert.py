@@ -81,6 +81,7 @@ class BertFeaturizer:
         self._vocab: dict[str, int] = {}
         bert_dims = model.manifest.dims.get("bert") or {}
         self.dim = int(bert_dims.get("hidden", BERT_FEATURE_DIM))
+        self.max_chars = int(bert_dims.get("max_chars", MAX_CHARS_PER_CALL))
         if not model.has_graph(GRAPH):
             return
         self._session = model.session(GRAPH)
@@ -135,8 +136,8 @@ class BertFeaturizer:
                 f"{len(text)} characters / {count} phones"
             )
         rows = [
-            self._char_features(session, text[i : i + MAX_CHARS_PER_CALL])
-            for i in range(0, len(text), MAX_CHARS_PER_CALL)
+            self._char_features(session, text[i : i + self.max_chars])
+            for i in range(0, len(text), self.max_chars)
         ]
         per_char = np.concatenate(rows, axis=0)  # (chars, dim)
         return np.repeat(per_char, word2ph, axis=0).T.astype(np.float32)

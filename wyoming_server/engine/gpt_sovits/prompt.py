@@ -57,6 +57,8 @@ def to_mono(samples: NDArray[Any], rate_hz: int) -> NDArray[np.float32]:
         raise ReferenceAudioError(f"the reference clip has an invalid sample rate ({rate_hz} Hz)")
     if array.ndim not in (1, 2) or array.size == 0:
         raise ReferenceAudioError(f"the reference clip is empty or not audio (array shape {array.shape})")
+    if array.ndim == 2 and array.shape[1] > array.shape[0]:
+        raise ReferenceAudioError(f"the reference clip must be (frames, channels), got shape {array.shape}")
     if not np.issubdtype(array.dtype, np.floating):
         raise ReferenceAudioError(f"the reference clip must be float samples, got {array.dtype}")
     mono = array.astype(np.float32) if array.ndim == 1 else array.astype(np.float32).mean(axis=1)
