@@ -1,0 +1,71 @@
+"""Graph export of the SoVITS side: every graph verified against torch, INT8 where it pays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.tiny_models.sovits_folder import TINY_BERT_HIDDEN, cached_sovits_folder, sovits_model
+from wyoming_server.convert.sovits_export import generator_int8_prefixes
+from wyoming_server.engine.gpt_sovits.manifest import Manifest
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_graph_is_verified_against_torch() -> None:
+    folder = cached_sovits_folder("v2Pro")
+    assert set(folder.results) == {"vits_decoder", "ref_embedder", "prompt_extractor", "sv_embedder"}
+    for name, result in folder.results.items():
+        assert result.max_abs_error <= 1e-4, name
+        assert result.files == {"fp32": f"{name}.onnx"}
+    dims = Manifest.read(folder.model_dir).dims["sovits"]
+    assert dims == {
+        "version": "v2Pro",
+        "gin": 24,
+        "inter_channels": 8,
+        "hidden_channels": 16,
+        "phone_count": 732,
+        "codebook_size": 1024,
+        "ssl_dim": 32,
+        "sv_dim": 640,
+        "sample_rate_hz": 32000,
+        "hop_samples": 640,
+        "frames_per_token": 2,
+        "samples_per_token": 1280,
+        "spec_bins": 1025,
+        "ref_bins": 704,
+    }
+
+
+def test_graphs_take_any_length() -> None:
+    model = sovits_model(cached_sovits_folder("v2Pro"))
+    rng = np.random.default_rng(0)
+    for frames in (1, 7, 300):
+        feeds = {
+            "spec": rng.random((1, 1025, frames), dtype=np.float32),
+            "sv_emb": np.zeros((1, 640), np.float32),
+        }
+        assert model.session("ref_embedder").run(None, feeds)[0].shape == (1, 24, 1)
+    for samples in (400 + 320 * 3, 16000 * 7):
+        codes = model.session("prompt_extractor").run(None, {"wave": np.zeros((1, samples), np.float32)})[0]
+        assert codes.dtype == np.int64 and codes.shape == ((((samples - 400) // 320) + 1) // 2,)
+    fbank = rng.standard_normal((1, 123, 80)).astype(np.float32)
+    assert model.session("sv_embedder").run(None, {"fbank": fbank})[0].shape == (1, 640)
+
+
+def test_int8_only_for_the_decoder_and_bert() -> None:
+    folder = cached_sovits_folder("v2", int8=True, bert=True)
+    int8 = {name: r.int8_error for name, r in folder.results.items() if "int8" in r.files}
+    assert set(int8) == {"vits_decoder", "bert"}
+    for name, figures in int8.items():
+        print(f"tiny {name} INT8 vs fp32: {figures}")
+    assert int8["bert"]["cosine"] > 0.9
+    model = sovits_model(folder, "int8")
+    features = model.session("bert").run(None, {"input_ids": np.array([[2, 20, 21, 3]], np.int64)})[0]
+    assert features.shape == (2, TINY_BERT_HIDDEN)
+
+
+def test_generator_int8_layers_leave_the_last_stage_in_fp32() -> None:
+    prefixes = generator_int8_prefixes((10, 8, 2, 2, 2), 3)
+    assert prefixes[:4] == ("/dec/ups.0/", "/dec/ups.1/", "/dec/ups.2/", "/dec/ups.3/")
+    assert prefixes[4:] == tuple(f"/dec/resblocks.{j}/" for j in range(12))

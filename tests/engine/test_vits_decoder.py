@@ -1,0 +1,114 @@
+"""The SoVITS decoder end to end: tiny checkpoints -> real converter graphs -> VitsDecoder on onnxruntime."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from numpy.typing import NDArray
+
+from tests.tiny_models.sovits_folder import cached_sovits_folder, sovits_model
+from wyoming_server.convert.checkpoints import load_sovits_checkpoint
+from wyoming_server.convert.sovits_modules import build_sovits_modules
+from wyoming_server.engine.gpt_sovits.vits import VitsDecoder, frame_count
+
+pytestmark = pytest.mark.slow
+VERSIONS = ["v2", "v2Pro", "v2ProPlus"]
+
+
+def _inputs(
+    decoder: VitsDecoder, tokens: int = 12, phones: int = 7, seed: int = 0
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
+    rng = np.random.default_rng(seed)
+    return (
+        rng.integers(0, decoder.codebook_size, tokens).astype(np.int64),
+        rng.integers(0, decoder.phone_count, phones).astype(np.int64),
+        (rng.standard_normal((1, decoder.gin, 1)) * 0.5).astype(np.float32),
+    )
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_waveform_matches_torch(version: str) -> None:
+    folder = cached_sovits_folder(version)
+    assert folder.results["vits_decoder"].max_abs_error <= 1e-4
+    decoder = VitsDecoder(sovits_model(folder))
+    modules = build_sovits_modules(load_sovits_checkpoint(folder.sovits_path))
+    tokens, phones, ge = _inputs(decoder, tokens=15, phones=9)
+    for speed in (1.0, 0.8, 1.3):
+        wave = decoder.decode(tokens, phones, ge, speed=speed, noise_scale=0.5, rng=np.random.default_rng(3))
+        # The same draw the decoder makes, fed to the torch module.
+        noise = np.random.default_rng(3).standard_normal(
+            (1, decoder.inter_channels, frame_count(15, speed)), dtype=np.float32
+        ) * np.float32(0.5)
+        with torch.inference_mode():
+            expected = modules.decoder(
+                torch.from_numpy(tokens)[None, None],
+                torch.from_numpy(phones)[None],
+                torch.from_numpy(ge),
+                torch.from_numpy(noise),
+            )[0].numpy()
+        assert wave.dtype == np.float32
+        assert wave.shape == expected.shape
+        assert float(np.max(np.abs(wave - expected))) <= 1e-4
+        assert float(np.std(wave)) > 1e-4  # not silence: the comparison means something
+
+
+@pytest.mark.parametrize(
+    ("tokens", "speed", "samples"), [(10, 1.0, 12800), (25, 1.0, 32000), (10, 0.8, 16640), (10, 1.25, 10880)]
+)
+def test_length_is_frames_times_640(tokens: int, speed: float, samples: int) -> None:
+    decoder = VitsDecoder(sovits_model(cached_sovits_folder("v2")))
+    wave = decoder.decode(
+        *_inputs(decoder, tokens=tokens), speed=speed, noise_scale=0.5, rng=np.random.default_rng(0)
+    )
+    assert wave.shape == (samples,)
+    assert samples == frame_count(tokens, speed) * 640
+    if speed == 1.0:
+        assert samples == tokens * 1280
+
+
+def test_noise_scale_zero_is_deterministic_and_seeds_repeat() -> None:
+    decoder = VitsDecoder(sovits_model(cached_sovits_folder("v2")))
+    args = _inputs(decoder)
+    quiet_a = decoder.decode(*args, speed=1.0, noise_scale=0.0, rng=np.random.default_rng(1))
+    quiet_b = decoder.decode(*args, speed=1.0, noise_scale=0.0, rng=np.random.default_rng(2))
+    np.testing.assert_array_equal(quiet_a, quiet_b)
+    seeded_a = decoder.decode(*args, speed=1.0, noise_scale=0.5, rng=np.random.default_rng(7))
+    seeded_b = decoder.decode(*args, speed=1.0, noise_scale=0.5, rng=np.random.default_rng(7))
+    other = decoder.decode(*args, speed=1.0, noise_scale=0.5, rng=np.random.default_rng(8))
+    np.testing.assert_array_equal(seeded_a, seeded_b)
+    assert not np.array_equal(seeded_a, other)
+    assert not np.array_equal(seeded_a, quiet_a)
+
+
+def test_bad_inputs_are_rejected_with_the_reason() -> None:
+    decoder = VitsDecoder(sovits_model(cached_sovits_folder("v2")))
+    tokens, phones, ge = _inputs(decoder)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="tokens must be a non-empty"):
+        decoder.decode(tokens[:0], phones, ge, 1.0, 0.5, rng)
+    with pytest.raises(ValueError, match=r"tokens must lie in \[0, 1024\)"):
+        decoder.decode(np.array([5, 1024]), phones, ge, 1.0, 0.5, rng)
+    with pytest.raises(ValueError, match="phones must be a non-empty"):
+        decoder.decode(tokens, phones[:0], ge, 1.0, 0.5, rng)
+    with pytest.raises(ValueError, match=r"ge must have shape \(1, 16, 1\)"):
+        decoder.decode(tokens, phones, ge[:, :8], 1.0, 0.5, rng)
+    with pytest.raises(ValueError, match="speed must be a positive"):
+        decoder.decode(tokens, phones, ge, 0.0, 0.5, rng)
+    with pytest.raises(ValueError, match="noise_scale must not be negative"):
+        decoder.decode(tokens, phones, ge, 1.0, -0.1, rng)
+
+
+def test_int8_decoder_runs_and_its_distance_is_printed() -> None:
+    folder = cached_sovits_folder("v2", int8=True)
+    fp32 = VitsDecoder(sovits_model(folder, "fp32"))
+    int8 = VitsDecoder(sovits_model(folder, "int8"))
+    assert folder.results["vits_decoder"].files["int8"] == "vits_decoder.int8.onnx"
+    args = _inputs(fp32, tokens=40, phones=20)
+    a = fp32.decode(*args, speed=1.0, noise_scale=0.5, rng=np.random.default_rng(4)).astype(np.float64)
+    b = int8.decode(*args, speed=1.0, noise_scale=0.5, rng=np.random.default_rng(4)).astype(np.float64)
+    assert a.shape == b.shape == (40 * 1280,)
+    assert np.all(np.isfinite(b))
+    snr_db = 10 * np.log10(np.sum(a**2) / np.sum((a - b) ** 2))
+    measured = folder.results["vits_decoder"].int8_error
+    print(f"tiny v2 decoder INT8 vs fp32: SNR {snr_db:.1f} dB (converter measured {measured})")
