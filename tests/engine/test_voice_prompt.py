@@ -18,9 +18,10 @@ from wyoming_server.convert.sovits_calibration import synthetic_voice
 from wyoming_server.convert.sovits_export import PromptExtractor
 from wyoming_server.convert.sovits_modules import build_sovits_modules
 from wyoming_server.engine import ReferenceAudioError, TextError, VoicePrompt
+from wyoming_server.engine.audio import resample
 from wyoming_server.engine.gpt_sovits.bert import BertFeaturizer
 from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
-from wyoming_server.engine.gpt_sovits.reference import linear_spectrogram, resample
+from wyoming_server.engine.gpt_sovits.reference import linear_spectrogram
 
 pytestmark = pytest.mark.slow
 

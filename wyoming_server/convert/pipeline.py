@@ -98,7 +98,7 @@ def convert_model(
     progress: Progress | None = None,
 ) -> Manifest:
     """Convert official GPT-SoVITS checkpoints into a model folder; raises ConversionError."""
-    from .sovits_export import bert_extra_files, bert_graph_specs, sovits_dims, sovits_graph_specs
+    from .sovits_export import bert_dims, bert_extra_files, bert_graph_specs, sovits_dims, sovits_graph_specs
     from .t2s_export import t2s_dims, t2s_graph_specs
 
     report = progress or _no_progress
@@ -138,8 +138,8 @@ def convert_model(
                 result = quantize_graph(spec, result, tmp_dir)
             results.append(result)
         if bert_dir is not None:
-            for source, name in bert_extra_files(bert_dir):
-                shutil.copyfile(source, tmp_dir / name)
+            for name, data in bert_extra_files(bert_dir).items():
+                (tmp_dir / name).write_bytes(data)
         if precision == "int8":
             results = [_drop_fp32(r, tmp_dir) for r in results]
 
@@ -149,7 +149,11 @@ def convert_model(
             symbol_table=SYMBOL_TABLE_V2,
             sample_rate_hz=SAMPLE_RATE_HZ,
             precision=["fp32", "int8"] if precision == "both" else [precision],
-            dims={"t2s": t2s_dims(gpt_ckpt), "sovits": sovits_dims(sovits_ckpt)},
+            dims={
+                "t2s": t2s_dims(gpt_ckpt),
+                "sovits": sovits_dims(sovits_ckpt),
+                **({"bert": bert_dims(bert_dir)} if bert_dir is not None else {}),
+            },
             sampling_defaults={"top_k": int(gpt_ckpt.config.get("inference", {}).get("top_k", 15))},
             graphs={
                 r.name: GraphEntry(files=r.files, max_abs_error=r.max_abs_error, int8=r.int8_error or None)

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from ..engine.gpt_sovits.reference import kaldi_fbank, linear_spectrogram, resample
+from ..engine.audio import resample
+from ..engine.gpt_sovits.reference import kaldi_fbank, linear_spectrogram
 from ..engine.gpt_sovits.vits import frame_count
 
 SYLLABLES_PER_S: Final = 4.0

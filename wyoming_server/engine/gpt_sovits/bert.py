@@ -9,14 +9,15 @@ its own token, as upstream asserts) and row i is repeated word2ph[i] times. Ever
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Final, Protocol
+from collections.abc import Mapping
+from typing import Final
 
 import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
 from ..errors import ModelLoadError
+from ..text import Phones, PhoneSegment
 from .model import GptSoVitsModel, require_inputs
 
 _LOGGER = logging.getLogger(__name__)
@@ -28,44 +29,6 @@ DEFAULT_VOCAB_FILE: Final = "bert_vocab.txt"
 MAX_CHARS_PER_CALL: Final = 510
 """BERT's 512 positions minus [CLS] and [SEP]; upstream splits longer texts too."""
 CHINESE: Final = "zh"
-
-
-class PhoneSegmentLike(Protocol):
-    """One language segment of the text frontend's `Phones` (what BERT needs of it)."""
-
-    @property
-    def language(self) -> str:
-        """ "zh", "en", ..."""
-        ...
-
-    @property
-    def norm_text(self) -> str:
-        """The normalized text of the segment (one character per word2ph entry for zh)."""
-        ...
-
-    @property
-    def word2ph(self) -> Sequence[int] | None:
-        """Phones per character (zh); may be empty or None for other languages."""
-        ...
-
-    @property
-    def ids(self) -> NDArray[np.int64]:
-        """(P,) phone ids of this segment."""
-        ...
-
-
-class PhonesLike(Protocol):
-    """The text frontend's `Phones`: all phone ids plus their language segments."""
-
-    @property
-    def ids(self) -> NDArray[np.int64]:
-        """(T,) phone ids of the whole text."""
-        ...
-
-    @property
-    def segments(self) -> Sequence[PhoneSegmentLike]:
-        """Language segments in order; their ids concatenate to `ids`."""
-        ...
 
 
 def read_vocab(text: str) -> dict[str, int]:
@@ -110,12 +73,12 @@ class BertFeaturizer:
         """True when the model has a `bert` graph (otherwise every feature is zero)."""
         return self._session is not None
 
-    def features(self, phones: PhonesLike) -> NDArray[np.float32]:
+    def features(self, phones: Phones) -> NDArray[np.float32]:
         """(dim, T) float32 for the T phones of `phones`, segment by segment."""
         parts: list[NDArray[np.float32]] = []
         session = self._session
         for segment in phones.segments:
-            count = int(np.asarray(segment.ids).shape[0])
+            count = len(segment.phones)
             if session is not None and segment.language == CHINESE and count:
                 parts.append(self._chinese(session, segment, count))
             else:
@@ -127,7 +90,7 @@ class BertFeaturizer:
         return result
 
     def _chinese(
-        self, session: ort.InferenceSession, segment: PhoneSegmentLike, count: int
+        self, session: ort.InferenceSession, segment: PhoneSegment, count: int
     ) -> NDArray[np.float32]:
         text, word2ph = segment.norm_text, list(segment.word2ph or ())
         if len(word2ph) != len(text) or sum(word2ph) != count:

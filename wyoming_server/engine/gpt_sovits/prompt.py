@@ -12,23 +12,24 @@ Upstream's reference path (reference §2.2, §2.3, §3.2, §9.2):
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .. import VoicePrompt
+from ..audio import resample
 from ..errors import ReferenceAudioError, TextError
-from .bert import BertFeaturizer, PhonesLike
+from ..text import Phones, to_phones
+from .bert import BertFeaturizer
 from .model import GptSoVitsModel, require_inputs
-from .reference import kaldi_fbank, linear_spectrogram, peak_normalize, resample
+from .reference import kaldi_fbank, linear_spectrogram, peak_normalize
 
 _LOGGER = logging.getLogger(__name__)
 
-TextFrontend = Callable[[str, str], PhonesLike]
+TextFrontend = Callable[[str, str], Phones]
 """`to_phones(text, language)` of `wyoming_server.engine.text`."""
 
 PROMPT_RATE_HZ: Final = 16000
@@ -42,12 +43,6 @@ PROMPT_TAIL_SAMPLES: Final = 9600
 SILENCE_PEAK: Final = 1e-4
 SENTENCE_ENDS: Final = frozenset("，。？！,.?!~:：—…")
 V2PRO_VERSIONS: Final = ("v2Pro", "v2ProPlus")
-
-
-def _default_frontend() -> TextFrontend:
-    # Looked up at call time: the text frontend is a sibling package that loads dictionaries on import.
-    module = importlib.import_module("wyoming_server.engine.text")
-    return cast(TextFrontend, module.to_phones)
 
 
 def to_mono(samples: NDArray[Any], rate_hz: int) -> NDArray[np.float32]:
@@ -135,7 +130,7 @@ def build_voice_prompt(
             model_id=model.model_id,
             extras=extras,
         )
-    phones = (frontend or _default_frontend())(transcript, language)
+    phones = (frontend or to_phones)(transcript, language)
     phone_ids = np.asarray(phones.ids, dtype=np.int64)
     if phone_ids.size == 0:
         raise TextError(

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
-import soxr
 from numpy.typing import NDArray
 
 N_FFT: Final = 2048
@@ -35,19 +34,6 @@ FBANK_LOW_HZ: Final = 20.0
 PREEMPHASIS: Final = 0.97
 POVEY_POWER: Final = 0.85
 FLOAT32_EPS: Final = float(np.finfo(np.float32).eps)
-
-
-def resample(samples: NDArray[np.float32], from_hz: int, to_hz: int) -> NDArray[np.float32]:
-    """Mono float32 from one rate to another with soxr "HQ" (what librosa uses by default)."""
-    if from_hz <= 0 or to_hz <= 0:
-        raise ValueError(f"sample rates must be positive (got {from_hz} -> {to_hz})")
-    mono = np.ascontiguousarray(samples, dtype=np.float32)
-    if from_hz == to_hz:
-        return mono.copy()
-    out: NDArray[np.float32] = soxr.resample(mono, from_hz, to_hz, quality="HQ").astype(
-        np.float32, copy=False
-    )
-    return out
 
 
 def peak_normalize(samples: NDArray[np.float32]) -> NDArray[np.float32]:
