@@ -1,0 +1,1 @@
+"""Tiny random-weight checkpoints written in the official GPT-SoVITS formats (test inputs)."""
