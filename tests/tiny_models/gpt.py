@@ -85,8 +85,10 @@ def write_tiny_gpt(
     weights: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write a GPT `.ckpt` in upstream's format; `weights` (no prefix) replaces the random ones."""
-    state = weights if weights is not None else tiny_gpt_state_dict(
-        n_layer=n_layer, d_model=d_model, n_head=n_head, ffn=ffn, seed=seed
+    state = (
+        weights
+        if weights is not None
+        else tiny_gpt_state_dict(n_layer=n_layer, d_model=d_model, n_head=n_head, ffn=ffn, seed=seed)
     )
     config = copy.deepcopy(S1_CONFIG)
     config["model"].update(
