@@ -31,18 +31,17 @@ HEAD_NODE_MARK = "ar_predict_layer"
 
 
 class _GroupQueryAttention(torch.autograd.Function):
-    """Eager stand-in for `com.microsoft.GroupQueryAttention` (causal=0, additive bias, no rotary).
+    """Eager stand-in for `com.microsoft.GroupQueryAttention` (packed qkv, causal=0, additive bias).
 
     Eager: writes the new k/v rows into a copy of the past buffer at [total - S, total) and attends
-    over the first `total` rows. Exported: the contrib operator itself.
+    over the first `total` rows. Exported: the contrib operator itself, fed the packed q/k/v
+    projection (saves the per-layer split nodes a step would otherwise run).
     """
 
     @staticmethod
     def forward(
         ctx: Any,
-        q: torch.Tensor,
-        k: torch.Tensor,
-        v: torch.Tensor,
+        qkv: torch.Tensor,
         past_key: torch.Tensor,
         past_value: torch.Tensor,
         seqlens_k: torch.Tensor,
@@ -50,6 +49,7 @@ class _GroupQueryAttention(torch.autograd.Function):
         bias: torch.Tensor,
         n_head: int,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        q, k, v = qkv.chunk(3, dim=-1)
         batch, rows, width = q.shape
         head_dim = width // n_head
         total_len = int(total)
@@ -69,9 +69,7 @@ class _GroupQueryAttention(torch.autograd.Function):
     @staticmethod
     def symbolic(
         g: Any,
-        q: Any,
-        k: Any,
-        v: Any,
+        qkv: Any,
         past_key: Any,
         past_value: Any,
         seqlens_k: Any,
@@ -79,13 +77,13 @@ class _GroupQueryAttention(torch.autograd.Function):
         bias: Any,
         n_head: int,
     ) -> Any:
-        absent = g.op("prim::Constant")  # an omitted optional input (cos/sin cache, position ids)
+        absent = g.op("prim::Constant")  # an omitted optional input (key/value: packed; no rotary)
         absent.setType(torch._C.OptionalType.ofTensor())
         return g.op(
             "com.microsoft::GroupQueryAttention",
-            q,
-            k,
-            v,
+            qkv,
+            absent,
+            absent,
             past_key,
             past_value,
             seqlens_k,
@@ -134,9 +132,9 @@ class T2SDecoderGraph(nn.Module):
         h = torch.cat((x, self.model.embed_audio(tokens, positions)), dim=1)
         presents: list[torch.Tensor] = []
         for i, layer in enumerate(self.model.layers):
-            q, k, v = layer.project_qkv(h)
+            qkv = nn.functional.linear(h, layer.self_attn.in_proj_weight, layer.self_attn.in_proj_bias)
             attended, present_key, present_value = _GroupQueryAttention.apply(  # type: ignore[no-untyped-call]
-                q, k, v, past[2 * i], past[2 * i + 1], seqlens_k, total_sequence_length, attention_bias,
+                qkv, past[2 * i], past[2 * i + 1], seqlens_k, total_sequence_length, attention_bias,
                 self.model.dims.n_head,
             )
             h = layer.finish(h, attended)
