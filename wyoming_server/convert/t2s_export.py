@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from numpy.typing import NDArray
 from torch import nn
 
 from ..engine.gpt_sovits import t2s_io
+from ..engine.gpt_sovits.t2s_state import prefill_bias
 from .checkpoints import GptCheckpoint
 from .graph import GraphSpec, Inputs
 from .t2s_modules import BERT_DIM, EOS_FREE_STEPS, T2SModel, load_t2s_model
@@ -143,40 +143,36 @@ class T2SDecoderGraph(nn.Module):
         return (logits, *presents)
 
 
-def prefix_lm_bias(n_text: int, n_audio: int) -> NDArray[np.float32]:
-    """(1, 1, N+T, N+T) additive mask: 0 where seen, -inf where blocked (reference §2.4)."""
-    total = n_text + n_audio
-    rows = np.arange(total)[:, None]
-    cols = np.arange(total)[None, :]
-    blocked = np.where(rows < n_text, cols >= n_text, cols > rows)
-    return np.where(blocked, -np.inf, 0.0).astype(np.float32)[None, None]
-
-
 def _decoder_inputs(model: T2SModel, rng: np.random.Generator, mode: str) -> Inputs:
-    """Random decoder inputs: 'prefill' (text + prompt), 'ref_free' (text only) or 'step'."""
+    """Random decoder inputs for one mode: 'prefill' (text + prompt), 'ref_free' (text only), 'step',
+    or their batched forms 'batch_prefill' / 'batch_step' (2 sentences, left-padded text)."""
     dims = model.dims
-    n_text = int(rng.integers(1, 9)) if mode != "step" else 0
-    n_audio = {"prefill": int(rng.integers(1, 7)), "ref_free": 0, "step": 1}[mode]
-    past_len = int(rng.integers(3, 20)) if mode == "step" else 0
+    batch = 2 if mode.startswith("batch_") else 1
+    stepping = mode.endswith("step")
+    lengths = [0] * batch if stepping else [int(n) for n in rng.integers(1, 9, size=batch)]
+    n_text = max(lengths)
+    n_audio = 1 if stepping else (0 if mode == "ref_free" else int(rng.integers(1, 7)))
+    past_len = int(rng.integers(3, 20)) if stepping else 0
     total = past_len + n_text + n_audio
     capacity = total + int(rng.integers(0, 5))
-    if mode == "step":
-        bias = np.zeros((1, 1, 1, total), np.float32)
-        positions = np.array([[int(rng.integers(0, 30))]], np.int64)
+    if stepping:
+        bias = np.zeros((batch, 1, 1, total), np.float32)
+        bias[-1, 0, 0, : int(rng.integers(0, 3))] = -np.inf  # the padding of a shorter batched sentence
+        positions = rng.integers(0, 30, size=(batch, 1)).astype(np.int64)
     else:
-        bias = prefix_lm_bias(n_text, n_audio)
-        positions = np.arange(n_audio, dtype=np.int64)[None]
+        bias = prefill_bias(lengths, n_audio)
+        positions = np.broadcast_to(np.arange(n_audio, dtype=np.int64), (batch, n_audio)).copy()
     inputs: Inputs = {
-        t2s_io.DECODER_X: rng.standard_normal((1, n_text, dims.d_model)).astype(np.float32),
-        t2s_io.DECODER_TOKENS: rng.integers(0, dims.eos, size=(1, n_audio)).astype(np.int64),
+        t2s_io.DECODER_X: rng.standard_normal((batch, n_text, dims.d_model)).astype(np.float32),
+        t2s_io.DECODER_TOKENS: rng.integers(0, dims.eos, size=(batch, n_audio)).astype(np.int64),
         t2s_io.DECODER_POSITIONS: positions,
         t2s_io.DECODER_BIAS: bias,
-        t2s_io.DECODER_SEQLENS: np.array([total - 1], np.int32),
+        t2s_io.DECODER_SEQLENS: np.full(batch, total - 1, np.int32),
         t2s_io.DECODER_TOTAL: np.array(total, np.int32),
     }
     for name in t2s_io.past_names(dims.n_layer):
-        buffer = np.zeros((1, dims.n_head, capacity, dims.head_dim), np.float32)
-        buffer[:, :, :past_len] = rng.standard_normal((1, dims.n_head, past_len, dims.head_dim))
+        buffer = np.zeros((batch, dims.n_head, capacity, dims.head_dim), np.float32)
+        buffer[:, :, :past_len] = rng.standard_normal((batch, dims.n_head, past_len, dims.head_dim))
         inputs[name] = buffer
     return inputs
 
@@ -193,14 +189,14 @@ def t2s_graph_specs(gpt: GptCheckpoint) -> list[GraphSpec]:
             "bert": rng.standard_normal((BERT_DIM, n)).astype(np.float32),
         }
 
-    modes = itertools.cycle(("prefill", "step", "ref_free"))
+    modes = itertools.cycle(("prefill", "step", "ref_free", "batch_prefill", "batch_step"))
 
     def decoder_inputs(rng: np.random.Generator) -> Inputs:
         return _decoder_inputs(model, rng, next(modes))
 
     past = t2s_io.past_names(dims.n_layer)
     present = t2s_io.present_names(dims.n_layer)
-    cache_axes = {name: {2: "capacity"} for name in past + present}
+    cache_axes = {name: {0: "batch", 2: "capacity"} for name in past + present}
     encoder = GraphSpec(
         name=t2s_io.ENCODER_GRAPH,
         module=T2SEncoderGraph(model),
@@ -218,10 +214,12 @@ def t2s_graph_specs(gpt: GptCheckpoint) -> list[GraphSpec]:
         output_names=[t2s_io.DECODER_LOGITS, *present],
         sample_inputs=decoder_inputs,
         dynamic_axes={
-            t2s_io.DECODER_X: {1: "n_text"},
-            t2s_io.DECODER_TOKENS: {1: "n_audio"},
-            t2s_io.DECODER_POSITIONS: {1: "n_audio"},
-            t2s_io.DECODER_BIAS: {2: "n_rows", 3: "total"},
+            t2s_io.DECODER_X: {0: "batch", 1: "n_text"},
+            t2s_io.DECODER_TOKENS: {0: "batch", 1: "n_audio"},
+            t2s_io.DECODER_POSITIONS: {0: "batch", 1: "n_audio"},
+            t2s_io.DECODER_BIAS: {0: "batch", 2: "n_rows", 3: "total"},
+            t2s_io.DECODER_SEQLENS: {0: "batch"},
+            t2s_io.DECODER_LOGITS: {0: "batch"},
             **cache_axes,
         },
         tolerance=DECODER_TOLERANCE,
@@ -229,7 +227,7 @@ def t2s_graph_specs(gpt: GptCheckpoint) -> list[GraphSpec]:
         quantization="dynamic",
         dynamic_op_types=("MatMul",),
         quantization_excluded_nodes=(HEAD_NODE_MARK,),
-        verify_runs=6,
+        verify_runs=10,  # every mode twice
     )
     return [encoder, decoder]
 

@@ -18,7 +18,7 @@ from wyoming_server.convert.graph import export_graph
 from wyoming_server.convert.t2s_export import t2s_dims, t2s_graph_specs
 from wyoming_server.convert.t2s_modules import load_t2s_model, prefix_lm_blocked
 from wyoming_server.engine import SynthesisOptions
-from wyoming_server.engine.gpt_sovits.t2s import prefix_lm_bias
+from wyoming_server.engine.gpt_sovits.t2s_state import prefill_bias
 
 UPSTREAM_FIXTURES = Path("/work/shared/fixtures/upstream-format")
 
@@ -113,7 +113,7 @@ def test_prefix_lm_mask() -> None:
         [0, 0, 0, 0, 0],
     ]
     assert prefix_lm_blocked(2, 3).int().tolist() == expected
-    assert (np.isinf(prefix_lm_bias(2, 3)[0, 0]).astype(int)).tolist() == expected
+    assert (np.isinf(prefill_bias([2], 3)[0, 0]).astype(int)).tolist() == expected
 
 
 def test_int8_decoder_keeps_head_fp32(tiny_t2s: ConvertedT2S) -> None:

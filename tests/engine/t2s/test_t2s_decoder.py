@@ -13,6 +13,7 @@ from tests.engine.t2s.conftest import ConvertedT2S, Inputs
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.engine.errors import ModelLoadError, SynthesisCancelled, TextError, VoicePackError
 from wyoming_server.engine.gpt_sovits import t2s as t2s_runtime
+from wyoming_server.engine.gpt_sovits import t2s_state
 from wyoming_server.engine.gpt_sovits.manifest import Manifest
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
 from wyoming_server.engine.gpt_sovits.sampling import EOS_FREE_STEPS
@@ -33,11 +34,11 @@ def onnx_logits(converted: ConvertedT2S, inputs: Inputs, tokens: list[int]) -> l
     """Logits of every step when the runtime is fed `tokens` (forced decoding)."""
     decoder = converted.decoder()
     phones, bert, prompt = inputs
-    state = decoder.start(decoder.encode(phones, bert), prompt, len(tokens))
-    collected = [state.logits]
+    state = decoder.start([decoder.encode(phones, bert)], prompt, len(tokens))
+    collected = [state.logits[0]]
     for token in tokens[:-1]:
-        state.step(token)
-        collected.append(state.logits)
+        state.step(np.array([token]))
+        collected.append(state.logits[0])
     return collected
 
 
@@ -65,11 +66,11 @@ def test_cache_growth_keeps_tokens(
     tiny_t2s: ConvertedT2S, make_inputs: Callable[..., Inputs], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Growing the cache by small chunks (several reallocations) gives the same tokens."""
-    monkeypatch.setattr(t2s_runtime, "CACHE_CHUNK_TOKENS", 6)
+    monkeypatch.setattr(t2s_state, "CACHE_CHUNK_TOKENS", 6)
     inputs = make_inputs(seed=2)
     expected, _ = torch_reference(tiny_t2s, inputs, STEPS)
     decoder = tiny_t2s.decoder()
-    state = decoder.start(decoder.encode(inputs[0], inputs[1]), inputs[2], STEPS)
+    state = decoder.start([decoder.encode(inputs[0], inputs[1])], inputs[2], STEPS)
     first_capacity = state.cache.capacity
     assert decoder.generate(*inputs, GREEDY, np.random.default_rng(0)).tolist() == expected
     assert first_capacity == 12 + 7 + 6  # prefill rows + one chunk: the rest was grown on the way
@@ -145,11 +146,11 @@ def test_int8_decoder_runs_close_to_fp32(tiny_t2s: ConvertedT2S, make_inputs: Ca
     tokens, _ = torch_reference(tiny_t2s, inputs, 20)
     fp32 = np.concatenate(onnx_logits(tiny_t2s, inputs, tokens))
     decoder = tiny_t2s.decoder("int8")
-    state = decoder.start(decoder.encode(inputs[0], inputs[1]), inputs[2], 20)
-    int8_steps = [state.logits]
+    state = decoder.start([decoder.encode(inputs[0], inputs[1])], inputs[2], 20)
+    int8_steps = [state.logits[0]]
     for token in tokens[:-1]:
-        state.step(token)
-        int8_steps.append(state.logits)
+        state.step(np.array([token]))
+        int8_steps.append(state.logits[0])
     int8 = np.concatenate(int8_steps)
     cosine = float(np.dot(fp32, int8) / np.linalg.norm(fp32) / np.linalg.norm(int8))
     print(
@@ -181,3 +182,43 @@ def test_wrong_graph_is_named(tiny_t2s: ConvertedT2S) -> None:
     manifest = Manifest(version="v2", symbol_table="x", dims={}, graphs={}, files={}, precision=["fp32"])
     with pytest.raises(ModelLoadError, match="t2s_decoder lacks input"):
         t2s_runtime.T2SDecoder(GptSoVitsModel.from_sessions(manifest, swapped))
+
+
+@pytest.mark.parametrize("n_prompt", [7, 0], ids=["prompt", "ref_free"])
+def test_batch_greedy_equals_one_by_one(
+    tiny_t2s: ConvertedT2S, make_inputs: Callable[..., Inputs], n_prompt: int
+) -> None:
+    """Sentences of different lengths decoded together give each its one-by-one tokens (fp32)."""
+    decoder = tiny_t2s.decoder()
+    sentences = [make_inputs(n_phones=n, n_prompt=n_prompt, seed=s) for n, s in ((5, 1), (14, 2), (9, 3))]
+    prompt = sentences[0][2]
+    alone = [
+        decoder.generate(p, b, prompt, GREEDY, np.random.default_rng(0)).tolist() for p, b, _ in sentences
+    ]
+    rngs = [np.random.default_rng(0) for _ in sentences]
+    together = decoder.generate_batch([(p, b) for p, b, _ in sentences], prompt, GREEDY, rngs)
+    assert [t.tolist() for t in together] == alone
+
+
+def test_batch_sampling_with_own_rngs_equals_one_by_one(
+    tiny_t2s: ConvertedT2S, make_inputs: Callable[..., Inputs]
+) -> None:
+    decoder = tiny_t2s.decoder()
+    options = SynthesisOptions(max_tokens=25)
+    sentences = [make_inputs(n_phones=n, seed=s) for n, s in ((6, 4), (11, 5))]
+    prompt = sentences[0][2]
+    alone = [
+        decoder.generate(p, b, prompt, options, np.random.default_rng(s)).tolist()
+        for s, (p, b, _) in enumerate(sentences)
+    ]
+    rngs = [np.random.default_rng(s) for s in range(len(sentences))]
+    together = decoder.generate_batch([(p, b) for p, b, _ in sentences], prompt, options, rngs)
+    assert [t.tolist() for t in together] == alone
+
+
+def test_batch_sentences_stop_on_their_own(eos_t2s: ConvertedT2S, make_inputs: Callable[..., Inputs]) -> None:
+    decoder = eos_t2s.decoder()
+    sentences = [make_inputs(n_phones=n, seed=s)[:2] for n, s in ((4, 1), (10, 2))]
+    rngs = [np.random.default_rng(s) for s in range(2)]
+    together = decoder.generate_batch(sentences, make_inputs()[2], SynthesisOptions(max_tokens=60), rngs)
+    assert [len(t) for t in together] == [EOS_FREE_STEPS, EOS_FREE_STEPS]

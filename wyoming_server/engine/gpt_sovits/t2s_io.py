@@ -3,11 +3,12 @@
 `t2s_encoder`: phones (N,) int64 + bert (1024, N) float32 -> x (1, N, D): text embeddings with
 text positions 0..N-1.
 
-`t2s_decoder`: one graph for both the prefill and every decoding step. It embeds the audio tokens
-(with their positions), runs all layers over `[x; audio]` rows and returns the logits of the last
-row. Attention is onnxruntime's `com.microsoft.GroupQueryAttention` with `causal=0` and an additive
+`t2s_decoder`: one graph for both the prefill and every decoding step, for a batch of B sentences
+(B = 1 except in batched decoding). It embeds the audio tokens with their positions, runs all
+layers over the `[x; audio]` rows and returns the logits of each sentence's last row. Attention is
+onnxruntime's `com.microsoft.GroupQueryAttention` with `causal=0` and an additive
 `attention_bias` (the prefix-LM mask in the prefill, zeros in a step). Each layer's KV cache is a
-preallocated (1, H, capacity, head_dim) buffer that is bound both as `past_*` input and as
+preallocated (B, H, capacity, head_dim) buffer that is bound both as `past_*` input and as
 `present_*` output, so the operator appends the new rows in place and reads the cache where it is.
 """
 
@@ -22,19 +23,19 @@ ENCODER_INPUTS: Final = ("phones", "bert")
 ENCODER_OUTPUT: Final = "x"
 
 DECODER_X: Final = "x"
-"""(1, N, D) float32 text rows; N = 0 in a decoding step."""
+"""(B, N, D) float32 text rows (left-padded in a batch); N = 0 in a decoding step."""
 DECODER_TOKENS: Final = "tokens"
-"""(1, S) int64 audio tokens to append (prompt in the prefill, the last token in a step)."""
+"""(B, S) int64 audio tokens to append (prompt in the prefill, the last token in a step)."""
 DECODER_POSITIONS: Final = "positions"
-"""(1, S) int64 audio positions of `tokens` (prompt from 0, generated from the prompt length)."""
+"""(B, S) int64 audio positions of `tokens` (prompt from 0, generated from the prompt length)."""
 DECODER_BIAS: Final = "attention_bias"
-"""(1, 1, N+S, total) float32, 0 = seen, -inf = blocked."""
+"""(B, 1, N+S, total) float32, 0 = seen, -inf = blocked."""
 DECODER_SEQLENS: Final = "seqlens_k"
-"""(1,) int32: total - 1."""
+"""(B,) int32: total - 1."""
 DECODER_TOTAL: Final = "total_sequence_length"
 """() int32: cache rows after this call."""
 DECODER_LOGITS: Final = "logits"
-"""(1, V) float32 logits of the last row."""
+"""(B, V) float32 logits of the last row."""
 DECODER_FIXED_INPUTS: Final = (
     DECODER_X,
     DECODER_TOKENS,
