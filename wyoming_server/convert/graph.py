@@ -64,6 +64,8 @@ class GraphResult:
     max_abs_error: float
     """fp32 ONNX vs torch, over the verification runs."""
     int8_error: dict[str, float] = field(default_factory=dict)
+    quantization: Quantization = "none"
+    """How the INT8 file was made ("none" = no INT8 file: the runtime uses fp32 for this graph)."""
     """INT8 vs fp32 ONNX: max_abs_error, and snr_db / cosine of the first float output."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,6 +74,7 @@ class GraphResult:
             "files": self.files,
             "max_abs_error": self.max_abs_error,
             "int8": self.int8_error or None,
+            "quantization": self.quantization,
         }
 
 
@@ -215,6 +218,7 @@ def quantize_graph(spec: GraphSpec, result: GraphResult, out_dir: Path, seed: in
         files={**result.files, "int8": int8_path.name},
         max_abs_error=result.max_abs_error,
         int8_error=int8_error,
+        quantization=spec.quantization,
     )
 
 

@@ -128,6 +128,8 @@ def test_int8_decoder_keeps_head_fp32(tiny_t2s: ConvertedT2S) -> None:
     assert result.max_abs_error < 1e-4
     assert set(result.int8_error) == {"max_abs_error", "snr_db", "cosine"}
     assert "int8" not in tiny_t2s.results["t2s_encoder"].files  # embeddings stay fp32
+    assert result.to_dict()["quantization"] == "dynamic"
+    assert tiny_t2s.results["t2s_encoder"].to_dict()["quantization"] == "none"
 
 
 def test_nan_weights_fail_verification(tmp_path: Path) -> None:
