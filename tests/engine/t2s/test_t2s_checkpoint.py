@@ -161,3 +161,12 @@ def test_upstream_written_checkpoint_converts_and_decodes(
     expected, _ = converted.model.infer_no_cache(phones, bert, prompt, 20)
     options = SynthesisOptions(top_k=1, repetition_penalty=1.0, max_tokens=20)
     assert converted.decoder().generate(*inputs, options, np.random.default_rng(0)).tolist() == expected
+
+
+def test_batch_prefill_mask_blocks_left_padding() -> None:
+    # Sentence 0 has 1 text row (left-padded by 1), sentence 1 has 2; then 1 audio row. 1 = blocked.
+    blocked = np.isinf(prefill_bias([1, 2], 1)[:, 0]).astype(int).tolist()
+    assert blocked == [
+        [[1, 0, 1], [1, 0, 1], [1, 0, 0]],
+        [[0, 0, 1], [0, 0, 1], [0, 0, 0]],
+    ]
