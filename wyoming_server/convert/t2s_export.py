@@ -21,7 +21,7 @@ from ..engine.gpt_sovits import t2s_io
 from ..engine.gpt_sovits.t2s_state import prefill_bias
 from .checkpoints import GptCheckpoint
 from .graph import GraphSpec, Inputs
-from .t2s_modules import BERT_DIM, EOS_FREE_STEPS, T2SModel, load_t2s_model
+from .t2s_modules import BERT_DIM, EOS_FREE_STEPS, T2SDims, T2SModel, load_t2s_model
 
 ENCODER_TOLERANCE = 1e-4
 DECODER_TOLERANCE = 2e-4
@@ -233,9 +233,8 @@ def t2s_graph_specs(gpt: GptCheckpoint) -> list[GraphSpec]:
 
 
 def t2s_dims(gpt: GptCheckpoint) -> dict[str, Any]:
-    """What the manifest records under `dims["t2s"]`."""
-    model = load_t2s_model(gpt.weights, gpt.config)
-    dims = model.dims
+    """What the manifest records under `dims["t2s"]` (from shapes and config; no model is built)."""
+    dims = T2SDims.from_checkpoint(gpt.weights, gpt.config)
     inference = gpt.config.get("inference", {}) if isinstance(gpt.config.get("inference"), dict) else {}
     data = gpt.config.get("data", {}) if isinstance(gpt.config.get("data"), dict) else {}
     return {
