@@ -30,7 +30,12 @@ Sentence = tuple[NDArray[np.int64], NDArray[np.float32]]
 
 
 class T2SDecoder:
-    """Semantic tokens from phones + BERT features + the voice's prompt tokens."""
+    """Semantic tokens from phones + BERT features + the voice's prompt tokens.
+
+    Build one per loaded model and share it: construction checks the graphs and warms the sessions
+    up; `generate`/`generate_batch` keep all per-sentence state local, so threads may call them
+    concurrently.
+    """
 
     def __init__(self, model: GptSoVitsModel) -> None:
         self._encoder = model.session(t2s_io.ENCODER_GRAPH)
