@@ -10,8 +10,8 @@ import onnx
 import pytest
 import torch
 
-from tests.engine.t2s.conftest import ConvertedT2S, Inputs, convert_t2s
 from tests.tiny_models.gpt import tiny_gpt_state_dict, write_tiny_gpt
+from tests.tiny_models.t2s import ConvertedT2S, Inputs, convert_t2s
 from wyoming_server.convert.checkpoints import load_gpt_checkpoint
 from wyoming_server.convert.errors import ConversionError
 from wyoming_server.convert.graph import export_graph
