@@ -1,1 +1,1 @@
-"""Writers of tiny random-weight models in the official upstream file formats (for tests and benchmarks)."""
+"""Tiny random-weight checkpoints written in the official GPT-SoVITS formats (test inputs)."""

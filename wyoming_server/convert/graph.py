@@ -54,6 +54,10 @@ class GraphSpec:
     """uint8 asymmetric activations (faster u8s8 kernels on x86, finer steps for one-sided ranges)."""
     integer_mismatch: float = 0.0
     """Fraction of integer outputs allowed to differ from torch (argmin outputs: rounding flips ties)."""
+    quantization_excluded_nodes: tuple[str, ...] = ()
+    """Nodes whose name contains one of these stay fp32 in the INT8 graph (e.g. an output head)."""
+    verified_outputs: tuple[str, ...] | None = None
+    """Outputs compared with torch (None = all); e.g. skip buffers whose unused rows are unspecified."""
     verify_runs: int = 3
     opset: int = 17
 
@@ -68,6 +72,8 @@ class GraphResult:
     max_abs_error: float
     """fp32 ONNX vs torch, over the verification runs."""
     int8_error: dict[str, float] = field(default_factory=dict)
+    quantization: Quantization = "none"
+    """How the INT8 file was made ("none" = no INT8 file: the runtime uses fp32 for this graph)."""
     """INT8 vs fp32 ONNX: max_abs_error, and snr_db / cosine of the first float output."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -76,6 +82,7 @@ class GraphResult:
             "files": self.files,
             "max_abs_error": self.max_abs_error,
             "int8": self.int8_error or None,
+            "quantization": self.quantization,
         }
 
 
@@ -85,9 +92,14 @@ def _session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+def _to_torch(array: NDArray[Any]) -> torch.Tensor:
+    """A torch view of `array`; 0-d stays 0-d (np.ascontiguousarray alone would make it 1-d)."""
+    return torch.from_numpy(np.ascontiguousarray(array).reshape(array.shape))
+
+
 def _torch_outputs(module: torch.nn.Module, names: list[str], inputs: Inputs) -> list[NDArray[Any]]:
     with torch.inference_mode():
-        result = module(*(torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in names))
+        result = module(*(_to_torch(inputs[n]) for n in names))
     tensors = result if isinstance(result, tuple | list) else (result,)
     return [t.detach().cpu().numpy() for t in tensors]
 
@@ -102,7 +114,10 @@ def _compare(
         if mismatches > allowed_mismatch * expected.size:
             raise ConversionError(f"graph {name}: output {output} differs from torch in {mismatches} places")
         return 0.0
-    return float(np.max(np.abs(expected.astype(np.float64) - actual.astype(np.float64)), initial=0.0))
+    difference = np.abs(expected.astype(np.float64) - actual.astype(np.float64))
+    if np.isnan(difference).any():  # NaN anywhere (weights or graph) is a failed conversion, never "0 error"
+        return float("inf")
+    return float(np.max(difference, initial=0.0))
 
 
 def export_graph(spec: GraphSpec, out_dir: Path, seed: int = 0) -> GraphResult:
@@ -115,7 +130,7 @@ def export_graph(spec: GraphSpec, out_dir: Path, seed: int = 0) -> GraphResult:
         warnings.simplefilter("ignore")
         torch.onnx.export(
             module,
-            tuple(torch.from_numpy(np.ascontiguousarray(example[n])) for n in spec.input_names),
+            tuple(_to_torch(example[n]) for n in spec.input_names),
             str(path),
             input_names=spec.input_names,
             output_names=spec.output_names,
@@ -138,6 +153,8 @@ def verify_graph(spec: GraphSpec, path: Path, rng: np.random.Generator) -> float
         expected = _torch_outputs(spec.module, spec.input_names, inputs)
         actual = session.run(spec.output_names, {n: inputs[n] for n in spec.input_names})
         for output, e, a in zip(spec.output_names, expected, actual, strict=True):
+            if spec.verified_outputs is not None and output not in spec.verified_outputs:
+                continue
             worst = max(worst, _compare(spec.name, output, e, np.asarray(a), spec.integer_mismatch))
     if not worst <= spec.tolerance:
         raise ConversionError(
@@ -177,6 +194,7 @@ def quantize_graph(spec: GraphSpec, result: GraphResult, out_dir: Path, seed: in
     except Exception:  # pre-processing is an optimisation; quantize the plain graph if it fails
         _LOGGER.debug("quant_pre_process failed for %s", spec.name, exc_info=True)
         prepared = fp32_path
+    excluded = _excluded_nodes(prepared, spec.quantization_excluded_nodes)
     if spec.quantization == "dynamic":
         quantize_dynamic(
             str(prepared),
@@ -184,6 +202,7 @@ def quantize_graph(spec: GraphSpec, result: GraphResult, out_dir: Path, seed: in
             weight_type=QuantType.QInt8,
             op_types_to_quantize=list(spec.dynamic_op_types),
             per_channel=False,
+            nodes_to_exclude=excluded,
         )
     else:
         if spec.calibration_inputs is None:
@@ -205,6 +224,7 @@ def quantize_graph(spec: GraphSpec, result: GraphResult, out_dir: Path, seed: in
             calibrate_method=CalibrationMethod.MinMax,
             op_types_to_quantize=list(spec.static_op_types) if spec.static_op_types else None,
             nodes_to_quantize=nodes,
+            nodes_to_exclude=excluded,
             extra_options={"ActivationSymmetric": not spec.static_unsigned_activations},
         )
     if prepared != fp32_path:
@@ -216,7 +236,18 @@ def quantize_graph(spec: GraphSpec, result: GraphResult, out_dir: Path, seed: in
         files={**result.files, "int8": int8_path.name},
         max_abs_error=result.max_abs_error,
         int8_error=int8_error,
+        quantization=spec.quantization,
     )
+
+
+def _excluded_nodes(path: Path, marks: tuple[str, ...]) -> list[str]:
+    """Names of the nodes in the graph at `path` whose name contains one of `marks`."""
+    if not marks:
+        return []
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return [node.name for node in graph.node if any(mark in node.name for mark in marks)]
 
 
 def measure_int8(spec: GraphSpec, fp32_path: Path, int8_path: Path, rng: np.random.Generator) -> dict[str, float]:

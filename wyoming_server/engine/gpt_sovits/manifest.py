@@ -35,6 +35,8 @@ class GraphEntry:
     files: dict[str, str]
     max_abs_error: float = 0.0
     int8: dict[str, float] | None = None
+    quantization: str = "none"
+    """How the INT8 file was made: "none", "dynamic" (MatMul weights) or "static" (QDQ)."""
 
     def file_for(self, precision: str) -> str:
         """The file of that precision when present, else the graph's only file (e.g. fp32-only graphs)."""
@@ -77,7 +79,12 @@ class Manifest:
             "dims": self.dims,
             "sampling_defaults": self.sampling_defaults,
             "graphs": {
-                name: {"files": g.files, "max_abs_error": g.max_abs_error, "int8": g.int8}
+                name: {
+                    "files": g.files,
+                    "max_abs_error": g.max_abs_error,
+                    "int8": g.int8,
+                    "quantization": g.quantization,
+                }
                 for name, g in self.graphs.items()
             },
             "files": self.files,
@@ -105,6 +112,7 @@ class Manifest:
                         files=dict(g["files"]),
                         max_abs_error=float(g.get("max_abs_error", 0.0)),
                         int8=g.get("int8"),
+                        quantization=str(g.get("quantization", "none")),
                     )
                     for name, g in data["graphs"].items()
                 },

@@ -1,0 +1,172 @@
+"""T2S decoding on onnxruntime: text encoder, prefill, then one step per token with an in-place KV cache.
+
+See `t2s_io` for the graphs and `t2s_state` for the cache. Sampling happens here in numpy
+(`sampling.py`), so top-k/top-p/temperature/penalty, the seed and the EOS rules are per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .. import SynthesisOptions
+from ..errors import ModelLoadError, SynthesisCancelled, TextError, VoicePackError
+from . import t2s_io, t2s_state
+from .model import GptSoVitsModel, require_inputs
+from .sampling import sample_token
+from .t2s_state import T2SState
+
+_LOGGER = logging.getLogger(__name__)
+
+BERT_DIM: Final = 1024
+
+Sentence = tuple[NDArray[np.int64], NDArray[np.float32]]
+"""(phones (N,), bert (1024, N)) of reference + target text."""
+
+
+class T2SDecoder:
+    """Semantic tokens from phones + BERT features + the voice's prompt tokens.
+
+    Build one per loaded model and share it: construction checks the graphs and warms the sessions
+    up; `generate`/`generate_batch` keep all per-sentence state local, so threads may call them
+    concurrently.
+    """
+
+    def __init__(self, model: GptSoVitsModel) -> None:
+        self._encoder = model.session(t2s_io.ENCODER_GRAPH)
+        self._decoder = model.session(t2s_io.DECODER_GRAPH)
+        require_inputs(self._encoder, t2s_io.ENCODER_GRAPH, t2s_io.ENCODER_INPUTS)
+        require_inputs(self._decoder, t2s_io.DECODER_GRAPH, t2s_io.DECODER_FIXED_INPUTS)
+        inputs = {i.name: i for i in self._decoder.get_inputs()}
+        self.n_layer = sum(1 for name in inputs if name.startswith("past_key_"))
+        if self.n_layer == 0:
+            raise ModelLoadError(f"graph {t2s_io.DECODER_GRAPH} has no past_key_* inputs")
+        require_inputs(self._decoder, t2s_io.DECODER_GRAPH, tuple(t2s_io.past_names(self.n_layer)))
+        n_head, head_dim = inputs["past_key_0"].shape[1:4:2]
+        d_model = inputs[t2s_io.DECODER_X].shape[-1]
+        if not all(isinstance(n, int) for n in (n_head, head_dim, d_model)):
+            raise ModelLoadError(f"graph {t2s_io.DECODER_GRAPH} has no fixed head count / width")
+        self.n_head, self.head_dim, self.d_model = int(n_head), int(head_dim), int(d_model)
+        self.phone_vocab: int | None = model.manifest.dims.get("t2s", {}).get("phone_vocab")
+        self.vocab: int | None = None
+        # A one-row ref-free prefill tells the vocabulary size and warms the sessions up at load time.
+        warm = self.start([np.zeros((1, 1, self.d_model), np.float32)], np.zeros(0, np.int64), 1)
+        self.vocab = int(warm.logits.shape[1])
+        self.eos = self.vocab - 1
+        """The EOS token id (upstream: vocab_size - 1)."""
+
+    def encode(self, phones: NDArray[np.int64], bert: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Text embeddings (1, N, D) of phones (N,) and bert (1024, N)."""
+        (x,) = self._encoder.run([t2s_io.ENCODER_OUTPUT], {"phones": phones, "bert": bert})
+        return np.asarray(x, dtype=np.float32)
+
+    def start(
+        self, texts: Sequence[NDArray[np.float32]], prompt: NDArray[np.int64], max_new: int
+    ) -> T2SState:
+        """Prefill text embeddings (each (1, N_b, D)) + the shared `prompt` (Tp,); returns the state."""
+        lengths = [int(x.shape[1]) for x in texts]
+        n_text = max(lengths)
+        x = np.zeros((len(texts), n_text, self.d_model), np.float32)
+        for b, text in enumerate(texts):
+            x[b, n_text - lengths[b] :] = text[0]  # left padding, see t2s_state
+        capacity = n_text + prompt.shape[0] + min(max_new, t2s_state.CACHE_CHUNK_TOKENS)
+        cache = t2s_state.KVCache(self.n_layer, len(texts), self.n_head, self.head_dim, capacity)
+        state = T2SState(self._decoder, cache, lengths, prompt.shape[0], self.vocab)
+        state.prefill(x, prompt, lengths)
+        return state
+
+    def _check(self, phones: NDArray[np.int64], bert: NDArray[np.float32]) -> None:
+        if phones.ndim != 1 or phones.dtype != np.int64:
+            raise ValueError(f"phones must be int64 (N,), got {phones.dtype} {phones.shape}")
+        if phones.size == 0:
+            raise TextError("no phones to speak")
+        if self.phone_vocab is not None and (phones.min() < 0 or phones.max() >= self.phone_vocab):
+            raise TextError(f"phone ids must be in [0, {self.phone_vocab})")
+        if bert.shape != (BERT_DIM, phones.shape[0]) or bert.dtype != np.float32:
+            raise ValueError(
+                f"bert must be float32 ({BERT_DIM}, {phones.shape[0]}), got {bert.dtype} {bert.shape}"
+            )
+
+    def _check_prompt(self, prompt: NDArray[np.int64]) -> None:
+        if prompt.ndim != 1 or prompt.dtype != np.int64:
+            raise ValueError(f"prompt must be int64 (Tp,), got {prompt.dtype} {prompt.shape}")
+        if prompt.size and (prompt.min() < 0 or prompt.max() >= self.eos):
+            raise VoicePackError(f"prompt semantic tokens must be in [0, {self.eos})")
+
+    def generate(
+        self,
+        phones: NDArray[np.int64],
+        bert: NDArray[np.float32],
+        prompt: NDArray[np.int64],
+        options: SynthesisOptions,
+        rng: np.random.Generator,
+        stop: threading.Event | None = None,
+    ) -> NDArray[np.int64]:
+        """New semantic tokens (T,) int64 for reference+target `phones`/`bert` after `prompt` (EOS removed).
+
+        Stops when the top (penalized) logit or the sample is EOS (that last sample is dropped, as
+        upstream does), after `options.max_tokens` tokens, or raises SynthesisCancelled once `stop`
+        is set. An empty `prompt` is ref-free mode (audio positions start at 0).
+        """
+        return self.generate_batch([(phones, bert)], prompt, options, [rng], stop)[0]
+
+    def generate_batch(
+        self,
+        sentences: Sequence[Sentence],
+        prompt: NDArray[np.int64],
+        options: SynthesisOptions,
+        rngs: Sequence[np.random.Generator],
+        stop: threading.Event | None = None,
+    ) -> list[NDArray[np.int64]]:
+        """`generate` for several sentences of one voice at once (one rng each); same rules per sentence.
+
+        The weights are read once per step for the whole batch; a sentence that has finished rides
+        along until the last one ends. In fp32 the tokens equal one-by-one decoding; with the INT8
+        graph they may differ, because dynamic quantization scales each step's activations over the
+        whole batch.
+        """
+        if not sentences or len(rngs) != len(sentences):
+            raise ValueError("generate_batch needs at least one sentence and one rng per sentence")
+        for phones, bert in sentences:
+            self._check(phones, bert)
+        self._check_prompt(prompt)
+        if stop is not None and stop.is_set():
+            raise SynthesisCancelled("stopped before decoding")
+        state = self.start([self.encode(p, b) for p, b in sentences], prompt, options.max_tokens)
+        batch, eos = len(sentences), self.eos
+        seen = np.zeros((batch, eos + 1), dtype=bool)
+        seen[:, prompt] = True
+        generated = np.empty((batch, options.max_tokens), dtype=np.int64)
+        counts = [0] * batch
+        active = [True] * batch
+        feed = np.zeros(batch, np.int64)
+        for step in range(options.max_tokens):
+            if stop is not None and stop.is_set():
+                raise SynthesisCancelled(f"stopped after {max(counts)} semantic tokens")
+            for b in (b for b in range(batch) if active[b]):
+                choice = sample_token(
+                    state.logits[b],
+                    np.flatnonzero(seen[b]),
+                    step=step,
+                    top_k=options.top_k,
+                    top_p=options.top_p,
+                    temperature=options.temperature,
+                    repetition_penalty=options.repetition_penalty,
+                    rng=rngs[b],
+                )
+                if choice.token == eos or choice.argmax == eos:
+                    active[b] = False
+                    continue
+                generated[b, counts[b]] = feed[b] = choice.token
+                counts[b] += 1
+                seen[b, choice.token] = True
+            if not any(active) or step + 1 == options.max_tokens:
+                break
+            state.step(feed)
+        _LOGGER.debug("T2S: %d sentence(s), %d prompt tokens -> %s tokens", batch, prompt.size, counts)
+        return [generated[b, : counts[b]].copy() for b in range(batch)]
