@@ -15,7 +15,6 @@ import soundfile as sf
 
 from tests.tiny_models.sovits import REAL_SV_CHANNELS, write_tiny_sv
 from tests.tiny_models.sovits_folder import convert_sovits_folder, sovits_model
-from tests.tiny_models.stub_text import StubFrontend
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
 from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
 from wyoming_server.engine.gpt_sovits.vits import VitsDecoder
@@ -41,7 +40,7 @@ def test_tiny_v2_converts_and_speaks(fixtures: Path, tmp_path: Path) -> None:
     print(f"upstream tiny-v2 decoder INT8: {results['vits_decoder'].int8_error}")
     model = sovits_model(tmp_path / "model")
     clip, rate = sf.read(fixtures / "tiny-v2" / "ref_32k.wav", dtype="float32")
-    prompt = build_voice_prompt(clip, rate, "你好", "zh", model, frontend=StubFrontend())
+    prompt = build_voice_prompt(clip, rate, "你好", "zh", model)
     assert prompt.semantic.shape == ((((clip.shape[0] // 2 + 9600) - 400) // 320 + 1) // 2,)
     assert prompt.ge.shape == (1, 512, 1)
     decoder = VitsDecoder(model)
@@ -60,7 +59,7 @@ def test_tiny_v2pro_converts_with_a_full_width_sv(fixtures: Path, tmp_path: Path
     assert all(r.max_abs_error <= 1e-4 for r in results.values())
     model = sovits_model(tmp_path / "model")
     clip, rate = sf.read(fixtures / "tiny-v2" / "ref_32k.wav", dtype="float32")
-    prompt = build_voice_prompt(clip, rate, "Hello", "en", model, frontend=StubFrontend())
+    prompt = build_voice_prompt(clip, rate, "Hello", "en", model)
     assert prompt.extras["sv_emb"].shape == (1, 20480)
     assert prompt.ge.shape == (1, 64, 1)
     wave = VitsDecoder(model).decode(

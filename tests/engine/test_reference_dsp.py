@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from wyoming_server.engine.audio import resample
 from wyoming_server.engine.gpt_sovits.reference import (
     FLOAT32_EPS,
     kaldi_fbank,
     linear_spectrogram,
     peak_normalize,
-    resample,
 )
 
 

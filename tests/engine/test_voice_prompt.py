@@ -10,7 +10,6 @@ import torch
 from numpy.typing import NDArray
 
 from tests.tiny_models.sovits_folder import TINY_BERT_HIDDEN, cached_sovits_folder, sovits_model
-from tests.tiny_models.stub_text import StubFrontend, StubPhones
 from wyoming_server.convert.bert_module import load_bert
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
 from wyoming_server.convert.hubert import load_hubert
@@ -22,6 +21,18 @@ from wyoming_server.engine.audio import resample
 from wyoming_server.engine.gpt_sovits.bert import BertFeaturizer
 from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
 from wyoming_server.engine.gpt_sovits.reference import linear_spectrogram
+from wyoming_server.engine.text import Phones, to_phones
+
+
+class RecordingFrontend:
+    """The real text frontend, recording what it is asked."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, text: str, language: str) -> Phones:
+        self.calls.append((text, language))
+        return to_phones(text, language)
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +44,7 @@ def _clip(seconds: float, rate_hz: int = 32000, seed: int = 0) -> NDArray[np.flo
 def test_v2_prompt_matches_the_torch_modules() -> None:
     folder = cached_sovits_folder("v2")
     model = sovits_model(folder)
-    frontend = StubFrontend()
+    frontend = RecordingFrontend()
     clip = _clip(5.0, 44100)
     prompt = build_voice_prompt(clip, 44100, "你好，欢迎回家", "zh", model, frontend=frontend)
     assert frontend.calls == [("你好，欢迎回家。", "zh")]  # upstream ends the prompt text with 。
@@ -56,7 +67,7 @@ def test_v2_prompt_matches_the_torch_modules() -> None:
 @pytest.mark.parametrize("version", ["v2Pro", "v2ProPlus"])
 def test_v2pro_prompt_carries_the_sv_embedding(version: str) -> None:
     model = sovits_model(cached_sovits_folder(version))
-    prompt = build_voice_prompt(_clip(4.0), 32000, "Hello there", "en", model, frontend=StubFrontend())
+    prompt = build_voice_prompt(_clip(4.0), 32000, "Hello there", "en", model, frontend=RecordingFrontend())
     sv_emb = prompt.extras["sv_emb"]
     assert sv_emb.shape == (1, 640) and sv_emb.dtype == np.float32 and np.all(np.isfinite(sv_emb))
     assert prompt.ge.shape == (1, 24, 1)
@@ -74,12 +85,12 @@ def test_three_to_ten_seconds_before_the_tail(seconds: float, ok: bool) -> None:
     model = sovits_model(cached_sovits_folder("v2"))
     clip = _clip(seconds, 48000)
     if ok:  # 9.9 s passes although 9.9 s + the 0.6 s tail would not
-        assert build_voice_prompt(clip, 48000, "你好", "zh", model, frontend=StubFrontend()).semantic.size > 0
+        assert build_voice_prompt(clip, 48000, "你好", "zh", model, frontend=RecordingFrontend()).semantic.size > 0
     else:
         with pytest.raises(
             ReferenceAudioError, match=rf"{seconds:.1f} s long; it must be between 3 and 10 seconds"
         ):
-            build_voice_prompt(clip, 48000, "你好", "zh", model, frontend=StubFrontend())
+            build_voice_prompt(clip, 48000, "你好", "zh", model, frontend=RecordingFrontend())
 
 
 def test_stereo_is_mixed_to_mono() -> None:
@@ -92,7 +103,7 @@ def test_stereo_is_mixed_to_mono() -> None:
 
 def test_empty_transcript_gives_a_reference_free_prompt() -> None:
     model = sovits_model(cached_sovits_folder("v2"))
-    frontend = StubFrontend()
+    frontend = RecordingFrontend()
     prompt = build_voice_prompt(_clip(4.0), 32000, "   ", "zh", model, frontend=frontend)
     assert prompt.ref_free and frontend.calls == []
     assert prompt.phones.shape == (0,) and prompt.semantic.shape == (0,)
@@ -103,17 +114,17 @@ def test_empty_transcript_gives_a_reference_free_prompt() -> None:
 def test_unusable_clips_and_transcripts_are_rejected() -> None:
     model = sovits_model(cached_sovits_folder("v2"))
     with pytest.raises(ReferenceAudioError, match="silent"):
-        build_voice_prompt(np.zeros(64000, np.float32), 16000, "你好", "zh", model, frontend=StubFrontend())
+        build_voice_prompt(np.zeros(64000, np.float32), 16000, "你好", "zh", model, frontend=RecordingFrontend())
     with pytest.raises(ReferenceAudioError, match="float samples"):
-        build_voice_prompt(np.ones(64000, np.int16), 16000, "你好", "zh", model, frontend=StubFrontend())
+        build_voice_prompt(np.ones(64000, np.int16), 16000, "你好", "zh", model, frontend=RecordingFrontend())
     with pytest.raises(ReferenceAudioError, match=r"\(frames, channels\)"):
         build_voice_prompt(
-            np.zeros((2, 64000), np.float32) + 0.1, 16000, "你好", "zh", model, frontend=StubFrontend()
+            np.zeros((2, 64000), np.float32) + 0.1, 16000, "你好", "zh", model, frontend=RecordingFrontend()
         )
     bad = _clip(4.0)
     bad[100] = np.nan
     with pytest.raises(ReferenceAudioError, match="NaN"):
-        build_voice_prompt(bad, 32000, "你好", "zh", model, frontend=StubFrontend())
+        build_voice_prompt(bad, 32000, "你好", "zh", model, frontend=RecordingFrontend())
     with pytest.raises(TextError, match="nothing that can be spoken"):
         build_voice_prompt(
             _clip(4.0),
@@ -121,7 +132,7 @@ def test_unusable_clips_and_transcripts_are_rejected() -> None:
             "###",
             "zh",
             model,
-            frontend=lambda t, lang: StubPhones(np.zeros(0, np.int64), ()),
+            frontend=lambda t, lang: Phones(segments=(), symbols=(), ids=np.zeros(0, np.int64)),
         )
 
 
@@ -130,27 +141,31 @@ def test_bert_features_expand_zh_and_zero_other_languages() -> None:
     assert folder.bert_dir is not None
     featurizer = BertFeaturizer(sovits_model(folder))
     assert featurizer.enabled and featurizer.dim == TINY_BERT_HIDDEN
-    phones = StubFrontend()("你好hello天气雪.", "zh")  # 雪 is not in the tiny vocabulary: [UNK]
+    phones = to_phones("你好hello天气雪.", "zh")  # 雪 is not in the tiny vocabulary: [UNK]
+    assert [seg.language for seg in phones.segments] == ["zh", "en", "zh"]
+    n_zh_a, n_en, n_zh_b = (len(seg.phones) for seg in phones.segments)
     features = featurizer.features(phones)
     zh_b = phones.segments[2]
-    assert features.shape == (TINY_BERT_HIDDEN, 4 + 5 + 7)
-    assert not features[:, 4:9].any()  # the English segment
+    assert zh_b.norm_text == "天气雪."
+    assert features.shape == (TINY_BERT_HIDDEN, n_zh_a + n_en + n_zh_b)
+    assert not features[:, n_zh_a : n_zh_a + n_en].any()  # the English segment
     model = load_bert(folder.bert_dir)
     vocab = (folder.model_dir / "bert_vocab.txt").read_text(encoding="utf-8").splitlines()
     ids = [vocab.index(t) for t in ("[CLS]", "天", "气", "[UNK]", ".", "[SEP]")]
     with torch.inference_mode():
         per_char = model(torch.tensor([ids])).numpy()  # (4, hidden)
     expected = np.repeat(per_char, zh_b.word2ph, axis=0).T
-    np.testing.assert_allclose(features[:, 9:], expected, atol=1e-4)
+    np.testing.assert_allclose(features[:, n_zh_a + n_en :], expected, atol=1e-4)
     np.testing.assert_array_equal(features[:, 0], features[:, 1])  # 你 -> 2 phones, same row
     # Longer than the model's positions: split into calls of `max_chars` characters, nothing lost.
     assert featurizer.max_chars == 62
-    long_text = StubFrontend()("天气" * 50 + ".", "zh")
+    long_text = to_phones("天气" * 50 + ".", "zh")
     assert featurizer.features(long_text).shape == (TINY_BERT_HIDDEN, 201)
 
 
 def test_without_bert_graph_features_are_zeros() -> None:
     featurizer = BertFeaturizer(sovits_model(cached_sovits_folder("v2")))
     assert not featurizer.enabled
-    features = featurizer.features(StubFrontend()("天气", "zh"))
-    assert features.shape == (1024, 4) and not features.any()
+    phones = to_phones("天气", "zh")
+    features = featurizer.features(phones)
+    assert features.shape == (1024, phones.ids.size) and not features.any()
