@@ -6,7 +6,6 @@ taken; only the final write holds it, so enrollments overlap and never corrupt e
 
 from __future__ import annotations
 
-import importlib
 import io
 import logging
 import re
@@ -63,12 +62,10 @@ def default_phone_counter(text: str, language: str) -> int:
 def default_prompt_builder(
     samples: NDArray[np.float32], rate_hz: int, text: str, language: str, model: Any
 ) -> VoicePrompt:
-    """The engine's `build_voice_prompt` (engine/gpt_sovits/prompt.py, imported on first use)."""
-    build = importlib.import_module("wyoming_server.engine.gpt_sovits.prompt").build_voice_prompt
-    prompt = build(samples, rate_hz, text, language, model)
-    if not isinstance(prompt, VoicePrompt):
-        raise TypeError(f"build_voice_prompt returned {type(prompt).__name__}, not VoicePrompt")
-    return prompt
+    """The engine's `build_voice_prompt` (imported on first use: it loads onnxruntime graphs)."""
+    from ..engine.gpt_sovits.prompt import build_voice_prompt
+
+    return build_voice_prompt(samples, rate_hz, text, language, model)
 
 
 def encode_reference(samples: NDArray[np.float32], rate_hz: int) -> bytes:

@@ -7,7 +7,6 @@ tests inject a fake with the same signature.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from pathlib import Path
@@ -41,12 +40,12 @@ class ModelConverter(Protocol):
 def default_converter() -> ModelConverter:
     """The real converter (imported on first use: it needs torch)."""
     try:
-        module = importlib.import_module("wyoming_server.convert.pipeline")
+        from ..convert.pipeline import convert_model
     except ImportError as err:
         raise RuntimeError(
             f"converting a model needs the converter and torch: pip install 'edge-tts-clone[convert]' ({err})"
         ) from err
-    converter: ModelConverter = module.convert_model
+    converter: ModelConverter = convert_model
     return converter
 
 

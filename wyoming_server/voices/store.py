@@ -6,7 +6,6 @@ watermarks every chunk it synthesizes before the chunk leaves.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections import OrderedDict
@@ -41,16 +40,12 @@ GptSoVitsLoader = Callable[[Path, int], LoadedModel]
 
 
 def load_gpt_sovits(model_dir: Path, threads: int) -> LoadedModel:
-    """The real engine: `GptSoVitsModel.load` + `GptSoVitsEngine` (imported on first use)."""
+    """The real engine: `GptSoVitsModel.load` + `GptSoVitsEngine`."""
+    from ..engine.gpt_sovits.engine import GptSoVitsEngine
     from ..engine.gpt_sovits.model import GptSoVitsModel
 
-    # Imported by name: the engine lands on another branch; Piper voices work before it does.
-    engine_class = importlib.import_module("wyoming_server.engine.gpt_sovits.engine").GptSoVitsEngine
     model = GptSoVitsModel.load(model_dir, threads=threads)
-    engine = engine_class(model)
-    if not isinstance(engine, TtsEngine):
-        raise TypeError("GptSoVitsEngine does not implement TtsEngine")
-    return LoadedModel(engine=engine, model=model)
+    return LoadedModel(engine=GptSoVitsEngine(model), model=model)
 
 
 def _language_matches(wanted: str, languages: list[str]) -> bool:
