@@ -92,3 +92,17 @@ def reference_clip() -> tuple[object, int]:
     voiced = sum(np.sin(k * phase) / k for k in range(1, 12)) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2)
     mono = (0.3 * voiced / np.max(np.abs(voiced))).astype(np.float32)
     return np.stack([mono, 0.8 * mono], axis=1), rate_hz
+
+
+@pytest.fixture(scope="session")
+def tiny_model_v2_eos(tiny_checkpoints: TinyCheckpoints, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A v2 model whose GPT always says EOS as soon as it may (after 11 tokens): short, real audio."""
+    from tests.tiny_models.gpt import write_tiny_gpt
+    from tests.tiny_models.t2s import eos_forcing_weights
+    from wyoming_server.convert.pipeline import convert_model
+
+    root = tmp_path_factory.mktemp("eos-model")
+    gpt = write_tiny_gpt(root / "gpt.ckpt", weights=eos_forcing_weights())
+    out = root / "v2"
+    convert_model(gpt, tiny_checkpoints.sovits_v2, tiny_checkpoints.hubert, out, precision="both")
+    return out

@@ -30,8 +30,8 @@ def test_manifest_records_versions_graphs_and_hashes(tiny_model_v2: Path) -> Non
     assert "int8" not in manifest.graphs["prompt_extractor"].files  # the codebook argmin stays fp32
     for name, info in manifest.files.items():
         assert sha256_file(tiny_model_v2 / name) == info["sha256"]
-    for graph in manifest.graphs.values():
-        assert graph.max_abs_error <= 1e-3
+    for entry in manifest.graphs.values():
+        assert entry.max_abs_error <= 1e-3
     GptSoVitsModel.load(tiny_model_v2)  # hashes and graph list check out
 
 

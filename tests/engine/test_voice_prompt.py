@@ -154,6 +154,7 @@ def test_bert_features_expand_zh_and_zero_other_languages() -> None:
     ids = [vocab.index(t) for t in ("[CLS]", "天", "气", "[UNK]", ".", "[SEP]")]
     with torch.inference_mode():
         per_char = model(torch.tensor([ids])).numpy()  # (4, hidden)
+    assert zh_b.word2ph is not None
     expected = np.repeat(per_char, zh_b.word2ph, axis=0).T
     np.testing.assert_allclose(features[:, n_zh_a + n_en :], expected, atol=1e-4)
     np.testing.assert_array_equal(features[:, 0], features[:, 1])  # 你 -> 2 phones, same row
