@@ -47,7 +47,7 @@ DEFAULT_SENTENCE_SILENCE_S: Final = 0.3
 """Upstream's `fragment_interval`: silence appended after every sentence."""
 
 MAX_BATCH_SENTENCES: Final = 8
-DEFAULT_BATCH_SENTENCES: Final = 1
+DEFAULT_BATCH_SENTENCES: Final = 3
 """Sentences decoded together by T2S (1 = one by one; see README "Streaming and batching")."""
 
 

@@ -239,7 +239,7 @@ class GptSoVitsEngine:
                 s.phones,
                 prompt.ge,
                 FrameNoise(self._vits.inter_channels, options.noise_scale, noise_rng(seed, s.index)),
-                self.plan,
+                self.plan if s.index == 0 else self.plan.later(),
             )
             for s in group
         ]

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, replace
+from typing import Final, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .vits import FRAMES_PER_TOKEN, VitsDecoder
+from .vits import FRAMES_PER_TOKEN
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,19 +37,38 @@ NOISE_BLOCK_FRAMES: Final = 256
 """FrameNoise grows its buffer by at least this many frames at a time."""
 
 
+class WindowDecoder(Protocol):
+    """What streaming needs of a SoVITS decoder (`vits.VitsDecoder`; tests pass torch stand-ins)."""
+
+    @property
+    def hop_samples(self) -> int:
+        """Samples per decoder frame (640 at 32 kHz)."""
+        ...
+
+    def decode_with_noise(
+        self,
+        tokens: NDArray[np.int64],
+        phones: NDArray[np.int64],
+        ge: NDArray[np.float32],
+        noise: NDArray[np.float32],
+    ) -> NDArray[np.float32]:
+        """Waveform (2 * len(tokens) * hop_samples,) for scaled noise (1, channels, 2 * len(tokens))."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ChunkPlan:
     """Chunk sizes, decoding context and the crossfade of token-chunk streaming (see the module doc)."""
 
-    first_tokens: int = 20
+    first_tokens: int = 16
     """Tokens in the first chunk (25 tokens = 1 s of audio)."""
     growth: float = 2.0
     """Each later chunk is this many times the previous one ..."""
     max_tokens: int = 120
     """... up to this size."""
-    context_tokens: int = 12
+    context_tokens: int = 8
     """Emitted tokens decoded again before a chunk (left context)."""
-    lookahead_tokens: int = 4
+    lookahead_tokens: int = 8
     """Tokens after a chunk that must exist before it is decoded (right context)."""
     crossfade_samples: int = 1280
     """Length of the blend around each join (at 32 kHz)."""
@@ -61,6 +80,10 @@ class ChunkPlan:
             raise ValueError("growth must be at least 1")
         if self.context_tokens < 0 or self.lookahead_tokens < 0 or self.crossfade_samples < 0:
             raise ValueError("context, lookahead and crossfade must not be negative")
+
+    def later(self) -> ChunkPlan:
+        """The plan for sentences after the first: audio is already queued, so chunks start bigger."""
+        return replace(self, first_tokens=min(self.max_tokens, 2 * self.first_tokens))
 
     def chunk_tokens(self, index: int) -> int:
         """Size of chunk `index` (0 = the first)."""
@@ -113,7 +136,7 @@ class StreamingSentence:
 
     def __init__(
         self,
-        vits: VitsDecoder,
+        vits: WindowDecoder,
         phones: NDArray[np.int64],
         ge: NDArray[np.float32],
         noise: FrameNoise,
