@@ -40,7 +40,9 @@ class Stages:
         self.vits = VitsDecoder(model)
         self.bert = BertFeaturizer(model)
 
-    def inputs(self, sentence: str, prompt: VoicePrompt) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
+    def inputs(
+        self, sentence: str, prompt: VoicePrompt
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
         phones = text.to_phones(sentence, "auto")
         return (
             phones.ids,
@@ -84,7 +86,9 @@ def test_stream_gain_only_ever_comes_down() -> None:
     loud[900] = 2.0
     limited = gain.apply(loud)
     # ramps from the old gain (1) to 1/peak over 10 ms instead of jumping
-    assert limited[0] == pytest.approx(0.4) and limited[500] == pytest.approx(0.2) and limited[900] == pytest.approx(1.0)
+    assert (
+        limited[0] == pytest.approx(0.4) and limited[500] == pytest.approx(0.2) and limited[900] == pytest.approx(1.0)
+    )
     assert np.all(np.diff(limited[:320]) <= 0) and np.max(np.abs(limited)) <= 1.0
     assert gain.gain == pytest.approx(0.5)
     np.testing.assert_allclose(gain.apply(quiet), quiet * 0.5)
@@ -155,7 +159,11 @@ def test_streamed_chunks_are_the_streaming_decode_of_the_sentence_tokens(
         if index == 0:
             assert tokens.size > plan.first_tokens + plan.lookahead_tokens  # so the test really streams
         reference = StreamingSentence(
-            stages.vits, phones, prompt.ge, FrameNoise(stages.vits.inter_channels, options.noise_scale, noise_rng(3, index)), plan
+            stages.vits,
+            phones,
+            prompt.ge,
+            FrameNoise(stages.vits.inter_channels, options.noise_scale, noise_rng(3, index)),
+            plan,
         )
         for token in tokens.tolist():
             reference.push(token)

@@ -16,13 +16,14 @@ from wyoming_server.engine.gpt_sovits.streaming import (
     StreamingSentence,
     WindowDecoder,
     crossfade,
+    measure_streaming,
 )
 
 CHANNELS = 8
 SPT = 1280
 """Samples per token at 32 kHz."""
-STATED_SNR_NO_ATTENTION_DB = 40.0
-STATED_SNR_LOCAL_ATTENTION_DB = 30.0
+STATED_SNR_NO_ATTENTION_DB = 60.0
+STATED_SNR_LOCAL_ATTENTION_DB = 50.0
 """What README "Streaming and batching" states for the default plan on these tiny decoders."""
 
 
@@ -93,7 +94,11 @@ def stream(
 
 
 def whole(
-    decoder: WindowDecoder, tokens: NDArray[np.int64], phones: NDArray[np.int64], ge: NDArray[np.float32], noise: FrameNoise
+    decoder: WindowDecoder,
+    tokens: NDArray[np.int64],
+    phones: NDArray[np.int64],
+    ge: NDArray[np.float32],
+    noise: FrameNoise,
 ) -> NDArray[np.float32]:
     """The whole-sentence decode with the same per-frame noise."""
     return decoder.decode_with_noise(tokens, phones, ge, noise.window(0, 2 * tokens.shape[0]))
@@ -123,7 +128,7 @@ def test_chunks_grow_to_the_cap_and_plans_are_checked() -> None:
         {"crossfade_samples": -2},
     ):
         with pytest.raises(ValueError):
-            ChunkPlan(**bad)  # type: ignore[arg-type]
+            ChunkPlan(**bad)
 
 
 def test_crossfade_ramps_sum_to_one() -> None:
@@ -138,7 +143,9 @@ def test_crossfade_ramps_sum_to_one() -> None:
     "plan",
     [
         STREAM_PLAN,
-        ChunkPlan(first_tokens=3, growth=1.5, max_tokens=9, context_tokens=3, lookahead_tokens=3, crossfade_samples=900),
+        ChunkPlan(
+            first_tokens=3, growth=1.5, max_tokens=9, context_tokens=3, lookahead_tokens=3, crossfade_samples=900
+        ),
         ChunkPlan(first_tokens=5, growth=1.0, max_tokens=5, context_tokens=4, lookahead_tokens=3, crossfade_samples=0),
     ],
 )
@@ -150,7 +157,9 @@ def test_streamed_equals_whole_when_windows_cover_the_reach(count: int, plan: Ch
     rng = np.random.default_rng(count)
     tokens = rng.integers(0, 1024, count).astype(np.int64)
     phones, ge = np.zeros(3, np.int64), np.zeros((1, 4, 1), np.float32)
-    audio, joins, sentence = stream(decoder, tokens, phones, ge, plan, FrameNoise(CHANNELS, 0.5, np.random.default_rng(1)))
+    audio, joins, sentence = stream(
+        decoder, tokens, phones, ge, plan, FrameNoise(CHANNELS, 0.5, np.random.default_rng(1))
+    )
     expected = whole(decoder, tokens, phones, ge, FrameNoise(CHANNELS, 0.5, np.random.default_rng(1)))
     assert audio.shape == (count * SPT,)
     np.testing.assert_allclose(audio, expected, rtol=0, atol=1e-4)
@@ -161,7 +170,12 @@ def test_total_work_stays_linear_for_long_sentences() -> None:
     decoder = LocalFakeDecoder(reach=0)
     tokens = np.zeros(1500, np.int64)
     _, joins, sentence = stream(
-        decoder, tokens, np.zeros(1, np.int64), np.zeros((1, 4, 1), np.float32), STREAM_PLAN, FrameNoise(CHANNELS, 0.0, np.random.default_rng(0))
+        decoder,
+        tokens,
+        np.zeros(1, np.int64),
+        np.zeros((1, 4, 1), np.float32),
+        STREAM_PLAN,
+        FrameNoise(CHANNELS, 0.0, np.random.default_rng(0)),
     )
     overhead = (STREAM_PLAN.context_tokens + STREAM_PLAN.lookahead_tokens) / STREAM_PLAN.max_tokens
     assert sentence.decoded_tokens <= 1500 * (1 + overhead) + 4 * STREAM_PLAN.max_tokens
@@ -170,7 +184,11 @@ def test_total_work_stays_linear_for_long_sentences() -> None:
 
 def test_state_errors() -> None:
     sentence = StreamingSentence(
-        LocalFakeDecoder(0), np.zeros(1, np.int64), np.zeros((1, 4, 1), np.float32), FrameNoise(CHANNELS, 0.0, np.random.default_rng(0)), STREAM_PLAN
+        LocalFakeDecoder(0),
+        np.zeros(1, np.int64),
+        np.zeros((1, 4, 1), np.float32),
+        FrameNoise(CHANNELS, 0.0, np.random.default_rng(0)),
+        STREAM_PLAN,
     )
     assert not sentence.ready()
     with pytest.raises(ValueError, match="ready"):
@@ -187,7 +205,9 @@ def decoders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TorchWindowD
     return {variant: window_decoder(root / variant, variant) for variant in ("none", "local", "random")}
 
 
-def _sentence(decoder: TorchWindowDecoder, count: int, seed: int) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
+def _sentence(
+    decoder: TorchWindowDecoder, count: int, seed: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
     rng = np.random.default_rng(seed)
     return (
         rng.integers(0, decoder.codebook_size, count).astype(np.int64),
@@ -196,25 +216,28 @@ def _sentence(decoder: TorchWindowDecoder, count: int, seed: int) -> tuple[NDArr
     )
 
 
-@pytest.mark.parametrize(("variant", "stated_db"), [("none", STATED_SNR_NO_ATTENTION_DB), ("local", STATED_SNR_LOCAL_ATTENTION_DB)])
+@pytest.mark.parametrize(
+    ("variant", "stated_db"), [("none", STATED_SNR_NO_ATTENTION_DB), ("local", STATED_SNR_LOCAL_ATTENTION_DB)]
+)
 def test_streamed_decode_agrees_with_whole_within_the_stated_snr(
     decoders: dict[str, TorchWindowDecoder], variant: str, stated_db: float
 ) -> None:
     decoder = decoders[variant]
     tokens, phones, ge = _sentence(decoder, 150, seed=2)
-    audio, joins, _ = stream(decoder, tokens, phones, ge, STREAM_PLAN, FrameNoise(decoder.inter_channels, 0.5, np.random.default_rng(9)))
-    expected = whole(decoder, tokens, phones, ge, FrameNoise(decoder.inter_channels, 0.5, np.random.default_rng(9)))
-    overall = snr_db(expected, audio)
-    worst_join = min(snr_db(expected[j - 2560 : j + 2560], audio[j - 2560 : j + 2560]) for j in joins)
-    print(f"{variant} attention: streamed vs whole SNR {overall:.1f} dB, worst join {worst_join:.1f} dB")
-    assert len(joins) >= 2
-    assert overall >= stated_db
+    quality = measure_streaming(decoder, decoder.inter_channels, tokens, phones, ge, STREAM_PLAN, seed=9)
+    print(f"{variant} attention: streamed vs whole {quality}")
+    assert quality.chunks >= 3
+    assert quality.snr_db >= stated_db
+    assert quality.worst_join_db >= stated_db - 15.0
+    assert quality.work < 1.5
 
 
 def test_joins_add_no_discontinuity(decoders: dict[str, TorchWindowDecoder]) -> None:
     decoder = decoders["local"]
     tokens, phones, ge = _sentence(decoder, 120, seed=4)
-    audio, joins, _ = stream(decoder, tokens, phones, ge, STREAM_PLAN, FrameNoise(decoder.inter_channels, 0.5, np.random.default_rng(5)))
+    audio, joins, _ = stream(
+        decoder, tokens, phones, ge, STREAM_PLAN, FrameNoise(decoder.inter_channels, 0.5, np.random.default_rng(5))
+    )
     expected = whole(decoder, tokens, phones, ge, FrameNoise(decoder.inter_channels, 0.5, np.random.default_rng(5)))
     half = STREAM_PLAN.crossfade_samples
     for join in joins:
@@ -229,7 +252,6 @@ def test_random_attention_reaches_everywhere(decoders: dict[str, TorchWindowDeco
     """Random weights attend over the whole sentence: reported, not asserted (README states it)."""
     decoder = decoders["random"]
     tokens, phones, ge = _sentence(decoder, 150, seed=2)
-    audio, _, _ = stream(decoder, tokens, phones, ge, STREAM_PLAN, FrameNoise(decoder.inter_channels, 0.5, np.random.default_rng(9)))
-    expected = whole(decoder, tokens, phones, ge, FrameNoise(decoder.inter_channels, 0.5, np.random.default_rng(9)))
-    print(f"random attention: streamed vs whole SNR {snr_db(expected, audio):.1f} dB")
-    assert audio.shape == expected.shape
+    quality = measure_streaming(decoder, decoder.inter_channels, tokens, phones, ge, STREAM_PLAN, seed=9)
+    print(f"random attention: streamed vs whole {quality}")
+    assert quality.chunks >= 3 and np.isfinite(quality.snr_db)

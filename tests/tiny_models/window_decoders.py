@@ -60,6 +60,12 @@ class TorchWindowDecoder:
         return result
 
 
+def _bias(conv: torch.nn.Conv1d) -> torch.Tensor:
+    if conv.bias is None:
+        raise ValueError("attention projections have biases")
+    return conv.bias
+
+
 def _make_local(module: torch.nn.Module) -> None:
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
@@ -72,7 +78,7 @@ def _make_local(module: torch.nn.Module) -> None:
             direction = torch.randn(head_dim, generator=generator)
             direction = direction / direction.norm() * math.sqrt(head_dim)
             attention.conv_q.weight.mul_(0.05)
-            attention.conv_q.bias.copy_(direction.repeat(attention.n_heads))
+            _bias(attention.conv_q).copy_(direction.repeat(attention.n_heads))
             attention.conv_k.weight.mul_(0.05)
             query = direction / math.sqrt(head_dim)
             attention.emb_rel_k.copy_((BAND_LOGIT * query / query.pow(2).sum()).expand_as(attention.emb_rel_k))
@@ -83,7 +89,7 @@ def _remove_attention(module: torch.nn.Module) -> None:
         for attention in module.modules():
             if isinstance(attention, RelativeSelfAttention):
                 attention.conv_o.weight.zero_()
-                attention.conv_o.bias.zero_()
+                _bias(attention.conv_o).zero_()
 
 
 def window_decoder(folder: Path, attention: str, version: str = "v2") -> TorchWindowDecoder:

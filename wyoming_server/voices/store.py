@@ -211,7 +211,7 @@ class VoiceStore:
         options: SynthesisOptions,
         stop: threading.Event | None = None,
     ) -> Iterator[AudioChunk]:
-        """Speak `text` in `pack`'s voice, one watermarked chunk per sentence.
+        """Speak `text` in `pack`'s voice, as watermarked chunks (one or more per sentence).
 
         The voice, style and model are resolved (and loaded) before this returns, so an unknown
         style or a broken model raises here rather than on the first chunk.

@@ -152,9 +152,7 @@ class StreamingSentence:
         # The blend around join p covers [p - fade_before, p + fade_after): as centred as the
         # decoding window allows (lookahead on the right, context on the left).
         self._fade_after = min(half, plan.lookahead_tokens * self.samples_per_token)
-        self._fade_before = min(
-            plan.crossfade_samples - self._fade_after, plan.context_tokens * self.samples_per_token
-        )
+        self._fade_before = min(plan.crossfade_samples - self._fade_after, plan.context_tokens * self.samples_per_token)
         self._tokens = np.empty(256, np.int64)
         self.count = 0
         """Tokens pushed so far."""
@@ -229,9 +227,80 @@ class StreamingSentence:
             parts.append(wave[cursor : next_join - self._fade_before])
             self._tail = wave[next_join - self._fade_before : next_join + self._fade_after].copy()
         _LOGGER.debug(
-            "stream chunk %d: tokens [%d, %d) decoded [%d, %d)%s", self.chunks, self._emitted, end, start, stop,
+            "stream chunk %d: tokens [%d, %d) decoded [%d, %d)%s",
+            self.chunks,
+            self._emitted,
+            end,
+            start,
+            stop,
             " final" if final else "",
         )
         self._emitted = end
         self.chunks += 1
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamQuality:
+    """How a streamed decode compares with the whole-sentence decode of the same tokens and noise."""
+
+    snr_db: float
+    """Over the whole sentence."""
+    worst_join_db: float
+    """The lowest SNR within +-2 tokens of a join (inf when the sentence fit in one chunk)."""
+    work: float
+    """Tokens run through the decoder / tokens in the sentence."""
+    chunks: int
+
+
+def _snr_db(reference: NDArray[np.float32], other: NDArray[np.float32]) -> float:
+    ref = reference.astype(np.float64)
+    error = float(np.sum((ref - other.astype(np.float64)) ** 2))
+    return float(10.0 * np.log10(max(float(np.sum(ref**2)), 1e-30) / max(error, 1e-30)))
+
+
+def measure_streaming(
+    decoder: WindowDecoder,
+    channels: int,
+    tokens: NDArray[np.int64],
+    phones: NDArray[np.int64],
+    ge: NDArray[np.float32],
+    plan: ChunkPlan,
+    noise_scale: float = 0.5,
+    seed: int = 0,
+) -> StreamQuality:
+    """Stream `tokens` (pushed one by one, each chunk taken once ready) and compare with the whole decode.
+
+    For benchmarks and tests: with real weights this is the figure that tells whether the joins
+    can be heard; `channels` is the decoder's noise width (`VitsDecoder.inter_channels`).
+    """
+    whole = decoder.decode_with_noise(
+        tokens,
+        phones,
+        ge,
+        FrameNoise(channels, noise_scale, np.random.default_rng(seed)).window(0, 2 * tokens.shape[0]),
+    )
+    sentence = StreamingSentence(
+        decoder, phones, ge, FrameNoise(channels, noise_scale, np.random.default_rng(seed)), plan
+    )
+    parts: list[NDArray[np.float32]] = []
+    for token in tokens.tolist():
+        sentence.push(token)
+        while sentence.ready():
+            parts.append(sentence.next_chunk())
+    sentence.finish()
+    while sentence.ready():
+        parts.append(sentence.next_chunk())
+    streamed = np.concatenate(parts)
+    joins = np.cumsum([p.shape[0] for p in parts])[:-1]
+    span = 2 * sentence.samples_per_token
+    worst = min(
+        (_snr_db(whole[max(0, j - span) : j + span], streamed[max(0, j - span) : j + span]) for j in joins),
+        default=float("inf"),
+    )
+    return StreamQuality(
+        snr_db=_snr_db(whole, streamed),
+        worst_join_db=worst,
+        work=sentence.decoded_tokens / tokens.shape[0],
+        chunks=sentence.chunks,
+    )
