@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,9 @@ from wyoming_server.engine.gpt_sovits.bert import BertFeaturizer
 from wyoming_server.engine.gpt_sovits.engine import (
     GptSoVitsEngine,
     StreamGain,
+    batch_groups,
     finish_sentence,
     noise_rng,
-    sentence_groups,
     sentence_rng,
 )
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
@@ -71,11 +72,25 @@ def _by_sentence(chunks: list[AudioChunk]) -> list[list[AudioChunk]]:
     return sentences[:-1]
 
 
-def test_sentence_groups_put_the_first_sentence_alone() -> None:
-    assert sentence_groups(0, 3) == []
-    assert sentence_groups(1, 3) == [[0]]
-    assert sentence_groups(6, 3) == [[0], [1, 2, 3], [4, 5]]
-    assert sentence_groups(3, 1) == [[0], [1], [2]]
+def test_batch_groups_put_the_first_sentence_alone_and_bound_the_phones() -> None:
+    assert list(batch_groups([], 3, 100)) == []
+    assert list(batch_groups([10], 3, 100)) == [[0]]
+    assert list(batch_groups([10] * 6, 3, 100)) == [[0], [1, 2, 3], [4, 5]]
+    assert list(batch_groups([10] * 3, 1, 100)) == [[0], [1], [2]]
+    assert list(batch_groups([10, 60, 30, 20, 90, 5, 200], 3, 100)) == [[0], [1, 2], [3], [4, 5], [6]]
+
+
+def test_batch_groups_come_as_soon_as_they_are_complete() -> None:
+    read: list[int] = []
+
+    def counts() -> Iterator[int]:
+        for index in range(7):
+            read.append(index)
+            yield 10
+
+    groups = batch_groups(counts(), 3, 100)
+    assert next(groups) == [0] and read == [0]
+    assert next(groups) == [1, 2, 3] and read == [0, 1, 2, 3]
 
 
 def test_stream_gain_only_ever_comes_down() -> None:

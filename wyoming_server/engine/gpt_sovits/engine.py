@@ -5,12 +5,12 @@ Stages (each testable alone): text.split_sentences -> text.to_phones -> BertFeat
 
 Two ways through a sentence (README "Streaming and batching"):
 - `stream_tokens` (default, speed 1 only): SoVITS decodes the tokens in growing chunks while T2S
-  still generates them (`streaming.StreamingSentence`), so first audio comes after ~20 tokens, not
-  after the whole sentence. Several AudioChunks per sentence; the last has `sentence_end=True`.
+  still generates them (`streaming.StreamingSentence`), so first audio comes after 24 tokens (a
+  16-token chunk and 8 of lookahead), not after the whole sentence. Several AudioChunks per sentence; the last has `sentence_end=True`.
 - whole sentences (`stream_tokens=False`, or speed != 1): T2S finishes, then one decode, one
   chunk per sentence, bit for bit what this engine produced before streaming existed.
-The first sentence is always decoded alone (latency); later ones go through T2S in batches of
-`options.batch_sentences` and are still yielded in order.
+The first sentence is always decoded alone (latency); later ones go through T2S in batches of up
+to `options.batch_sentences` (and `MAX_BATCH_PHONES`) and are still yielded in order.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -44,6 +44,8 @@ NOISE_STREAM: Final = 1
 """Seed word of the streamed decoder noise (the T2S sampler's generator is [seed, sentence])."""
 GAIN_RAMP_SAMPLES: Final = 320
 """10 ms: how fast a streamed sentence's level comes down when a chunk would clip."""
+MAX_BATCH_PHONES: Final = 150
+"""Target phones per T2S batch (about three ordinary sentences); bounds a batch's KV cache."""
 WARM_UP_TOKENS: Final = 4
 WARM_UP_TEXT: Final = "你好"
 
@@ -106,11 +108,29 @@ class _Sentence:
     bert_all: NDArray[np.float32]
 
 
-def sentence_groups(count: int, batch: int) -> list[list[int]]:
-    """Sentence indexes per T2S run: the first alone (latency), then batches of `batch` in order."""
-    groups = [[0]] if count else []
-    groups += [list(range(i, min(i + batch, count))) for i in range(1, count, batch)]
-    return groups
+def batch_groups(phone_counts: Iterable[int], batch: int, max_phones: int) -> Iterator[list[int]]:
+    """Sentence indexes per T2S run, in order: the first sentence alone (latency), then up to `batch`.
+
+    A group also stops before its target phones would exceed `max_phones`, so a batch never holds
+    much more KV cache than one long sentence would. `phone_counts` is read lazily: each group is
+    yielded as soon as it is complete, so the first sentence never waits for the others' phones.
+    """
+    group: list[int] = []
+    total = 0
+    for index, count in enumerate(phone_counts):
+        if index == 0:
+            yield [0]
+            continue
+        if group and total + count > max_phones:
+            yield group
+            group, total = [], 0
+        group.append(index)
+        total += count
+        if len(group) == batch:
+            yield group
+            group, total = [], 0
+    if group:
+        yield group
 
 
 class GptSoVitsEngine:
@@ -167,9 +187,17 @@ class GptSoVitsEngine:
         seed = options.seed if options.seed is not None else secrets.randbits(32)
         streaming = options.stream_tokens and options.speed == 1.0
         last = len(sentences) - 1
-        for group in sentence_groups(len(sentences), options.batch_sentences):
+        ready: dict[int, _Sentence] = {}
+
+        def phone_counts() -> Iterator[int]:
+            for index, sentence in enumerate(sentences):
+                _check_stop(stop)
+                ready[index] = self._prepare(index, sentence, prompt, options)
+                yield ready[index].phones.size
+
+        for group in batch_groups(phone_counts(), options.batch_sentences, MAX_BATCH_PHONES):
             _check_stop(stop)
-            prepared = [self._prepare(i, sentences[i], prompt, options) for i in group]
+            prepared = [ready.pop(i) for i in group]
             if streaming:
                 chunks = self._stream_group(prepared, prompt, options, seed, stop)
             else:
