@@ -35,8 +35,8 @@ class T2SDecoder:
     """Semantic tokens from phones + BERT features + the voice's prompt tokens.
 
     Build one per loaded model and share it: construction checks the graphs and warms the sessions
-    up; `generate`/`generate_batch` keep all per-sentence state local, so threads may call them
-    concurrently.
+    up; `generate`/`generate_batch`/`decode_steps` keep all per-sentence state local, so threads
+    may call them concurrently.
     """
 
     def __init__(self, model: GptSoVitsModel) -> None:
