@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile
-from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
 
 from wyoming_server.cli import main as cli_main
 from wyoming_server.engine import SynthesisCancelled, SynthesisOptions, VoicePackError, VoicePrompt
 from wyoming_server.engine.gpt_sovits.engine import GptSoVitsEngine
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
+from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
 
 TOKENS = 12
 SAMPLES_PER_TOKEN = 1280
@@ -50,10 +50,11 @@ def _speak(engine: GptSoVitsEngine, prompt: VoicePrompt, text: str, **options: A
 
 def test_one_chunk_per_sentence_with_exact_length(engine_and_prompt: tuple[GptSoVitsEngine, VoicePrompt]) -> None:
     engine, prompt = engine_and_prompt
-    opts = SynthesisOptions(max_tokens=TOKENS, seed=1)
+    opts = SynthesisOptions(max_tokens=TOKENS, seed=1, stream_tokens=False)
     chunks = list(engine.synthesize("今天天气很好，我们去公园吧。Dinner is ready, everyone!", prompt, opts))
     assert len(chunks) >= 2
     assert chunks[-1].is_last and not chunks[0].is_last
+    assert all(chunk.sentence_end for chunk in chunks)
     silence = round(opts.sentence_silence_s * RATE_HZ)
     for chunk in chunks:
         assert chunk.rate_hz == RATE_HZ

@@ -24,7 +24,9 @@ from .errors import (
 )
 
 __all__ = [
+    "DEFAULT_BATCH_SENTENCES",
     "DEFAULT_SENTENCE_SILENCE_S",
+    "MAX_BATCH_SENTENCES",
     "MAX_T2S_STEPS",
     "AudioChunk",
     "EngineError",
@@ -43,6 +45,10 @@ MAX_T2S_STEPS: Final = 1500
 
 DEFAULT_SENTENCE_SILENCE_S: Final = 0.3
 """Upstream's `fragment_interval`: silence appended after every sentence."""
+
+MAX_BATCH_SENTENCES: Final = 8
+DEFAULT_BATCH_SENTENCES: Final = 3
+"""Sentences decoded together by T2S (1 = one by one; see README "Streaming and batching")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +70,12 @@ class SynthesisOptions:
     sentence_silence_s: float = DEFAULT_SENTENCE_SILENCE_S
     max_tokens: int = MAX_T2S_STEPS
     """Cap on semantic tokens per sentence (tests and benchmarks lower it)."""
+    stream_tokens: bool = True
+    """Decode a sentence in chunks while its tokens are still generated (several AudioChunks per
+    sentence, first audio sooner). False decodes each sentence whole, as upstream does. Engines that
+    cannot stream (and speeds other than 1) decode whole sentences."""
+    batch_sentences: int = DEFAULT_BATCH_SENTENCES
+    """After the first sentence, generate up to this many sentences' tokens in one T2S batch."""
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -78,6 +90,8 @@ class SynthesisOptions:
             raise ValueError("noise_scale must not be negative")
         if not 1 <= self.max_tokens <= MAX_T2S_STEPS:
             raise ValueError(f"max_tokens must be between 1 and {MAX_T2S_STEPS}")
+        if not 1 <= self.batch_sentences <= MAX_BATCH_SENTENCES:
+            raise ValueError(f"batch_sentences must be between 1 and {MAX_BATCH_SENTENCES}")
 
     def with_changes(self, **changes: Any) -> SynthesisOptions:
         """Copy with some fields replaced (validated again)."""
@@ -143,7 +157,10 @@ class VoicePrompt:
 
 @dataclass(frozen=True, slots=True)
 class AudioChunk:
-    """The audio of one sentence (with its trailing silence)."""
+    """A piece of audio: a whole sentence, or part of one when the engine streams within sentences.
+
+    A sentence's last chunk carries its trailing silence and `sentence_end=True`.
+    """
 
     samples: NDArray[np.float32]
     """(S,) mono float32 in [-1, 1]."""
@@ -153,6 +170,8 @@ class AudioChunk:
     """The sentence this audio speaks."""
     is_last: bool = False
     """True for the final chunk of a request."""
+    sentence_end: bool = True
+    """False for a chunk that more of the same sentence follows (token-chunk streaming)."""
 
     @property
     def seconds(self) -> float:
@@ -162,7 +181,7 @@ class AudioChunk:
 
 @runtime_checkable
 class TtsEngine(Protocol):
-    """A loaded voice model that turns text into audio, one chunk per sentence."""
+    """A loaded voice model that turns text into audio, one or more chunks per sentence."""
 
     @property
     def sample_rate_hz(self) -> int:
@@ -181,5 +200,5 @@ class TtsEngine(Protocol):
         options: SynthesisOptions,
         stop: threading.Event | None = None,
     ) -> Iterator[AudioChunk]:
-        """Yield one AudioChunk per sentence; return early once `stop` is set."""
+        """Yield the AudioChunks of each sentence in order; return early once `stop` is set."""
         ...

@@ -1,9 +1,10 @@
 """Runs synthesis off the event loop: admission, per-request timeout, stop on abandon, cache.
 
-`SynthesisRunner.speak` is an async generator of PCM, one block per sentence. Each step of the
-library's chunk iterator runs in a worker thread (`run_in_executor`), and the next step is
-only asked for after the caller has taken (and sent) the previous block, so the first
-sentence leaves the server before the second is synthesized and a slow client never makes
+`SynthesisRunner.speak` is an async generator of PCM, one block per engine chunk (a sentence, or
+part of one when the engine streams within sentences). Each step of the library's chunk iterator
+runs in a worker thread (`run_in_executor`), and the next step is only asked for after the
+caller has taken (and sent) the previous block, so the first chunk leaves the server before
+the next is synthesized and a slow client never makes
 audio pile up in memory. When the caller stops early (client gone, timeout, write error) the
 request's `threading.Event` is set so the engine stops, and the slot is given back only once
 the worker thread has really finished: `--max-concurrent` bounds threads, not just requests.
@@ -61,7 +62,7 @@ def _resample(samples: np.ndarray[Any, Any], from_hz: int, to_hz: int) -> np.nda
 
 
 def _next_block(iterator: Iterator[AudioChunk], rate_hz: int) -> tuple[bytes, float] | None:
-    """Worker thread: the next sentence as s16le bytes at `rate_hz`, with its duration; None at the end."""
+    """Worker thread: the next chunk as s16le bytes at `rate_hz`, with its duration; None at the end."""
     chunk = next(iterator, None)
     if chunk is None:
         return None
@@ -168,7 +169,7 @@ class SynthesisRunner:
         )
 
     async def speak(self, speech: ResolvedSpeech, *, received_at: float) -> AsyncGenerator[bytes, None]:
-        """s16le blocks at `speech.rate_hz`, one per sentence. Use inside `contextlib.aclosing`.
+        """s16le blocks at `speech.rate_hz`, one per engine chunk. Use inside `contextlib.aclosing`.
 
         `received_at` (time.monotonic) is when the request arrived: the timeout and the
         time-to-first-audio metric count from it. Raises `RequestError` on any failure.

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -210,7 +211,7 @@ class VoiceStore:
         options: SynthesisOptions,
         stop: threading.Event | None = None,
     ) -> Iterator[AudioChunk]:
-        """Speak `text` in `pack`'s voice, one watermarked chunk per sentence.
+        """Speak `text` in `pack`'s voice, as watermarked chunks (one or more per sentence).
 
         The voice, style and model are resolved (and loaded) before this returns, so an unknown
         style or a broken model raises here rather than on the first chunk.
@@ -230,7 +231,7 @@ class VoiceStore:
         stream = WatermarkStream(self.watermark_key, engine.sample_rate_hz)
         for chunk in engine.synthesize(text, prompt, options, stop):
             marked = stream.mark(chunk.samples)
-            yield AudioChunk(samples=marked, rate_hz=chunk.rate_hz, text=chunk.text, is_last=chunk.is_last)
+            yield replace(chunk, samples=marked)
 
     def enroll(self, request: EnrollmentRequest) -> tuple[VoicePack, dict[str, Any]]:
         """Check, build and store a pack (or a style of one); raises EnrollmentRejected with the report."""

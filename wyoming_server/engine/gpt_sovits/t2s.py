@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Final
 
 import numpy as np
@@ -24,6 +24,8 @@ from .t2s_state import T2SState
 _LOGGER = logging.getLogger(__name__)
 
 BERT_DIM: Final = 1024
+FINISHED: Final = -1
+"""`decode_steps` entry of a sentence that drew no token in that step (it has ended)."""
 
 Sentence = tuple[NDArray[np.int64], NDArray[np.float32]]
 """(phones (N,), bert (1024, N)) of reference + target text."""
@@ -33,8 +35,8 @@ class T2SDecoder:
     """Semantic tokens from phones + BERT features + the voice's prompt tokens.
 
     Build one per loaded model and share it: construction checks the graphs and warms the sessions
-    up; `generate`/`generate_batch` keep all per-sentence state local, so threads may call them
-    concurrently.
+    up; `generate`/`generate_batch`/`decode_steps` keep all per-sentence state local, so threads
+    may call them concurrently.
     """
 
     def __init__(self, model: GptSoVitsModel) -> None:
@@ -130,6 +132,27 @@ class T2SDecoder:
         graph they may differ, because dynamic quantization scales each step's activations over the
         whole batch.
         """
+        generated: list[list[int]] = [[] for _ in sentences]
+        for step in self.decode_steps(sentences, prompt, options, rngs, stop):
+            for b, token in enumerate(step.tolist()):
+                if token >= 0:
+                    generated[b].append(token)
+        return [np.array(tokens, dtype=np.int64) for tokens in generated]
+
+    def decode_steps(
+        self,
+        sentences: Sequence[Sentence],
+        prompt: NDArray[np.int64],
+        options: SynthesisOptions,
+        rngs: Sequence[np.random.Generator],
+        stop: threading.Event | None = None,
+    ) -> Iterator[NDArray[np.int64]]:
+        """The decoding loop of `generate_batch`, one yield per step: (B,) the token each sentence drew.
+
+        An entry is `FINISHED` (-1) once that sentence has ended by EOS; when the generator returns,
+        every sentence has ended (EOS or `options.max_tokens`). Callers (token-chunk streaming) use
+        the tokens between steps; the stop event is checked before every step.
+        """
         if not sentences or len(rngs) != len(sentences):
             raise ValueError("generate_batch needs at least one sentence and one rng per sentence")
         for phones, bert in sentences:
@@ -141,13 +164,13 @@ class T2SDecoder:
         batch, eos = len(sentences), self.eos
         seen = np.zeros((batch, eos + 1), dtype=bool)
         seen[:, prompt] = True
-        generated = np.empty((batch, options.max_tokens), dtype=np.int64)
         counts = [0] * batch
         active = [True] * batch
         feed = np.zeros(batch, np.int64)
         for step in range(options.max_tokens):
             if stop is not None and stop.is_set():
                 raise SynthesisCancelled(f"stopped after {max(counts)} semantic tokens")
+            drawn = np.full(batch, FINISHED, np.int64)
             for b in (b for b in range(batch) if active[b]):
                 choice = sample_token(
                     state.logits[b],
@@ -162,11 +185,11 @@ class T2SDecoder:
                 if choice.token == eos or choice.argmax == eos:
                     active[b] = False
                     continue
-                generated[b, counts[b]] = feed[b] = choice.token
+                drawn[b] = feed[b] = choice.token
                 counts[b] += 1
                 seen[b, choice.token] = True
+            yield drawn
             if not any(active) or step + 1 == options.max_tokens:
                 break
             state.step(feed)
         _LOGGER.debug("T2S: %d sentence(s), %d prompt tokens -> %s tokens", batch, prompt.size, counts)
-        return [generated[b, : counts[b]].copy() for b in range(batch)]

@@ -72,13 +72,7 @@ class VitsDecoder:
         ge: (1, gin, 1) from the voice prompt. `noise_scale` 0 makes the output deterministic;
         otherwise epsilon is drawn from `rng`, so equal seeds give equal audio.
         """
-        tokens = np.asarray(tokens)
-        phones = np.asarray(phones)
-        self._check_ids("tokens", tokens, self.codebook_size)
-        self._check_ids("phones", phones, self.phone_count)
-        ge = np.asarray(ge, dtype=np.float32)
-        if ge.shape != (1, self.gin, 1):
-            raise ValueError(f"ge must have shape (1, {self.gin}, 1), got {ge.shape}")
+        tokens, phones, ge = self._checked(tokens, phones, ge)
         if not (math.isfinite(speed) and speed > 0.0):
             raise ValueError(f"speed must be a positive number, got {speed}")
         if not (math.isfinite(noise_scale) and noise_scale >= 0.0):
@@ -89,6 +83,33 @@ class VitsDecoder:
             noise = np.zeros(shape, dtype=np.float32)
         else:
             noise = rng.standard_normal(shape, dtype=np.float32) * np.float32(noise_scale)
+        return self._run(tokens, phones, ge, noise)
+
+    def decode_with_noise(
+        self,
+        tokens: NDArray[np.int64],
+        phones: NDArray[np.int64],
+        ge: NDArray[np.float32],
+        noise: NDArray[np.float32],
+    ) -> NDArray[np.float32]:
+        """Waveform (F * 640,) for explicit scaled noise (1, inter_channels, F) (epsilon * noise_scale).
+
+        F sets the frame count: 2 * len(tokens) is speed 1. Token-chunk streaming uses this to give
+        every frame the same epsilon whichever window decodes it (see `streaming.FrameNoise`).
+        """
+        tokens, phones, ge = self._checked(tokens, phones, ge)
+        noise = np.asarray(noise, dtype=np.float32)
+        if noise.ndim != 3 or noise.shape[:2] != (1, self.inter_channels) or noise.shape[2] < 1:
+            raise ValueError(f"noise must have shape (1, {self.inter_channels}, frames), got {noise.shape}")
+        return self._run(tokens, phones, ge, noise)
+
+    def _run(
+        self,
+        tokens: NDArray[np.int64],
+        phones: NDArray[np.int64],
+        ge: NDArray[np.float32],
+        noise: NDArray[np.float32],
+    ) -> NDArray[np.float32]:
         feeds = {
             "codes": tokens.astype(np.int64).reshape(1, 1, -1),
             "phones": phones.astype(np.int64).reshape(1, -1),
@@ -101,10 +122,22 @@ class VitsDecoder:
             "vits: tokens=%d phones=%d frames=%d samples=%d",
             tokens.shape[0],
             phones.shape[0],
-            frames,
+            noise.shape[2],
             samples.shape[0],
         )
         return samples
+
+    def _checked(
+        self, tokens: NDArray[np.int64], phones: NDArray[np.int64], ge: NDArray[np.float32]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
+        tokens = np.asarray(tokens)
+        phones = np.asarray(phones)
+        self._check_ids("tokens", tokens, self.codebook_size)
+        self._check_ids("phones", phones, self.phone_count)
+        ge = np.asarray(ge, dtype=np.float32)
+        if ge.shape != (1, self.gin, 1):
+            raise ValueError(f"ge must have shape (1, {self.gin}, 1), got {ge.shape}")
+        return tokens, phones, ge
 
     @staticmethod
     def _check_ids(what: str, ids: NDArray[Any], limit: int) -> None:

@@ -1,0 +1,306 @@
+"""Token-chunk streaming: decode a sentence's semantic tokens through SoVITS while T2S still runs.
+
+The SoVITS decoder is not causal: its SSL encoders attend across all frames, the flow's and the
+generator's convolutions reach a few frames either way. So a chunk of tokens is decoded inside a
+window with `context_tokens` already-emitted tokens before it and `lookahead_tokens` not-yet-emitted
+tokens after it, and only the chunk's own samples are kept. Neighbouring chunks overlap by
+`crossfade_samples` around each join, where the two decodes are blended with complementary
+raised-cosine ramps. Both windows give every frame the same epsilon (`FrameNoise`), so away from
+the joins the streamed audio differs from the whole-sentence decode only by what lies outside
+each window; the README lists the measured SNR.
+
+Chunks grow (first `first_tokens`, then x`growth`, capped at `max_tokens`), so time to first
+audio is short and the re-decoded context stays a bounded fraction of the work: each token is
+decoded at most about 1 + (context + lookahead) / chunk times, never the O(n^2) of re-decoding
+the whole prefix.
+
+Only speed 1 can be streamed: at other speeds upstream stretches the whole sentence's features by
+one linear interpolation (`int(2 * tokens / speed) + 1` frames), which a window cannot reproduce;
+the engine then decodes the sentence whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, replace
+from typing import Final, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .vits import FRAMES_PER_TOKEN
+
+_LOGGER = logging.getLogger(__name__)
+
+NOISE_BLOCK_FRAMES: Final = 256
+"""FrameNoise grows its buffer by at least this many frames at a time."""
+
+
+class WindowDecoder(Protocol):
+    """What streaming needs of a SoVITS decoder (`vits.VitsDecoder`; tests pass torch stand-ins)."""
+
+    @property
+    def hop_samples(self) -> int:
+        """Samples per decoder frame (640 at 32 kHz)."""
+        ...
+
+    def decode_with_noise(
+        self,
+        tokens: NDArray[np.int64],
+        phones: NDArray[np.int64],
+        ge: NDArray[np.float32],
+        noise: NDArray[np.float32],
+    ) -> NDArray[np.float32]:
+        """Waveform (2 * len(tokens) * hop_samples,) for scaled noise (1, channels, 2 * len(tokens))."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkPlan:
+    """Chunk sizes, decoding context and the crossfade of token-chunk streaming (see the module doc)."""
+
+    first_tokens: int = 16
+    """Tokens in the first chunk (25 tokens = 1 s of audio)."""
+    growth: float = 2.0
+    """Each later chunk is this many times the previous one ..."""
+    max_tokens: int = 120
+    """... up to this size."""
+    context_tokens: int = 8
+    """Emitted tokens decoded again before a chunk (left context)."""
+    lookahead_tokens: int = 8
+    """Tokens after a chunk that must exist before it is decoded (right context)."""
+    crossfade_samples: int = 1280
+    """Length of the blend around each join (at 32 kHz)."""
+
+    def __post_init__(self) -> None:
+        if self.first_tokens < 1 or self.max_tokens < self.first_tokens:
+            raise ValueError("chunk sizes must satisfy 1 <= first_tokens <= max_tokens")
+        if self.growth < 1.0:
+            raise ValueError("growth must be at least 1")
+        if self.context_tokens < 0 or self.lookahead_tokens < 0 or self.crossfade_samples < 0:
+            raise ValueError("context, lookahead and crossfade must not be negative")
+
+    def later(self) -> ChunkPlan:
+        """The plan for sentences after the first: audio is already queued, so chunks start bigger."""
+        return replace(self, first_tokens=min(self.max_tokens, 2 * self.first_tokens))
+
+    def chunk_tokens(self, index: int) -> int:
+        """Size of chunk `index` (0 = the first)."""
+        return min(self.max_tokens, math.ceil(self.first_tokens * self.growth**index))
+
+
+class FrameNoise:
+    """Prior noise epsilon * scale drawn frame by frame from one generator.
+
+    Frames are drawn in order (frame-major), so frame i gets the same epsilon whichever window asks
+    for it and however the windows are cut: a streamed decode and a whole-sentence decode of the
+    same tokens see identical noise.
+    """
+
+    def __init__(self, channels: int, scale: float, rng: np.random.Generator) -> None:
+        self.channels = channels
+        self.scale = np.float32(scale)
+        self._rng = rng
+        self._frames = np.empty((0, channels), np.float32)  # (drawn, channels)
+
+    def window(self, start: int, stop: int) -> NDArray[np.float32]:
+        """(1, channels, stop - start) noise of frames [start, stop)."""
+        if not 0 <= start < stop:
+            raise ValueError(f"bad frame window [{start}, {stop})")
+        if self.scale == 0.0:
+            return np.zeros((1, self.channels, stop - start), np.float32)
+        drawn = self._frames.shape[0]
+        if stop > drawn:
+            more = max(stop - drawn, NOISE_BLOCK_FRAMES)
+            fresh = self._rng.standard_normal((more, self.channels), dtype=np.float32)
+            self._frames = np.concatenate([self._frames, fresh])
+        window = self._frames[start:stop].T * self.scale
+        return np.ascontiguousarray(window[np.newaxis], dtype=np.float32)
+
+
+def crossfade(fading_out: NDArray[np.float32], fading_in: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Blend two decodes of the same samples with raised-cosine ramps that sum to one."""
+    n = fading_out.shape[0]
+    ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)).astype(np.float32)
+    blended: NDArray[np.float32] = fading_out * (1.0 - ramp) + fading_in * ramp
+    return blended
+
+
+class StreamingSentence:
+    """One sentence being streamed: tokens come in with `push`, audio chunks go out of `next_chunk`.
+
+    The concatenated chunks are exactly `len(tokens) * samples_per_token` samples long, like the
+    whole-sentence decode.
+    """
+
+    def __init__(
+        self,
+        vits: WindowDecoder,
+        phones: NDArray[np.int64],
+        ge: NDArray[np.float32],
+        noise: FrameNoise,
+        plan: ChunkPlan,
+    ) -> None:
+        self._vits = vits
+        self._phones = phones
+        self._ge = ge
+        self._noise = noise
+        self._plan = plan
+        self.samples_per_token = FRAMES_PER_TOKEN * vits.hop_samples
+        half = plan.crossfade_samples // 2
+        # The blend around join p covers [p - fade_before, p + fade_after): as centred as the
+        # decoding window allows (lookahead on the right, context on the left).
+        self._fade_after = min(half, plan.lookahead_tokens * self.samples_per_token)
+        self._fade_before = min(plan.crossfade_samples - self._fade_after, plan.context_tokens * self.samples_per_token)
+        self._tokens = np.empty(256, np.int64)
+        self.count = 0
+        """Tokens pushed so far."""
+        self.finished = False
+        """True once the sentence has all its tokens."""
+        self.chunks = 0
+        """Chunks produced so far."""
+        self._emitted = 0  # tokens whose audio (up to the pending blend) has gone out
+        self._tail: NDArray[np.float32] | None = None  # this side's decode of the next blend
+        self.decoded_tokens = 0
+        """Tokens run through the decoder so far, context included (work done)."""
+
+    @property
+    def tokens(self) -> NDArray[np.int64]:
+        """(count,) the tokens pushed so far."""
+        return self._tokens[: self.count]
+
+    @property
+    def done(self) -> bool:
+        """True when every sample has been handed out."""
+        return self.finished and self._emitted == self.count
+
+    def push(self, token: int) -> None:
+        """Append one generated token."""
+        if self.finished:
+            raise ValueError("the sentence is already finished")
+        if self.count == self._tokens.shape[0]:
+            self._tokens = np.concatenate([self._tokens, np.empty_like(self._tokens)])
+        self._tokens[self.count] = token
+        self.count += 1
+
+    def finish(self) -> None:
+        """No more tokens will come (EOS or the token cap)."""
+        self.finished = True
+
+    def _chunk_end(self) -> int:
+        return self._emitted + self._plan.chunk_tokens(self.chunks)
+
+    def ready(self) -> bool:
+        """True when `next_chunk` can run: a whole chunk plus lookahead exists, or the sentence ended."""
+        if self.finished:
+            return self._emitted < self.count
+        return self.count >= self._chunk_end() + self._plan.lookahead_tokens
+
+    def next_chunk(self) -> NDArray[np.float32]:
+        """Decode the next chunk; returns its samples (the last one includes the sentence's end)."""
+        if not self.ready():
+            raise ValueError("no chunk is ready")
+        spt = self.samples_per_token
+        final = self.finished and self._chunk_end() + self._plan.lookahead_tokens >= self.count
+        end = self.count if final else self._chunk_end()
+        start = max(0, self._emitted - self._plan.context_tokens)
+        stop = self.count if final else end + self._plan.lookahead_tokens
+        frames = FRAMES_PER_TOKEN
+        wave = self._vits.decode_with_noise(
+            self._tokens[start:stop], self._phones, self._ge, self._noise.window(frames * start, frames * stop)
+        )
+        self.decoded_tokens += stop - start
+        base = start * spt
+        join = self._emitted * spt
+        parts: list[NDArray[np.float32]] = []
+        cursor = join - base
+        if self._tail is not None:
+            blend = wave[cursor - self._fade_before : cursor + self._fade_after]
+            parts.append(crossfade(self._tail, blend))
+            cursor += self._fade_after
+        if final:
+            parts.append(wave[cursor:])
+            self._tail = None
+        else:
+            next_join = end * spt - base
+            parts.append(wave[cursor : next_join - self._fade_before])
+            self._tail = wave[next_join - self._fade_before : next_join + self._fade_after].copy()
+        _LOGGER.debug(
+            "stream chunk %d: tokens [%d, %d) decoded [%d, %d)%s",
+            self.chunks,
+            self._emitted,
+            end,
+            start,
+            stop,
+            " final" if final else "",
+        )
+        self._emitted = end
+        self.chunks += 1
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamQuality:
+    """How a streamed decode compares with the whole-sentence decode of the same tokens and noise."""
+
+    snr_db: float
+    """Over the whole sentence."""
+    worst_join_db: float
+    """The lowest SNR within +-2 tokens of a join (inf when the sentence fit in one chunk)."""
+    work: float
+    """Tokens run through the decoder / tokens in the sentence."""
+    chunks: int
+
+
+def _snr_db(reference: NDArray[np.float32], other: NDArray[np.float32]) -> float:
+    ref = reference.astype(np.float64)
+    error = float(np.sum((ref - other.astype(np.float64)) ** 2))
+    return float(10.0 * np.log10(max(float(np.sum(ref**2)), 1e-30) / max(error, 1e-30)))
+
+
+def measure_streaming(
+    decoder: WindowDecoder,
+    channels: int,
+    tokens: NDArray[np.int64],
+    phones: NDArray[np.int64],
+    ge: NDArray[np.float32],
+    plan: ChunkPlan,
+    noise_scale: float = 0.5,
+    seed: int = 0,
+) -> StreamQuality:
+    """Stream `tokens` (pushed one by one, each chunk taken once ready) and compare with the whole decode.
+
+    For benchmarks and tests: with real weights this is the figure that tells whether the joins
+    can be heard; `channels` is the decoder's noise width (`VitsDecoder.inter_channels`).
+    """
+    whole = decoder.decode_with_noise(
+        tokens,
+        phones,
+        ge,
+        FrameNoise(channels, noise_scale, np.random.default_rng(seed)).window(0, 2 * tokens.shape[0]),
+    )
+    sentence = StreamingSentence(
+        decoder, phones, ge, FrameNoise(channels, noise_scale, np.random.default_rng(seed)), plan
+    )
+    parts: list[NDArray[np.float32]] = []
+    for token in tokens.tolist():
+        sentence.push(token)
+        while sentence.ready():
+            parts.append(sentence.next_chunk())
+    sentence.finish()
+    while sentence.ready():
+        parts.append(sentence.next_chunk())
+    streamed = np.concatenate(parts)
+    joins = np.cumsum([p.shape[0] for p in parts])[:-1]
+    span = 2 * sentence.samples_per_token
+    worst = min(
+        (_snr_db(whole[max(0, j - span) : j + span], streamed[max(0, j - span) : j + span]) for j in joins),
+        default=float("inf"),
+    )
+    return StreamQuality(
+        snr_db=_snr_db(whole, streamed),
+        worst_join_db=worst,
+        work=sentence.decoded_tokens / tokens.shape[0],
+        chunks=sentence.chunks,
+    )
