@@ -32,7 +32,11 @@ SAMPLES_PER_TOKEN = 1280
 RATE_HZ = 32000
 SENTENCE_SILENCE = round(0.3 * RATE_HZ)
 TIMEOUT_S = 120
-TEXT = "今天天气很好，我们去公园散步吧。Dinner is ready, everyone come to the table!"
+TEXT = (
+    "今天天气很好，我们去公园散步吧。Dinner is ready, everyone come to the table! "
+    "晚饭已经做好了，大家快来吃饭。Please wash your hands before dinner. 明天早上七点半出门上学。"
+)
+"""Five sentences: 2.2 s of sound, enough for the watermark detector (it needs about 1.5 s)."""
 
 
 async def _read_until(client: Any, kind: str) -> list[Event]:
@@ -97,7 +101,7 @@ async def test_enroll_over_http_then_speak_over_wyoming(server: ServerApp, refer
     assert {(c.rate, c.width, c.channels) for c in chunks} == {(RATE_HZ, 2, 1)}
     audio = (np.frombuffer(b"".join(c.audio for c in chunks), dtype="<i2") / 32767).astype(np.float32)
     sentences = split_sentences(TEXT)
-    assert len(sentences) == 2
+    assert len(sentences) == 5
     assert audio.size == len(sentences) * (EOS_TOKENS * SAMPLES_PER_TOKEN + SENTENCE_SILENCE)
     assert np.std(audio) > 0
     assert detect(audio, RATE_HZ, read_key(server.settings.data_dir)).marked
