@@ -236,6 +236,8 @@ async def _raw_exchange(server: RunningServer, payload: bytes) -> list[dict[str,
         b'{"type": "audio-chunk", "payload_length": 999999999999}\n',
         b"\xff\xfe\x00garbage\n",
         b"x" * 70_000 + b"\n",
+        b'{"type": "synthesize", "data": {"x": ' + b"[" * 5000 + b"]" * 5000 + b"}}\n",
+        b'{"type": "synthesize", "data_length": 10000}\n' + b"[" * 5000 + b"]" * 5000,
     ],
 )
 async def test_a_broken_frame_gets_an_error_and_only_that_connection_closes(

@@ -82,6 +82,8 @@ class ServerApp:
             self.endpoint,
             partial(TtsEventHandler, context),
             stream_limit=settings.limits.max_event_header_bytes,
+            max_connections=settings.limits.max_connections,
+            idle_timeout_s=settings.limits.idle_timeout_s,
         )
         try:
             await self.listener.start()
