@@ -31,7 +31,7 @@ DEFAULT_MAX_EVENT_DATA_BYTES: Final = 1024 * 1024
 DEFAULT_MAX_EVENT_PAYLOAD_BYTES: Final = 4 * 1024 * 1024
 DEFAULT_MAX_PENDING_REPLIES: Final = 4
 DEFAULT_MAX_CONNECTIONS: Final = 64
-"""Open Wyoming connections at once; beyond it the longest-idle one is closed, or the new one refused."""
+"""Open connections per listener (Wyoming, admin HTTP) at once."""
 DEFAULT_IDLE_TIMEOUT_S: Final = 300.0
 """A Wyoming connection with nothing in progress that completes no event for this long is closed."""
 DEFAULT_HTTP_HEADER_TIMEOUT_S: Final = 15.0
@@ -79,6 +79,8 @@ class Limits:
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
     """A socket connection that is owed no reply and completes no event for this long is closed
     (a client that sends half a header, or one byte a minute, included)."""
+    max_http_connections: int = DEFAULT_MAX_CONNECTIONS
+    """Open admin HTTP connections; more are answered 503 and closed."""
     http_header_timeout_s: float = DEFAULT_HTTP_HEADER_TIMEOUT_S
     """Seconds an HTTP client may take to send its request headers (slowloris)."""
     max_upload_audio_s: float = DEFAULT_MAX_UPLOAD_AUDIO_S
@@ -97,8 +99,8 @@ class Limits:
             raise ValueError("--max-upload-mb must be positive")
         if self.max_pending_replies < 1:
             raise ValueError("max_pending_replies must be at least 1")
-        if self.max_connections < 1:
-            raise ValueError("max_connections must be at least 1")
+        if self.max_connections < 1 or self.max_http_connections < 1:
+            raise ValueError("connection limits must be at least 1")
         if self.idle_timeout_s <= 0 or self.http_header_timeout_s <= 0:
             raise ValueError("idle and header timeouts must be positive")
         if self.max_upload_audio_s <= 0:
