@@ -10,47 +10,25 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from wyoming_server.settings import ServerSettings
 
+from .browser import WAIT_S, start_chromium
 from .fakes import GPT_SOVITS_RATE_HZ, FakeLibrary, expected_pcm, make_pack, wav_bytes
 from .threaded import ThreadedServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM: Final = "/usr/bin/chromium"
-CHROMEDRIVER: Final = "/usr/bin/chromedriver"
-CHROME_FLAGS: Final = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-]
-WAIT_S: Final = 20
 HOSTILE_NAME: Final = '<img src=x onerror="window.__pwned=1">'
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
     """One headless Chromium for the module."""
-    options = webdriver.ChromeOptions()
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.binary_location = CHROMIUM
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(WAIT_S)
+    driver = start_chromium()
     try:
         yield driver
     finally:
