@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from typing import Final
 
@@ -104,3 +105,24 @@ async def test_a_long_synthesis_is_not_cut_by_the_idle_timeout(start_server: Sta
         await client.write_event(_synthesize(text).event())
         reply = await read_reply(client)
     assert reply.pcm == expected_pcm("mum", "default", text)
+
+
+async def test_the_error_for_a_broken_frame_arrives_even_behind_audio_and_unread_input(
+    start_server: StartServer,
+) -> None:
+    """Closing with unread input resets the connection, which used to destroy the error still in flight."""
+    server = await start_server()
+    server.library.behaviour.repeat = 200  # a few megabytes of audio ahead of the error
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    request = _synthesize("Lots of audio first.").event()
+    writer.write(json.dumps({"type": request.type, "data": request.data}).encode() + b"\n")
+    writer.write(b"this is not json\n" + b"more input the server never reads\n" * 20_000)
+    await writer.drain()
+    types: list[str] = []
+    async with asyncio.timeout(WAIT_S):
+        while line := await reader.readline():
+            header = json.loads(line)
+            await reader.readexactly(header.get("data_length", 0) + header.get("payload_length", 0))
+            types.append(header["type"])
+    writer.close()
+    assert types[0] == "audio-start" and types[-2:] == ["audio-stop", "error"]

@@ -21,6 +21,8 @@ from typing import Any, Final
 from wyoming.event import Event
 
 _SKIP_PIECE_BYTES: Final = 64 * 1024
+LINGER_S: Final = 2.0
+"""How long a connection closed for a broken frame keeps reading (and dropping) what the client sends."""
 
 
 class FrameError(Exception):
@@ -128,6 +130,28 @@ async def read_event_before(
             reading.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reading
+
+
+async def discard_input_then_close(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, linger_s: float = LINGER_S
+) -> None:
+    """Close after a final reply without destroying it ("lingering close").
+
+    Closing a socket whose client has sent bytes we never read makes the kernel reset the
+    connection, and a reset throws away reply bytes not yet delivered: the client would never
+    see its `error`. So: end our side (FIN after the reply), read and drop input until the
+    client closes or `linger_s` passes, then close.
+    """
+    try:
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(linger_s):
+            while await reader.read(_SKIP_PIECE_BYTES):
+                pass
+    except (ConnectionError, OSError, RuntimeError, TimeoutError):
+        pass
+    finally:
+        writer.close()
 
 
 async def _skip(reader: asyncio.StreamReader, count: int) -> None:

@@ -37,7 +37,14 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 from ..engine.audio import PCM16_WIDTH_BYTES
 from ..settings import ServerSettings
 from .errors import ErrorCode, RequestError
-from .framing import FrameError, FrameLimits, IdleTimeout, read_event, read_event_before
+from .framing import (
+    FrameError,
+    FrameLimits,
+    IdleTimeout,
+    discard_input_then_close,
+    read_event,
+    read_event_before,
+)
 from .info import PROGRAM_NAME, build_info
 from .metrics import ServerMetrics
 from .requests import SpeechRequest, parse_chunk_text, parse_synthesize, parse_synthesize_start
@@ -139,6 +146,7 @@ class TtsEventHandler(AsyncEventHandler):
                         )
                     )
                     await self._finish_replies()
+                    await discard_input_then_close(self.reader, self.writer)
                     break
                 except (ConnectionError, OSError):
                     break

@@ -23,6 +23,7 @@ from wyoming.error import Error
 from wyoming.event import async_write_event
 
 from .errors import ErrorCode
+from .framing import discard_input_then_close
 from .handler import TtsEventHandler
 
 _LOGGER = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class WyomingListener:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self._make_room():
-            await self._refuse(writer)
+            await self._refuse(reader, writer)
             return
         handler = self._factory(
             reader, writer, finish_on_eof=False, close_after_error=True, idle_timeout_s=self._idle_timeout_s
@@ -174,7 +175,7 @@ class WyomingListener:
         victim.close()
         return True
 
-    async def _refuse(self, writer: asyncio.StreamWriter) -> None:
+    async def _refuse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Every connection is busy: tell the newcomer so and close."""
         now = time.monotonic()
         if now - self._last_refusal_log >= REFUSAL_LOG_INTERVAL_S:
@@ -187,9 +188,9 @@ class WyomingListener:
             async with asyncio.timeout(REFUSAL_WRITE_TIMEOUT_S):
                 await async_write_event(Error(text=message, code=ErrorCode.BUSY.value).event(), writer)
         except (ConnectionError, OSError, TimeoutError):
-            pass
-        finally:
             writer.close()
+            return
+        await discard_input_then_close(reader, writer, REFUSAL_WRITE_TIMEOUT_S)
 
     async def wait_finished(self) -> None:
         """For stdio: until the input has ended and every reply is written. Sockets: forever."""
