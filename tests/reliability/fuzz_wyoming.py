@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -82,6 +83,8 @@ class FuzzReport:
     """Figures of one run; `failures` empty means every property held."""
 
     frames: int = 0
+    distinct_frames: set[bytes] = field(default_factory=set)
+    """Digests of the frames sent (a flood repeats one frame; boundary frames are fixed)."""
     connections: int = 0
     errors_returned: int = 0
     error_codes: Counter[str] = field(default_factory=Counter)
@@ -111,7 +114,7 @@ class FuzzReport:
         codes = ", ".join(f"{code} {count}" for code, count in sorted(self.error_codes.items()))
         return "\n".join(
             [
-                f"frames fuzzed:            {self.frames}",
+                f"frames fuzzed:            {self.frames} ({len(self.distinct_frames)} distinct)",
                 f"fuzz connections:         {self.connections} (+{self.abandoned} abandoned)",
                 f"idle flood past the cap:  {self.flood_closed} closed by the server, {self.flood_refused} refused; "
                 f"{self.dribblers_closed} dribbling clients closed",
@@ -193,6 +196,7 @@ class Fuzzer:
         report.frames += len(script.frames)
         report.connections += 1
         report.labels.update(frame.label for frame in script.frames)
+        report.distinct_frames.update(hashlib.blake2b(frame.data, digest_size=16).digest() for frame in script.frames)
         sock = connect(self.server.wyoming_port)
         if script.ending == "abandon":
             send_all(sock, data, script.split_at)
