@@ -183,6 +183,7 @@ class Fuzzer:
         settings_ = ServerSettings(data_dir=data_dir, uri="tcp://127.0.0.1:0", http_port=None, limits=limits)
         self.server = ThreadedServer(settings_, self.library)
         self._sequence = 0
+        self._batch = 0
 
     # ----- one fuzz connection ------------------------------------------------
 
@@ -253,9 +254,9 @@ class Fuzzer:
 
     def fuzz_frames(self, until_frames: int) -> None:
         """Hypothesis-generated connections until `until_frames` frames have been sent."""
-        batch = 0
         while self.report.frames < until_frames:
-            batch += 1
+            self._batch += 1
+            batch = self._batch
             examples = min(BATCH_EXAMPLES, (until_frames - self.report.frames) // FRAMES_PER_EXAMPLE + 1)
 
             @seed(self.config.seed * 1_000_003 + batch)
