@@ -13,7 +13,7 @@ Properties checked on every connection and at the end:
 - a broken frame gets an `error` and that connection, only that one, is closed;
 - every connection ends (none hangs), and nothing the server sends breaks the protocol or the
   error contract; no `internal` error and no exception in the server log;
-- connections over the cap are refused with `busy`; idle and dribbling ones are closed;
+- the server never holds more connections than its cap, and closes idle and dribbling ones;
 - afterwards no connection, synthesis slot or queued request is left, and memory stays flat.
 """
 
@@ -21,25 +21,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
-import gc
 import hashlib
 import json
 import logging
-import os
 import socket
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from tests.reliability.bystander import Bystander
+from tests.reliability.fuzz_report import FuzzReport, open_fds, rss_kb
 from tests.reliability.wire_client import (
     READ_TIMEOUT_S,
     Received,
@@ -78,81 +75,6 @@ class FuzzConfig:
     idle_timeout_s: float = 2.0
     shrink: bool = False
     """Stop at the first failing connection and let hypothesis shrink it (else record and go on)."""
-
-
-@dataclass
-class FuzzReport:
-    """Figures of one run; `failures` empty means every property held."""
-
-    frames: int = 0
-    distinct_frames: set[bytes] = field(default_factory=set)
-    """Digests of the frames sent (a flood repeats one frame; boundary frames are fixed)."""
-    connections: int = 0
-    errors_returned: int = 0
-    error_codes: Counter[str] = field(default_factory=Counter)
-    closed_by_server: int = 0
-    pongs: int = 0
-    labels: Counter[str] = field(default_factory=Counter)
-    abandoned: int = 0
-    flood_closed: int = 0
-    """Flood connections closed by the server (made room for newer ones, or idle)."""
-    flood_refused: int = 0
-    dribblers_closed: int = 0
-    bystander_ok: int = 0
-    bystander_busy: int = 0
-    server_log_errors: list[str] = field(default_factory=list)
-    rss_start_kb: int = 0
-    rss_warm_kb: int = 0
-    rss_end_kb: int = 0
-    rss_curve_kb: list[tuple[int, int]] = field(default_factory=list)
-    """(frames so far, RSS kB) after each tenth of the frames."""
-    open_fds_start: int = 0
-    open_fds_end: int = 0
-    duration_s: float = 0.0
-    failures: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """The figures for RELIABILITY.md."""
-        codes = ", ".join(f"{code} {count}" for code, count in sorted(self.error_codes.items()))
-        return "\n".join(
-            [
-                f"frames fuzzed:            {self.frames} ({len(self.distinct_frames)} distinct)",
-                f"fuzz connections:         {self.connections} (+{self.abandoned} abandoned)",
-                f"idle flood past the cap:  {self.flood_closed} closed by the server, {self.flood_refused} refused; "
-                f"{self.dribblers_closed} dribbling clients closed",
-                f"errors returned:          {self.errors_returned} ({codes})",
-                f"closed by the server:     {self.closed_by_server}",
-                f"sentinel pongs:           {self.pongs}",
-                f"bystander requests:       {self.bystander_ok} correct, {self.bystander_busy} busy (retried)",
-                f"server log errors:        {len(self.server_log_errors)}",
-                f"RSS:                      start {self.rss_start_kb} kB, after warm-up {self.rss_warm_kb} kB, "
-                f"end {self.rss_end_kb} kB (growth after warm-up {self.rss_end_kb - self.rss_warm_kb:+d} kB)",
-                "RSS by frames (kB):       " + ", ".join(f"{frames}: {kb}" for frames, kb in self.rss_curve_kb),
-                f"open fds:                 {self.open_fds_start} before, {self.open_fds_end} after",
-                f"duration:                 {self.duration_s:.1f} s",
-                f"failures:                 {len(self.failures)}",
-            ]
-        )
-
-
-def rss_kb() -> int:
-    """Resident set size of this process (the server runs in it), kB, after giving free memory back.
-
-    The fuzzer makes megabyte-sized frames; glibc keeps freed heap memory mapped, so without
-    `malloc_trim` the figure mostly shows the allocator's high-water mark, not what is live.
-    """
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def open_fds() -> int:
-    """File descriptors open in this process."""
-    return len(os.listdir("/proc/self/fd"))
 
 
 class _LogCollector(logging.Handler):

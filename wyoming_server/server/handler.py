@@ -13,6 +13,10 @@ an empty `audio-stop` would make it store a silent WAV in its TTS cache. Instead
 then stays silent for `Limits.error_linger_s`, the connection is closed, which such a client
 reports as "No TTS"; a client that reads the `error` and sends its next request keeps its
 connection. A stream that fails still answers its `synthesize-stop` with `synthesize-stopped`.
+
+A socket connection owed no reply that completes no event for `Limits.idle_timeout_s` is
+closed (half a header, or one byte a minute, does not count as activity). After a broken
+frame the connection ends with a lingering close, so the `error` is not lost to a TCP reset.
 """
 
 from __future__ import annotations
