@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import gc
 import os
+import tracemalloc
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ class FuzzReport:
     rss_end_kb: int = 0
     rss_curve_kb: list[tuple[int, int]] = field(default_factory=list)
     """(frames so far, RSS kB) after each tenth of the frames."""
+    live_growth_kb: dict[str, float] = field(default_factory=dict)
+    """With --tracemalloc: live Python memory gained from after warm-up to the end, by owner."""
     open_fds_start: int = 0
     open_fds_end: int = 0
     duration_s: float = 0.0
@@ -59,6 +62,11 @@ class FuzzReport:
                 f"RSS:                      start {self.rss_start_kb} kB, after warm-up {self.rss_warm_kb} kB, "
                 f"end {self.rss_end_kb} kB (growth after warm-up {self.rss_end_kb - self.rss_warm_kb:+d} kB)",
                 "RSS by frames (kB):       " + ", ".join(f"{frames}: {kb}" for frames, kb in self.rss_curve_kb),
+                *(
+                    ["live memory growth (kB):  " + ", ".join(f"{k} {v:+.1f}" for k, v in self.live_growth_kb.items())]
+                    if self.live_growth_kb
+                    else []
+                ),
                 f"open fds:                 {self.open_fds_start} before, {self.open_fds_end} after",
                 f"duration:                 {self.duration_s:.1f} s",
                 f"failures:                 {len(self.failures)}",
@@ -84,3 +92,33 @@ def rss_kb() -> int:
 def open_fds() -> int:
     """File descriptors open in this process."""
     return len(os.listdir("/proc/self/fd"))
+
+
+TRACEBACK_FRAMES = 30
+_OWNERS = (
+    ("/wyoming_server/", "server"),
+    ("/hypothesis/", "hypothesis"),
+    ("/tests/server/fakes.py", "fake library"),
+    ("/tests/reliability/", "fuzz harness"),
+)
+
+
+def _owner(traceback: tracemalloc.Traceback) -> str:
+    """Who made an allocation: the innermost frame that is ours, hypothesis' or the fake's."""
+    files = [frame.filename for frame in reversed(traceback)]  # a Traceback runs oldest first
+    for filename in files:
+        for marker, owner in _OWNERS:
+            if marker in filename:
+                return owner
+    if any("/tests/server/threaded.py" in filename for filename in files):
+        return "server event loop"  # asyncio's own objects (transports, handles) on the server's thread
+    return "other"
+
+
+def live_growth_by_owner(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -> dict[str, float]:
+    """kB of live Python memory gained between two snapshots, per owner."""
+    growth: Counter[str] = Counter()
+    for stat in after.compare_to(before, "traceback"):
+        growth[_owner(stat.traceback)] += stat.size_diff
+    owners = [owner for _marker, owner in _OWNERS]
+    return {owner: growth[owner] / 1024 for owner in (*owners, "server event loop", "other")}

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -36,7 +37,7 @@ from typing import Final
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from tests.reliability.bystander import Bystander
-from tests.reliability.fuzz_report import FuzzReport, open_fds, rss_kb
+from tests.reliability.fuzz_report import TRACEBACK_FRAMES, FuzzReport, live_growth_by_owner, open_fds, rss_kb
 from tests.reliability.wire_client import (
     READ_TIMEOUT_S,
     Received,
@@ -74,6 +75,8 @@ class FuzzConfig:
     """Clients sending one header byte at a time, never completing an event."""
     idle_timeout_s: float = 2.0
     shrink: bool = False
+    tracemalloc: bool = False
+    """Attribute live-memory growth to server, harness and hypothesis (slow: about 5x)."""
     """Stop at the first failing connection and let hypothesis shrink it (else record and go on)."""
 
 
@@ -297,12 +300,19 @@ class Fuzzer:
             if not bystander.stats.first_ok.wait(READ_TIMEOUT_S):
                 report.failures.append(f"the bystander was never served: {bystander.stats.failures[:3]}")
             try:
+                snapshot: tracemalloc.Snapshot | None = None
                 for tenth in range(1, 11):
                     self.fuzz_frames(max(1, config.frames * tenth // 10))
                     with self.library.behaviour.lock:
                         self.library.behaviour.calls.clear()  # the fake's own call log is not the server's memory
                     report.rss_curve_kb.append((report.frames, rss_kb()))
+                    if config.tracemalloc and tenth == 1:
+                        tracemalloc.start(TRACEBACK_FRAMES)
+                        snapshot = tracemalloc.take_snapshot()
                 report.rss_warm_kb = report.rss_curve_kb[0][1]
+                if snapshot is not None:
+                    report.live_growth_kb = live_growth_by_owner(snapshot, tracemalloc.take_snapshot())
+                    tracemalloc.stop()
             except Exception as err:  # --shrink: hypothesis has shrunk it; its notes hold the example
                 notes = "\n".join(getattr(err, "__notes__", []))
                 report.failures.append(f"{err!s:.2000}\n{notes:.4000}")
@@ -349,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=10_000, help="frames to fuzz (at least)")
     parser.add_argument("--seed", type=int, default=0, help="hypothesis seed (same seed, same frames)")
     parser.add_argument("--abandoned", type=int, default=300, help="connections opened and reset")
+    parser.add_argument("--tracemalloc", action="store_true", help="attribute live-memory growth (slow)")
     parser.add_argument("--shrink", action="store_true", help="stop at the first failure and shrink it")
     parser.add_argument("--verbose", action="store_true", help="show the server's log (very noisy)")
     args = parser.parse_args(argv)
@@ -356,7 +367,13 @@ def main(argv: list[str] | None = None) -> int:
     console.setLevel(logging.WARNING if args.verbose else logging.CRITICAL)
     logging.basicConfig(level=logging.WARNING, handlers=[console])  # the collector needs asyncio's warnings
     report = run_fuzz(
-        FuzzConfig(frames=args.frames, seed=args.seed, abandoned=args.abandoned, shrink=args.shrink)
+        FuzzConfig(
+            frames=args.frames,
+            seed=args.seed,
+            abandoned=args.abandoned,
+            shrink=args.shrink,
+            tracemalloc=args.tracemalloc,
+        )
     )
     print(report.summary())
     print("frame families:", ", ".join(f"{label} {count}" for label, count in report.labels.most_common(25)))

@@ -276,7 +276,7 @@ def broken_frame(draw: st.DrawFn) -> Frame:
         line = b'{"type": "synthesize", "data": {"x": ' + b"[" * depth + b"]" * depth + b"}}\n"
         return Frame(line, FrameKind.BROKEN, "deep-nesting")
     if choice == 8:
-        size = draw(st.integers(MAX_HEADER_BYTES + 1, MAX_HEADER_BYTES + 4096))
+        size = draw(st.integers(MAX_HEADER_BYTES + 1, 2 * 1024 * 1024))  # up to 2 MiB on one "line"
         newline = draw(st.booleans())
         return Frame(b'{"type": "' + b"a" * size + (b'"}\n' if newline else b""), FrameKind.BROKEN, "long-header-line")
     if choice == 9:

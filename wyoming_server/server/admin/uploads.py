@@ -114,6 +114,7 @@ class _BodyBudget:
         self.left = total_bytes
 
     def take(self, count: int, limit_mb: int) -> None:
+        """Count `count` more bytes; 413 once the body is over the cap."""
         self.left -= count
         if self.left < 0:
             raise ApiError(413, "too-large", f"the upload is larger than {limit_mb} MB")
