@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +92,10 @@ class _LogCollector(logging.Handler):
         # Warnings about malformed events are the server doing its job; errors and asyncio's
         # complaints (unretrieved exceptions, failed sends) are not.
         if record.levelno >= logging.ERROR or record.name.startswith("asyncio"):
-            self.records.append(f"{record.name}: {record.getMessage()[:300]}")
+            cause = ""
+            if record.exc_info and record.exc_info[1] is not None:
+                cause = " | " + " / ".join(traceback.format_exception(record.exc_info[1])[-3:]).replace("\n", " ")
+            self.records.append(f"{record.name}: {record.getMessage()[:300]}{cause[:1200]}")
 
 
 def _eventually(predicate: object, timeout_s: float = SETTLE_TIMEOUT_S) -> bool:

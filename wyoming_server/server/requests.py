@@ -45,12 +45,23 @@ def _bad(message: str) -> RequestError:
     return RequestError(ErrorCode.BAD_REQUEST, message)
 
 
+def _unicode(value: str, what: str) -> str:
+    """`value` if it is valid Unicode. JSON can carry a lone surrogate ("\\ud800"), which Python
+    keeps in a str but nothing can encode: it would fail deep inside (cache key, engine, logs)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _bad(f"{what} is not valid Unicode text (it holds a lone surrogate)") from None
+    return value
+
+
 def _optional_str(container: dict[str, Any], key: str, where: str) -> str | None:
     value = container.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
         raise _bad(f"'{where}{key}' must be a string")
+    _unicode(value, f"'{where}{key}'")
     if len(value) > MAX_NAME_CHARS:
         raise _bad(f"'{where}{key}' is longer than {MAX_NAME_CHARS} characters")
     return value.strip() or None
@@ -68,7 +79,8 @@ def _optional_slug(container: dict[str, Any], key: str, where: str, what: str) -
 
 
 def check_text(text: str, max_chars: int) -> str:
-    """The text to speak, or `empty-text` / `text-too-long`."""
+    """The text to speak, or `empty-text` / `text-too-long` (or `bad-request` when not valid Unicode)."""
+    _unicode(text, "the text")
     if not text.strip():
         raise RequestError(ErrorCode.EMPTY_TEXT, "there is no text to speak")
     if len(text) > max_chars:
@@ -157,7 +169,7 @@ def parse_chunk_text(data: dict[str, Any]) -> str:
     text = data.get("text")
     if not isinstance(text, str):
         raise _bad("'text' of synthesize-chunk must be a string")
-    return text
+    return _unicode(text, "the text")
 
 
 def parse_http_tts(body: Any, max_chars: int) -> SpeechRequest:
