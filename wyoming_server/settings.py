@@ -30,6 +30,13 @@ DEFAULT_MAX_EVENT_HEADER_BYTES: Final = 64 * 1024
 DEFAULT_MAX_EVENT_DATA_BYTES: Final = 1024 * 1024
 DEFAULT_MAX_EVENT_PAYLOAD_BYTES: Final = 4 * 1024 * 1024
 DEFAULT_MAX_PENDING_REPLIES: Final = 4
+DEFAULT_MAX_CONNECTIONS: Final = 64
+"""Open connections per listener (Wyoming, admin HTTP) at once."""
+DEFAULT_IDLE_TIMEOUT_S: Final = 300.0
+"""A Wyoming connection with nothing in progress that completes no event for this long is closed."""
+DEFAULT_HTTP_HEADER_TIMEOUT_S: Final = 15.0
+"""Seconds an HTTP client may take to send a request's headers (and to start one on a kept-alive connection)."""
+DEFAULT_MAX_UPLOAD_AUDIO_S: Final = 60.0
 DEFAULT_CACHE_SIZE_MB: Final = 200
 DEFAULT_MAX_LOADED_MODELS: Final = 2
 
@@ -67,6 +74,17 @@ class Limits:
     """Largest `payload_length` of a Wyoming event (a TTS server reads and drops payloads)."""
     max_pending_replies: int = DEFAULT_MAX_PENDING_REPLIES
     """Requests one connection may have queued behind its current reply."""
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    """Open Wyoming socket connections; a flood of idle ones must not exhaust file descriptors."""
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
+    """A socket connection that is owed no reply and completes no event for this long is closed
+    (a client that sends half a header, or one byte a minute, included)."""
+    max_http_connections: int = DEFAULT_MAX_CONNECTIONS
+    """Open admin HTTP connections; more are answered 503 and closed."""
+    http_header_timeout_s: float = DEFAULT_HTTP_HEADER_TIMEOUT_S
+    """Seconds an HTTP client may take to send its request headers (slowloris)."""
+    max_upload_audio_s: float = DEFAULT_MAX_UPLOAD_AUDIO_S
+    """Longest enrollment clip, read from its header before anything decodes it."""
 
     def __post_init__(self) -> None:
         if self.max_concurrent < 1:
@@ -81,6 +99,12 @@ class Limits:
             raise ValueError("--max-upload-mb must be positive")
         if self.max_pending_replies < 1:
             raise ValueError("max_pending_replies must be at least 1")
+        if self.max_connections < 1 or self.max_http_connections < 1:
+            raise ValueError("connection limits must be at least 1")
+        if self.idle_timeout_s <= 0 or self.http_header_timeout_s <= 0:
+            raise ValueError("idle and header timeouts must be positive")
+        if self.max_upload_audio_s <= 0:
+            raise ValueError("max_upload_audio_s must be positive")
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,6 +236,8 @@ async def _raw_exchange(server: RunningServer, payload: bytes) -> list[dict[str,
         b'{"type": "audio-chunk", "payload_length": 999999999999}\n',
         b"\xff\xfe\x00garbage\n",
         b"x" * 70_000 + b"\n",
+        b'{"type": "synthesize", "data": {"x": ' + b"[" * 5000 + b"]" * 5000 + b"}}\n",
+        b'{"type": "synthesize", "data_length": 10000}\n' + b"[" * 5000 + b"]" * 5000,
     ],
 )
 async def test_a_broken_frame_gets_an_error_and_only_that_connection_closes(
@@ -289,3 +291,34 @@ async def test_a_request_queued_behind_a_failed_one_is_not_cut_off(start_server:
         assert (await read_error(client)).code == "unknown-voice"
         reply = await read_reply(client)
     assert reply.pcm == expected_pcm("mum", "default", "Queued behind the failure.")
+
+
+async def test_text_with_a_lone_surrogate_is_a_bad_request_not_an_internal_error(
+    start_server: StartServer,
+) -> None:
+    """JSON may escape half a surrogate pair; found by the fuzzer (it crashed building the cache key)."""
+    server = await start_server()
+    events = [
+        {"type": "synthesize", "data": {"text": "\ud800 lone.", "voice": {"name": "mum"}}},
+        {"type": "synthesize", "data": {"text": "Hello.", "voice": {"language": "\udfff"}}},
+        {"type": "synthesize-start", "data": {"voice": {"name": "mum"}}},
+        {"type": "synthesize-chunk", "data": {"text": "Half a pair \udc00 here."}},
+        {"type": "synthesize-stop"},
+        {"type": "ping", "data": {"text": "still here"}},
+    ]
+    raw = b"".join(json.dumps(event).encode() + b"\n" for event in events)  # ensure_ascii escapes them
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(raw)
+    await writer.drain()
+    answers: list[dict[str, Any]] = []
+    while not answers or answers[-1]["type"] != "pong":
+        header = json.loads(await asyncio.wait_for(reader.readline(), WAIT_S))
+        if header.get("data_length"):
+            header["data"] = json.loads(await reader.readexactly(header["data_length"]))
+        await reader.readexactly(header.get("payload_length", 0))
+        answers.append(header)
+    writer.close()
+    errors = [answer["data"] for answer in answers if answer["type"] == "error"]
+    assert [error["code"] for error in errors] == ["bad-request"] * 3, errors
+    assert all("lone surrogate" in error["text"] for error in errors)
+    assert [answer["type"] for answer in answers][-2:] == ["synthesize-stopped", "pong"]

@@ -75,6 +75,14 @@ def test_run_on_text_without_breaks_is_cut_hard() -> None:
     assert _feed(["a" * 25], max_chars=10) == [["a" * 10, "a" * 10], ["a" * 5]]
 
 
+def test_a_long_run_without_speech_is_never_a_sentence() -> None:
+    """A markdown rule or table border longer than the bound used to come out as a 'sentence'."""
+    out = _feed(["-" * 25, "|---" * 10, " Then words. "], max_chars=10)
+    assert out[:2] == [[], []]
+    assert [sentence for group in out for sentence in group if not has_speech(sentence)] == []
+    assert out[2][-1].endswith("Then words.")
+
+
 @pytest.mark.parametrize(
     ("text", "speech"), [("…", False), ("“”", False), (" 1 ", True), ("饺", True), ("a", True)]
 )

@@ -5,106 +5,30 @@ The server runs in its own thread with its own event loop, because selenium call
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from wyoming_server.server.app import ServerApp
 from wyoming_server.settings import ServerSettings
 
+from .browser import WAIT_S, start_chromium
 from .fakes import GPT_SOVITS_RATE_HZ, FakeLibrary, expected_pcm, make_pack, wav_bytes
+from .threaded import ThreadedServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM: Final = "/usr/bin/chromium"
-CHROMEDRIVER: Final = "/usr/bin/chromedriver"
-CHROME_FLAGS: Final = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-]
-WAIT_S: Final = 20
 HOSTILE_NAME: Final = '<img src=x onerror="window.__pwned=1">'
-
-
-class ThreadedServer:
-    """A ServerApp running on its own event loop in a background thread."""
-
-    def __init__(self, settings: ServerSettings, library: FakeLibrary) -> None:
-        self._settings = settings
-        self.library = library
-        self.app: ServerApp | None = None
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-
-    async def _main(self) -> None:
-        try:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            self.app = ServerApp(self._settings, self.library)
-            await self.app.start()
-        except BaseException as err:
-            self._error = err
-            self._ready.set()
-            raise
-        self._ready.set()
-        await self._stop.wait()
-        await self.app.stop()
-
-    def start(self) -> None:
-        """Start and wait until it listens."""
-        self._thread.start()
-        assert self._ready.wait(WAIT_S), "server did not start"
-        if self._error is not None:
-            raise self._error
-
-    def stop(self) -> None:
-        """Stop and join the thread."""
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(WAIT_S)
-
-    @property
-    def url(self) -> str:
-        """The page's address."""
-        assert self.app is not None
-        return f"http://127.0.0.1:{self.app.http_port}/"
-
-    @property
-    def token(self) -> str:
-        """The admin token."""
-        return (self._settings.data_dir / "admin_token").read_text().strip()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
     """One headless Chromium for the module."""
-    options = webdriver.ChromeOptions()
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.binary_location = CHROMIUM
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(WAIT_S)
+    driver = start_chromium()
     try:
         yield driver
     finally:

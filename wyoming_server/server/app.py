@@ -82,6 +82,8 @@ class ServerApp:
             self.endpoint,
             partial(TtsEventHandler, context),
             stream_limit=settings.limits.max_event_header_bytes,
+            max_connections=settings.limits.max_connections,
+            idle_timeout_s=settings.limits.idle_timeout_s,
         )
         try:
             await self.listener.start()
@@ -108,8 +110,13 @@ class ServerApp:
             wyoming_port=lambda: self.wyoming_port,
             extra_gauges=self._gauges,
         )
+        limits = self.settings.limits
         self.admin = AdminSite(
-            create_admin_app(context), self.settings.http_host, self.settings.http_port or 0
+            create_admin_app(context),
+            self.settings.http_host,
+            self.settings.http_port or 0,
+            header_timeout_s=limits.http_header_timeout_s,
+            max_connections=limits.max_http_connections,
         )
         await self.admin.start()
         _LOGGER.info("Admin token: in %s (writes need it)", self.settings.data_dir / "admin_token")

@@ -13,6 +13,10 @@ an empty `audio-stop` would make it store a silent WAV in its TTS cache. Instead
 then stays silent for `Limits.error_linger_s`, the connection is closed, which such a client
 reports as "No TTS"; a client that reads the `error` and sends its next request keeps its
 connection. A stream that fails still answers its `synthesize-stop` with `synthesize-stopped`.
+
+A socket connection owed no reply that completes no event for `Limits.idle_timeout_s` is
+closed (half a header, or one byte a minute, does not count as activity). After a broken
+frame the connection ends with a lingering close, so the `error` is not lost to a TCP reset.
 """
 
 from __future__ import annotations
@@ -37,7 +41,14 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 from ..engine.audio import PCM16_WIDTH_BYTES
 from ..settings import ServerSettings
 from .errors import ErrorCode, RequestError
-from .framing import FrameError, FrameLimits, read_event
+from .framing import (
+    FrameError,
+    FrameLimits,
+    IdleTimeout,
+    discard_input_then_close,
+    read_event,
+    read_event_before,
+)
 from .info import PROGRAM_NAME, build_info
 from .metrics import ServerMetrics
 from .requests import SpeechRequest, parse_chunk_text, parse_synthesize, parse_synthesize_start
@@ -89,16 +100,21 @@ class TtsEventHandler(AsyncEventHandler):
         *,
         finish_on_eof: bool = False,
         close_after_error: bool = True,
+        idle_timeout_s: float | None = None,
     ) -> None:
         """`finish_on_eof`: at end of input finish queued replies (stdio), not cancel them (sockets).
 
         `close_after_error`: close a connection that stays silent after an error ending a request.
+        `idle_timeout_s`: close the connection when it is owed no reply and completes no event
+        for this long (None: never, for stdio).
         """
         super().__init__(reader, writer)
         self._context = context
         self._limits = context.settings.limits
         self._finish_on_eof = finish_on_eof
         self._close_after_error = close_after_error
+        self._idle_timeout_s = idle_timeout_s
+        self._last_activity = time.monotonic()
         self._frame_limits = FrameLimits(
             max_header_bytes=self._limits.max_event_header_bytes,
             max_data_bytes=self._limits.max_event_data_bytes,
@@ -120,7 +136,10 @@ class TtsEventHandler(AsyncEventHandler):
         try:
             while not self._closing:
                 try:
-                    event = await read_event(self.reader, self._frame_limits)
+                    event = await self._next_event()
+                except IdleTimeout:
+                    _LOGGER.debug("Closing a Wyoming connection idle for %.0f s", self._idle_timeout_s)
+                    break
                 except FrameError as err:
                     _LOGGER.warning("Malformed Wyoming event, closing that connection: %s", err)
                     await self._queue(
@@ -131,6 +150,7 @@ class TtsEventHandler(AsyncEventHandler):
                         )
                     )
                     await self._finish_replies()
+                    await discard_input_then_close(self.reader, self.writer)
                     break
                 except (ConnectionError, OSError):
                     break
@@ -139,10 +159,41 @@ class TtsEventHandler(AsyncEventHandler):
                         await self._finish_replies()
                     break
                 self._events_seen += 1
+                self._last_activity = time.monotonic()
                 await self.handle_event(event)
         finally:
             await self.disconnect()
             self.writer.close()
+
+    async def _next_event(self) -> Event | None:
+        """The next event; `IdleTimeout` when the connection has been idle for the idle timeout."""
+        if self._idle_timeout_s is None:
+            return await read_event(self.reader, self._frame_limits)
+        return await read_event_before(self.reader, self._frame_limits, self._idle_deadline, self._idle_timeout_s / 4)
+
+    def _idle_deadline(self) -> float | None:
+        """Idle means owed no reply: a client waiting for a long synthesis is not idle, while one
+        that sends half a header, or one byte a minute, is (only complete events count)."""
+        if self._idle_timeout_s is None or self.idle_since is None:
+            return None
+        return self._last_activity + self._idle_timeout_s
+
+    @property
+    def idle_since(self) -> float | None:
+        """When this connection last completed an event or a reply; None while a reply is owed."""
+        if self._replying or not self._replies.empty():
+            return None
+        return self._last_activity
+
+    @property
+    def events_seen(self) -> int:
+        """Complete events read on this connection."""
+        return self._events_seen
+
+    @property
+    def closing(self) -> bool:
+        """True once the connection is being closed."""
+        return self._closing
 
     async def handle_event(self, event: Event) -> bool:
         """Queue the reply to one event (never raises for bad input)."""
@@ -249,6 +300,11 @@ class TtsEventHandler(AsyncEventHandler):
     async def _reply_loop(self) -> None:
         while True:
             reply = await self._replies.get()
+            if self._closing:
+                # The client is gone (or the server stopping): drop what it queued without
+                # starting syntheses or writing to a closed transport.
+                self._replies.task_done()
+                continue
             self._replying = True
             try:
                 await reply()
@@ -263,6 +319,7 @@ class TtsEventHandler(AsyncEventHandler):
                     )
             finally:
                 self._replying = False
+                self._last_activity = time.monotonic()
                 self._replies.task_done()
 
     async def _finish_replies(self) -> None:
@@ -275,6 +332,8 @@ class TtsEventHandler(AsyncEventHandler):
 
         Otherwise a client that never reads would hold its synthesis slot for ever.
         """
+        if self._closing:
+            raise _ClientGone
         try:
             async with asyncio.timeout(self._limits.request_timeout_s):
                 await self.write_event(event)
@@ -371,4 +430,8 @@ class TtsEventHandler(AsyncEventHandler):
 
     async def stop(self) -> None:
         """Server shutdown: end this connection."""
+        self._close()
+
+    def close(self) -> None:
+        """End this connection now (the listener makes room for a new one)."""
         self._close()

@@ -7,6 +7,7 @@ later, deep in the engine). These parsers check every field at the boundary and 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -19,6 +20,8 @@ MAX_SPEED: Final = 2.0
 MAX_SEED: Final = 2**63 - 1
 MAX_NAME_CHARS: Final = 200
 """Longest voice id, language or style name accepted (they are looked up, never stored)."""
+SLUG_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+"""Voice and style ids: letters, digits, `_` and `-`; no dots or slashes, so never a path."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,19 +45,42 @@ def _bad(message: str) -> RequestError:
     return RequestError(ErrorCode.BAD_REQUEST, message)
 
 
+def _unicode(value: str, what: str) -> str:
+    """`value` if it is valid Unicode. JSON can carry a lone surrogate ("\\ud800"), which Python
+    keeps in a str but nothing can encode: it would fail deep inside (cache key, engine, logs)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _bad(f"{what} is not valid Unicode text (it holds a lone surrogate)") from None
+    return value
+
+
 def _optional_str(container: dict[str, Any], key: str, where: str) -> str | None:
     value = container.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
         raise _bad(f"'{where}{key}' must be a string")
+    _unicode(value, f"'{where}{key}'")
     if len(value) > MAX_NAME_CHARS:
         raise _bad(f"'{where}{key}' is longer than {MAX_NAME_CHARS} characters")
     return value.strip() or None
 
 
+def _optional_slug(container: dict[str, Any], key: str, where: str, what: str) -> str | None:
+    """A voice or style id; anything that is not a slug cannot name one (and never reaches the library)."""
+    value = _optional_str(container, key, where)
+    if value is not None and not SLUG_RE.fullmatch(value):
+        raise RequestError(
+            ErrorCode.UNKNOWN_VOICE,
+            f"no {what} {value[:80]!r} on this server ({what} ids are letters, digits, '_' and '-')",
+        )
+    return value
+
+
 def check_text(text: str, max_chars: int) -> str:
-    """The text to speak, or `empty-text` / `text-too-long`."""
+    """The text to speak, or `empty-text` / `text-too-long` (or `bad-request` when not valid Unicode)."""
+    _unicode(text, "the text")
     if not text.strip():
         raise RequestError(ErrorCode.EMPTY_TEXT, "there is no text to speak")
     if len(text) > max_chars:
@@ -94,10 +120,10 @@ def _parse_voice_and_options(data: dict[str, Any]) -> SpeechRequest:
         voice = {}
     if not isinstance(voice, dict):
         raise _bad("'voice' must be an object")
-    voice_id = _optional_str(voice, "name", "voice.")
+    voice_id = _optional_slug(voice, "name", "voice.", "voice")
     # As in SynthesizeVoice.from_dict: a name wins, the language only counts without one.
     language = None if voice_id else _optional_str(voice, "language", "voice.")
-    style = _optional_str(voice, "speaker", "voice.")
+    style = _optional_slug(voice, "speaker", "voice.", "style")
 
     extras = data.get(OPTIONS_FIELD)
     if extras is None:
@@ -105,7 +131,7 @@ def _parse_voice_and_options(data: dict[str, Any]) -> SpeechRequest:
     if not isinstance(extras, dict):
         raise _bad(f"'{OPTIONS_FIELD}' must be an object")
     where = f"{OPTIONS_FIELD}."
-    style = _optional_str(extras, "style", where) or style
+    style = _optional_slug(extras, "style", where, "style") or style
     return SpeechRequest(
         text="",
         voice_id=voice_id,
@@ -143,7 +169,7 @@ def parse_chunk_text(data: dict[str, Any]) -> str:
     text = data.get("text")
     if not isinstance(text, str):
         raise _bad("'text' of synthesize-chunk must be a string")
-    return text
+    return _unicode(text, "the text")
 
 
 def parse_http_tts(body: Any, max_chars: int) -> SpeechRequest:
@@ -155,9 +181,9 @@ def parse_http_tts(body: Any, max_chars: int) -> SpeechRequest:
         raise _bad("'text' is required and must be a string")
     return SpeechRequest(
         text=check_text(text, max_chars),
-        voice_id=_optional_str(body, "voice", ""),
+        voice_id=_optional_slug(body, "voice", "", "voice"),
         language=_optional_str(body, "language", ""),
-        style=_optional_str(body, "style", ""),
+        style=_optional_slug(body, "style", "", "style"),
         speed=parse_speed(body.get("speed"), ""),
         seed=parse_seed(body.get("seed"), ""),
     )

@@ -55,7 +55,8 @@ class SentenceSplitter:
             if cut is None:
                 break
             sentence, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:]
-            sentences.append(sentence)
+            if has_speech(sentence):  # a hard cut through a long run of "-----" has nothing to say
+                sentences.append(sentence)
         return sentences
 
     def finish(self) -> list[str]:

@@ -12,18 +12,26 @@ import contextlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 from urllib.parse import urlparse
 
+from wyoming.error import Error
+from wyoming.event import async_write_event
+
+from .errors import ErrorCode
+from .framing import discard_input_then_close
 from .handler import TtsEventHandler
 
 _LOGGER = logging.getLogger(__name__)
 
 HandlerFactory = Callable[..., TtsEventHandler]
-"""`factory(reader, writer, *, finish_on_eof=..., close_after_error=...)`."""
+"""`factory(reader, writer, *, finish_on_eof=..., close_after_error=..., idle_timeout_s=...)`."""
+REFUSAL_WRITE_TIMEOUT_S: Final = 1.0
+REFUSAL_LOG_INTERVAL_S: Final = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +70,22 @@ def parse_uri(uri: str) -> Endpoint:
 class WyomingListener:
     """Accepts connections and runs one handler per connection (or one on stdin/stdout)."""
 
-    def __init__(self, endpoint: Endpoint, factory: HandlerFactory, *, stream_limit: int) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        factory: HandlerFactory,
+        *,
+        stream_limit: int,
+        max_connections: int,
+        idle_timeout_s: float | None,
+    ) -> None:
+        """`max_connections` and `idle_timeout_s` apply to socket connections, not to stdio."""
         self.endpoint = endpoint
         self._factory = factory
         self._stream_limit = stream_limit
+        self._max_connections = max_connections
+        self._idle_timeout_s = idle_timeout_s
+        self._last_refusal_log = -REFUSAL_LOG_INTERVAL_S
         self._server: asyncio.Server | None = None
         self._handlers: dict[asyncio.Task[None], TtsEventHandler] = {}
         self._stdio_task: asyncio.Task[None] | None = None
@@ -115,7 +135,12 @@ class WyomingListener:
         return reader, writer
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        handler = self._factory(reader, writer, finish_on_eof=False, close_after_error=True)
+        if not self._make_room():
+            await self._refuse(reader, writer)
+            return
+        handler = self._factory(
+            reader, writer, finish_on_eof=False, close_after_error=True, idle_timeout_s=self._idle_timeout_s
+        )
         task = asyncio.current_task()
         if task is None:  # pragma: no cover - asyncio always runs callbacks in a task
             return
@@ -126,6 +151,46 @@ class WyomingListener:
             _LOGGER.exception("Connection handler failed")
         finally:
             self._handlers.pop(task, None)
+
+    def _make_room(self) -> bool:
+        """True when a new connection fits, closing an idle one if the cap is reached.
+
+        Evicting rather than refusing means a flood of idle connections cannot lock Home
+        Assistant out. The victim is one that never completed an event if there is one (a
+        flood's), else the longest idle; only when every connection is owed a reply is the
+        newcomer refused.
+        """
+        open_handlers = [handler for handler in self._handlers.values() if not handler.closing]
+        if len(open_handlers) < self._max_connections:
+            return True
+        idle = [
+            (handler.events_seen > 0, since, handler)
+            for handler in open_handlers
+            if (since := handler.idle_since) is not None
+        ]
+        if not idle:
+            return False
+        victim = min(idle, key=lambda item: item[:2])[2]
+        _LOGGER.debug("At %d connections: closing an idle one", self._max_connections)
+        victim.close()
+        return True
+
+    async def _refuse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Every connection is busy: tell the newcomer so and close."""
+        now = time.monotonic()
+        if now - self._last_refusal_log >= REFUSAL_LOG_INTERVAL_S:
+            self._last_refusal_log = now
+            _LOGGER.warning(
+                "Refusing Wyoming connections: %d are open and all busy (the limit)", self._max_connections
+            )
+        message = f"the server has {self._max_connections} busy connections; try again shortly"
+        try:
+            async with asyncio.timeout(REFUSAL_WRITE_TIMEOUT_S):
+                await async_write_event(Error(text=message, code=ErrorCode.BUSY.value).event(), writer)
+        except (ConnectionError, OSError, TimeoutError):
+            writer.close()
+            return
+        await discard_input_then_close(reader, writer, REFUSAL_WRITE_TIMEOUT_S)
 
     async def wait_finished(self) -> None:
         """For stdio: until the input has ended and every reply is written. Sockets: forever."""

@@ -5,7 +5,9 @@ Contract: docs/http-api.md. `create_admin_app` builds the application; `AdminSit
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from importlib import resources
 from typing import Final
 
@@ -25,6 +27,11 @@ PUBLIC_WRITES: Final = frozenset({("POST", "/api/tts")})
 TOKEN_CHECKED_READS: Final = frozenset({("GET", "/api/auth")})
 STATIC_FILES: Final = {"app.js": "application/javascript", "style.css": "text/css"}
 MAX_HEADER_FIELD_BYTES: Final = 8190
+TURN_AWAY_RESPONSE: Final = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    b'Content-Length: 64\r\n\r\n{"error": "too many connections; try again", "code": "busy"}    '
+)
+TURN_AWAY_LOG_INTERVAL_S: Final = 60.0
 
 
 def _is_protected(request: web.Request) -> bool:
@@ -68,15 +75,66 @@ def create_admin_app(context: AdminContext) -> web.Application:
     return app
 
 
+class _TurnAway(asyncio.Protocol):
+    """A connection past the cap: answered 503 and closed at once, before any parsing."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(TURN_AWAY_RESPONSE)
+        transport.close()
+
+
+class _CappedSite(web.BaseSite):
+    """A TCP site holding at most `max_connections` HTTP connections.
+
+    aiohttp accepts without limit, so a flood of connections (each kept until the header
+    timeout) could use up the process's file descriptors, which Wyoming needs as well.
+    """
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, max_connections: int) -> None:
+        super().__init__(runner)
+        self._host = host
+        self._port = port
+        self._max_connections = max_connections
+        self._last_log = -TURN_AWAY_LOG_INTERVAL_S
+
+    @property
+    def name(self) -> str:
+        """As aiohttp's TCPSite names itself."""
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        """Register with the runner and listen."""
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: self._protocol(server), self._host, self._port, reuse_address=True
+        )
+
+    def _protocol(self, server: web.Server) -> asyncio.BaseProtocol:
+        if len(server.connections) < self._max_connections:
+            return server()
+        now = time.monotonic()
+        if now - self._last_log >= TURN_AWAY_LOG_INTERVAL_S:
+            self._last_log = now
+            _LOGGER.warning("Turning HTTP connections away: %d are open (the limit)", self._max_connections)
+        return _TurnAway()
+
+
 class AdminSite:
     """Runs the admin application on host:port (port 0 picks a free one)."""
 
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
+    def __init__(
+        self, app: web.Application, host: str, port: int, *, header_timeout_s: float, max_connections: int
+    ) -> None:
+        """`header_timeout_s` bounds how long a client may take to send a request's headers."""
         self._app = app
         self._host = host
         self._port = port
+        self._header_timeout_s = header_timeout_s
+        self._max_connections = max_connections
         self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
 
     @property
     def port(self) -> int:
@@ -90,20 +148,21 @@ class AdminSite:
     async def start(self) -> None:
         """Start serving."""
         # handler_cancellation: a client that hangs up cancels its handler, so /api/tts stops its synthesis.
+        # keepalive_timeout: aiohttp has no timeout for the headers of a request, but it closes a
+        # connection still waiting for a complete request when this timer (started at connect and
+        # after each response) fires, however many bytes trickled in: that is our header timeout
+        # (slowloris), and it closes connections that never send anything. Bodies have their own
+        # deadline (Limits.http_body_timeout_s) in the handlers.
         self._runner = web.AppRunner(
             self._app,
             handler_cancellation=True,
             access_log=None,
             max_field_size=MAX_HEADER_FIELD_BYTES,
+            keepalive_timeout=self._header_timeout_s,
             shutdown_timeout=2.0,
         )
         await self._runner.setup()
-        self._site = web.TCPSite(
-            self._runner,
-            self._host,
-            self._port,
-        )
-        await self._site.start()
+        await _CappedSite(self._runner, self._host, self._port, self._max_connections).start()
         _LOGGER.info("Admin API and web page on http://%s:%d/", self._host, self.port)
 
     async def stop(self) -> None:

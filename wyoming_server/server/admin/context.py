@@ -28,8 +28,8 @@ class AdminContext:
     runner: SynthesisRunner
     metrics: ServerMetrics
     limits: Limits
-    token: str
-    """The admin token (compared, never sent)."""
+    token: str = field(repr=False)
+    """The admin token (compared, never sent; kept out of repr so no log or traceback shows it)."""
     server_id: str
     version: str
     wyoming_port: Callable[[], int]

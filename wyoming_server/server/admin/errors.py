@@ -110,7 +110,8 @@ def token_matches(header: str | None, token: str) -> bool:
     scheme, _, presented = header.partition(" ")
     if scheme.lower() != "bearer":
         return False
-    return hmac.compare_digest(presented.strip().encode("utf-8"), token.encode("utf-8"))
+    # surrogateescape: a header with bytes that are not UTF-8 must fail to match, not crash (500).
+    return hmac.compare_digest(presented.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8"))
 
 
 def auth_middleware(token: str, is_protected: Callable[[web.Request], bool]) -> Any:

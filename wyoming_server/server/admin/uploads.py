@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
+from ..requests import SLUG_RE
 from .errors import ApiError
 
-SLUG_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-"""Voice and style ids: letters, digits, `_` and `-`; no dots or slashes, so never a path."""
 LANGUAGE_RE: Final = re.compile(r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")
 MAX_JSON_BYTES: Final = 64 * 1024
 MAX_FIELD_BYTES: Final = 16 * 1024
+MAX_FORM_PARTS: Final = 32
+"""The form has 10 fields; a body of thousands of tiny parts is refused, not parsed to the end."""
 MAX_NAME_CHARS: Final = 80
 _AUDIO_MAGIC: Final = (
     (b"RIFF", 8, b"WAVE"),
@@ -105,11 +107,25 @@ class EnrollmentForm:
     end_s: float | None
 
 
-async def _read_part(part: BodyPartReader, limit: int, what: str) -> bytes:
+class _BodyBudget:
+    """Bytes the whole multipart body may still use (a chunked body announces no length)."""
+
+    def __init__(self, total_bytes: int) -> None:
+        self.left = total_bytes
+
+    def take(self, count: int, limit_mb: int) -> None:
+        """Count `count` more bytes; 413 once the body is over the cap."""
+        self.left -= count
+        if self.left < 0:
+            raise ApiError(413, "too-large", f"the upload is larger than {limit_mb} MB")
+
+
+async def _read_part(part: BodyPartReader, limit: int, what: str, budget: _BodyBudget, limit_mb: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while chunk := await part.read_chunk(64 * 1024):
         size += len(chunk)
+        budget.take(len(chunk), limit_mb)
         if size > limit:
             raise ApiError(413, "too-large", f"{what} is larger than {limit} bytes")
         chunks.append(chunk)
@@ -133,32 +149,41 @@ async def read_enrollment_form(
     request: web.Request, *, max_upload_bytes: int, timeout_s: float
 ) -> EnrollmentForm:
     """Parse and check the multipart enrollment form."""
+    limit_mb = max_upload_bytes // (1024 * 1024)
     if request.content_length is not None and request.content_length > max_upload_bytes + MAX_JSON_BYTES:
-        raise ApiError(413, "too-large", f"the upload is larger than {max_upload_bytes // (1024 * 1024)} MB")
-    if not request.content_type.startswith("multipart/"):
+        raise ApiError(413, "too-large", f"the upload is larger than {limit_mb} MB")
+    if request.content_type != "multipart/form-data":
         raise ApiError(415, "unsupported-media", "send the enrollment as multipart/form-data")
     fields: dict[str, str] = {}
     audio: bytes | None = None
+    budget = _BodyBudget(max_upload_bytes + MAX_JSON_BYTES)
     try:
         async with asyncio.timeout(timeout_s):
             reader = await request.multipart()
+            parts = 0
             while (part := await reader.next()) is not None:
+                parts += 1
+                if parts > MAX_FORM_PARTS:
+                    raise ApiError(413, "too-large", f"the form has more than {MAX_FORM_PARTS} parts")
                 if not isinstance(part, BodyPartReader):
                     raise ApiError(400, "bad-request", "nested multipart bodies are not accepted")
+                if not part.name:
+                    raise ApiError(400, "bad-request", "a form field has no name")
                 if part.name == "audio":
-                    audio = await _read_part(part, max_upload_bytes, "the audio file")
+                    audio = await _read_part(part, max_upload_bytes, "the audio file", budget, limit_mb)
                 elif part.name in _TEXT_FIELDS:
-                    raw = await _read_part(part, MAX_FIELD_BYTES, f"field '{part.name}'")
+                    raw = await _read_part(part, MAX_FIELD_BYTES, f"field '{part.name}'", budget, limit_mb)
                     try:
                         fields[part.name] = raw.decode("utf-8")
                     except UnicodeDecodeError:
                         raise ApiError(400, "bad-request", f"field '{part.name}' is not UTF-8 text") from None
                 else:
-                    await _read_part(part, MAX_FIELD_BYTES, "an unknown field")
+                    await _read_part(part, MAX_FIELD_BYTES, "an unknown field", budget, limit_mb)
     except TimeoutError:
         raise ApiError(408, "timeout", "the upload arrived too slowly") from None
-    except ValueError as err:  # aiohttp's multipart parser on a broken body
-        raise ApiError(400, "bad-request", f"the multipart body is malformed ({err})") from None
+    except (ValueError, HttpProcessingError) as err:  # aiohttp's multipart parser on a broken body
+        detail = err.message if isinstance(err, HttpProcessingError) else str(err)
+        raise ApiError(400, "bad-request", f"the multipart body is malformed ({detail[:200]})") from None
 
     if not audio:
         raise ApiError(400, "bad-request", "'audio' (the reference clip) is required")

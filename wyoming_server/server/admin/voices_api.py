@@ -11,6 +11,7 @@ from aiohttp import web
 from ...engine import EngineError, ModelLoadError
 from ...voices.library import EnrollmentRejected, EnrollmentRequest, VoiceNotFoundError
 from ...voices.pack import VoicePack
+from .clip_check import check_clip
 from .context import context_of, dump_json
 from .errors import ApiError
 from .uploads import check_display_name, check_slug, read_enrollment_form, read_json
@@ -86,6 +87,8 @@ async def enroll_voice(request: web.Request) -> web.Response:
         max_upload_bytes=context.limits.max_upload_bytes,
         timeout_s=context.limits.http_body_timeout_s,
     )
+    max_seconds = context.limits.max_upload_audio_s
+    await context.blocking(lambda: check_clip(form.audio, max_seconds))  # before the heavy work, not during
     enrollment = EnrollmentRequest(
         name=form.name,
         audio=form.audio,
