@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile
-from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
 
 from wyoming_server.cli import main as cli_main
 from wyoming_server.engine import SynthesisCancelled, SynthesisOptions, VoicePackError, VoicePrompt
 from wyoming_server.engine.gpt_sovits.engine import GptSoVitsEngine
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
+from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
 
 TOKENS = 12
 SAMPLES_PER_TOKEN = 1280
