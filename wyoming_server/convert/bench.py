@@ -35,7 +35,7 @@ _LOGGER = logging.getLogger(__name__)
 
 IMPLEMENTATIONS: Final = ("int8", "fp32", "torch")
 REPEATS: Final = 3
-"""Timed runs of each whole decode / synthesis (the median is reported)."""
+"""Timed runs of each whole decode / synthesis (the best is reported, the median kept in the JSON)."""
 TINY_BANDWIDTH_BYTES: Final = 32 << 20
 TINY_AUDIO_S: Final = 1.0
 """Tiny models decode 1 s (torch's eager convolutions are slow on tiny channel counts)."""

@@ -1,7 +1,8 @@
-"""Timing and machine helpers of the benchmark: medians of repeated runs, memory bandwidth, RSS.
+"""Timing and machine helpers of the benchmark: best of repeated runs, memory bandwidth, RSS.
 
-The machine the benchmark runs on is often shared, so every figure is the median of several runs
-and the figures that matter most are ratios taken in the same run.
+The machine the benchmark runs on is often shared, so a timing is the best (shortest) of several
+runs, the one least disturbed by other work; the median is kept beside it in the JSON. The figures
+that matter most are ratios taken in the same run.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -21,8 +23,21 @@ BANDWIDTH_BYTES: Final = 256 << 20
 BANDWIDTH_REPEATS: Final = 5
 
 
-def median_seconds(run: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
-    """Median wall time of `run()` over `repeats` calls, after `warmup` untimed calls."""
+@dataclass(frozen=True)
+class Timing:
+    """Wall seconds of repeated runs."""
+
+    best: float
+    median: float
+
+
+def best_of(times: list[float]) -> Timing:
+    """The best and the median of some wall times."""
+    return Timing(min(times), statistics.median(times))
+
+
+def time_runs(run: Callable[[], Any], repeats: int, warmup: int = 1) -> Timing:
+    """Wall time of `run()` over `repeats` calls, after `warmup` untimed calls."""
     for _ in range(warmup):
         run()
     times = []
@@ -30,7 +45,7 @@ def median_seconds(run: Callable[[], Any], repeats: int, warmup: int = 1) -> flo
         started = time.perf_counter()
         run()
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return best_of(times)
 
 
 def memory_bandwidth(threads: int, size_bytes: int = BANDWIDTH_BYTES) -> dict[str, float]:

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from ..engine.gpt_sovits.manifest import SAMPLE_RATE_HZ, SAMPLES_PER_TOKEN
 from ..engine.gpt_sovits.model import GptSoVitsModel
 from ..engine.gpt_sovits.vits import VitsDecoder
-from .bench_timing import median_seconds, snr_db
+from .bench_timing import Timing, snr_db, time_runs
 from .sovits_modules import VitsDecoderModule
 
 AUDIO_SECONDS: Final = 6.0
@@ -88,16 +88,20 @@ def decoder_figures(
     for precision in ("int8", "fp32"):
         decoder = onnx_decoder(model_dir, precision, threads)
         waves[precision] = onnx_wave(decoder, inputs)
-        seconds = median_seconds(partial(onnx_wave, decoder, inputs), repeats, warmup=0)
-        figures[precision] = {"seconds": seconds, "rtf": seconds / inputs.seconds}
+        timing = time_runs(partial(onnx_wave, decoder, inputs), repeats, warmup=0)
+        figures[precision] = _timing_figures(timing, inputs.seconds)
         del decoder
     inter = _inter_channels(model_dir)
     waves["torch"] = torch_wave(module, inputs, inter)
-    seconds = median_seconds(lambda: torch_wave(module, inputs, inter), repeats, warmup=0)
-    figures["torch"] = {"seconds": seconds, "rtf": seconds / inputs.seconds}
+    timing = time_runs(lambda: torch_wave(module, inputs, inter), repeats, warmup=0)
+    figures["torch"] = _timing_figures(timing, inputs.seconds)
     figures["int8_snr_db"] = snr_db(waves["fp32"], waves["int8"])
     figures["torch_vs_fp32_snr_db"] = snr_db(waves["fp32"], waves["torch"])
     return figures
+
+
+def _timing_figures(timing: Timing, audio_s: float) -> dict[str, float]:
+    return {"seconds": timing.best, "seconds_median": timing.median, "rtf": timing.best / audio_s}
 
 
 def _inter_channels(model_dir: Path) -> int:

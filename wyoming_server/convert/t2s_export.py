@@ -21,6 +21,7 @@ from ..engine.gpt_sovits import t2s_io
 from ..engine.gpt_sovits.t2s_state import prefill_bias
 from .checkpoints import GptCheckpoint
 from .graph import GraphSpec, Inputs
+from .t2s_kv_cache import int8_kv_cache
 from .t2s_modules import BERT_DIM, EOS_FREE_STEPS, T2SDims, T2SModel, load_t2s_model
 
 ENCODER_TOLERANCE = 1e-4
@@ -227,6 +228,7 @@ def t2s_graph_specs(gpt: GptCheckpoint) -> list[GraphSpec]:
         quantization="dynamic",
         dynamic_op_types=("MatMul",),
         quantization_excluded_nodes=(HEAD_NODE_MARK,),
+        finish_int8=int8_kv_cache(model),
         verify_runs=10,  # every mode twice
     )
     return [encoder, decoder]
@@ -250,5 +252,6 @@ def t2s_dims(gpt: GptCheckpoint) -> dict[str, Any]:
         "eos_free_steps": EOS_FREE_STEPS,
         "top_k": int(inference.get("top_k", 15)),
         "max_sec": data.get("max_sec"),
-        "kv_cache": "GroupQueryAttention, shared past/present buffer (1, H, capacity, head_dim) per layer",
+        "kv_cache": "GroupQueryAttention, shared past/present buffer (B, H, capacity, head_dim) per layer; "
+        "fp32 in the fp32 graph, int8 with static per-channel scales in the INT8 graph",
     }
