@@ -43,6 +43,8 @@ class GraphSpec:
     """Largest allowed |onnx - torch| over every float output (integer outputs must match exactly)."""
     quantization: Quantization = "none"
     """What INT8 means for this graph: nothing, dynamic MatMul weights, or static QDQ."""
+    int8_note: str = ""
+    """The INT8 choice in words (which layers, which scheme), recorded in the manifest."""
     calibration_inputs: Callable[[], Iterable[Inputs]] | None = None
     """Realistic inputs for static quantization (required when quantization == "static")."""
     dynamic_op_types: tuple[str, ...] = ("MatMul", "Gemm")
@@ -75,9 +77,11 @@ class GraphResult:
     max_abs_error: float
     """fp32 ONNX vs torch, over the verification runs."""
     int8_error: dict[str, float] = field(default_factory=dict)
+    """INT8 vs fp32 ONNX: max_abs_error, and snr_db / cosine of the first float output."""
     quantization: Quantization = "none"
     """How the INT8 file was made ("none" = no INT8 file: the runtime uses fp32 for this graph)."""
-    """INT8 vs fp32 ONNX: max_abs_error, and snr_db / cosine of the first float output."""
+    int8_note: str = ""
+    """The INT8 choice in words (GraphSpec.int8_note)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the manifest."""
@@ -243,6 +247,7 @@ def quantize_graph(spec: GraphSpec, result: GraphResult, out_dir: Path, seed: in
         max_abs_error=result.max_abs_error,
         int8_error=int8_error,
         quantization=spec.quantization,
+        int8_note=spec.int8_note,
     )
 
 

@@ -156,7 +156,12 @@ def convert_model(
             },
             sampling_defaults={"top_k": int(gpt_ckpt.config.get("inference", {}).get("top_k", 15))},
             graphs={
-                r.name: GraphEntry(files=r.files, max_abs_error=r.max_abs_error, int8=r.int8_error or None)
+                r.name: GraphEntry(
+                    files=r.files,
+                    max_abs_error=r.max_abs_error,
+                    int8=r.int8_error or None,
+                    quantization=r.quantization if "int8" in r.files else "none",
+                )
                 for r in results
             },
             files={
@@ -173,6 +178,7 @@ def convert_model(
             },
             created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             converter_version=__version__,
+            extra={"int8_choices": {r.name: r.int8_note for r in results if "int8" in r.files and r.int8_note}},
         )
         (tmp_dir / MANIFEST_NAME).write_text(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False) + "\n")
         _fsync_tree(tmp_dir)
@@ -199,4 +205,6 @@ def _drop_fp32(result: GraphResult, folder: Path) -> GraphResult:
         files={"int8": result.files["int8"]},
         max_abs_error=result.max_abs_error,
         int8_error=result.int8_error,
+        quantization=result.quantization,
+        int8_note=result.int8_note,
     )
