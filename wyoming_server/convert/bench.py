@@ -103,11 +103,16 @@ def _speedups(figures: Figures, prefix_rows: int) -> dict[str, dict[str, float]]
 
 def _floors(figures: Figures, model_dir: Path, dims: dict[str, Any]) -> None:
     t2s = figures["t2s"]
-    weights = {p: bench_t2s.bytes_per_token(model_dir / f"t2s_decoder{'.int8' if p == 'int8' else ''}.onnx")
-               for p in ("int8", "fp32")}
-    floors = bench_t2s.bandwidth_floor(dims, weights, figures["bandwidth"]["read_gb_s"])
+    paths = {p: model_dir / f"t2s_decoder{'.int8' if p == 'int8' else ''}.onnx" for p in ("int8", "fp32")}
+    weights = {p: bench_t2s.bytes_per_token(path) for p, path in paths.items()}
+    value_bytes = {p: bench_t2s.cache_value_bytes(path) for p, path in paths.items()}
+    floors = bench_t2s.bandwidth_floor(dims, weights, value_bytes, figures["bandwidth"]["read_gb_s"])
     t2s["bytes_per_token"] = weights
-    t2s["kv_mb_per_token"] = {str(n): bench_t2s.kv_bytes_per_token(dims, n) / MB for n in bench_t2s.CACHE_LENGTHS}
+    t2s["kv_value_bytes"] = value_bytes
+    t2s["kv_mb_per_token"] = {
+        p: {str(n): bench_t2s.kv_bytes_per_token(dims, n, value_bytes[p]) / MB for n in bench_t2s.CACHE_LENGTHS}
+        for p in paths
+    }
     t2s["gflop_per_token"] = bench_t2s.gflops(dims)
     t2s["floor_ms"] = floors
     t2s["vs_floor"] = {

@@ -126,11 +126,19 @@ def format_report(figures: Figures) -> str:
     for n in (100, 500, 1000):
         key = str(n)
         floor_rows.append([
-            f"cache {n}", f"{t2s['kv_mb_per_token'][key]:.1f}", f"{t2s['gflop_per_token'][key]:.3f}",
+            f"cache {n}", f"{t2s['kv_mb_per_token']['int8'][key]:.1f} / {t2s['kv_mb_per_token']['fp32'][key]:.1f}",
+            f"{t2s['gflop_per_token'][key]:.3f}",
             *(f"{_fmt(floor[p][key])} ms ({_fmt(t2s['vs_floor'][p][key], 1)}x)" for p in ("int8", "fp32")),
         ])
-    lines += _table(["step", "KV MB read", "GFLOP", "INT8 floor (actual/floor)", "fp32 floor (actual/floor)"],
-                    floor_rows)
+    lines += _table(["step", "KV MB read (INT8 / fp32)", "GFLOP", "INT8 floor (actual/floor)",
+                     "fp32 floor (actual/floor)"], floor_rows)
+    gmac = decoder.get("gmac", {})
+    if gmac:
+        lines.append(
+            f"decoder work for {decoder['audio_s']:.0f} s of audio: {sum(gmac.values()):.1f} GMAC "
+            f"(INT8 residual blocks {gmac['int8']:.1f}, fp32 upsampling {gmac['upsampling']:.1f}, "
+            f"other fp32 {gmac['other']:.1f})"
+        )
     sizes = figures["sizes_mb"]
     lines += ["", "model files (MB): " + ", ".join(
         f"{g} {_fmt(s.get('fp32', math.nan), 1)} / {_fmt(s.get('int8', math.nan), 1)}" for g, s in sizes.items()

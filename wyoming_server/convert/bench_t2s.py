@@ -198,19 +198,31 @@ def flops_per_token(dims: dict[str, Any], cache_length: int) -> float:
     return float(2 * (matrices + attention))
 
 
-def kv_bytes_per_token(dims: dict[str, Any], cache_length: int) -> int:
-    """Bytes of fp32 K and V one step reads at `cache_length`."""
-    return int(2 * dims["n_layer"] * dims["d_model"] * cache_length * 4)
+def kv_bytes_per_token(dims: dict[str, Any], cache_length: int, value_bytes: int = 4) -> int:
+    """Bytes of K and V one step reads at `cache_length` (4 per value in fp32, 1 in int8)."""
+    return int(2 * dims["n_layer"] * dims["d_model"] * cache_length * value_bytes)
+
+
+def cache_value_bytes(onnx_path: Path) -> int:
+    """Bytes per cached value of a decoder graph: its past_key_0 input's element size."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    for value in graph.input:
+        if value.name == "past_key_0":
+            return int(onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).itemsize)
+    raise ValueError(f"{onnx_path.name} has no past_key_0 input")
 
 
 def bandwidth_floor(
-    dims: dict[str, Any], weight_bytes: dict[str, int], read_gb_s: float
+    dims: dict[str, Any], weight_bytes: dict[str, int], value_bytes: dict[str, int], read_gb_s: float
 ) -> dict[str, dict[str, float]]:
-    """Per precision and cache length: the step's floor in ms (weights + KV bytes / bandwidth)."""
+    """Per precision and cache length: the step's floor in ms ((weights + KV bytes) / bandwidth)."""
     floors: dict[str, dict[str, float]] = {}
     for precision, weights in weight_bytes.items():
         floors[precision] = {
-            str(length): (weights + kv_bytes_per_token(dims, length)) / (read_gb_s * 1e9) * 1000.0
+            str(length): (weights + kv_bytes_per_token(dims, length, value_bytes[precision]))
+            / (read_gb_s * 1e9) * 1000.0
             for length in CACHE_LENGTHS
         }
     return floors

@@ -7,6 +7,8 @@ scale, with the same seeded noise for every implementation.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -92,12 +94,50 @@ def decoder_figures(
         figures[precision] = _timing_figures(timing, inputs.seconds)
         del decoder
     inter = _inter_channels(model_dir)
-    waves["torch"] = torch_wave(module, inputs, inter)
+    with count_macs(module) as macs:
+        waves["torch"] = torch_wave(module, inputs, inter)
+    figures["gmac"] = {part: value / 1e9 for part, value in macs.items()}
     timing = time_runs(lambda: torch_wave(module, inputs, inter), repeats, warmup=0)
     figures["torch"] = _timing_figures(timing, inputs.seconds)
     figures["int8_snr_db"] = snr_db(waves["fp32"], waves["int8"])
     figures["torch_vs_fp32_snr_db"] = snr_db(waves["fp32"], waves["torch"])
     return figures
+
+
+@contextmanager
+def count_macs(module: torch.nn.Module) -> Iterator[dict[str, float]]:
+    """Multiply-adds of the convolutions and linear layers run inside the block, by part:
+    `int8` (the generator's residual blocks, quantized), `upsampling` (its ConvTransposes), `other`."""
+    totals = {"int8": 0.0, "upsampling": 0.0, "other": 0.0}
+    handles = []
+
+    def hook(name: str) -> Callable[..., None]:
+        def record(layer: torch.nn.Module, args: Any, output: torch.Tensor) -> None:
+            weight = layer.weight
+            if not isinstance(weight, torch.Tensor):
+                return
+            shape = [int(n) for n in weight.shape]
+            if isinstance(layer, torch.nn.Linear):
+                macs = float(output.numel()) * shape[1]
+            elif isinstance(layer, torch.nn.ConvTranspose1d):  # weight (in, out, k): every input meets out x k
+                macs = float(args[0].numel()) * shape[1] * shape[2]
+            else:  # Conv1d weight (out, in/groups, k): every output needs in/groups x k
+                macs = float(output.numel()) * shape[1] * shape[2]
+            if name.startswith("dec.resblocks."):
+                totals["int8"] += macs
+            else:
+                totals["upsampling" if name.startswith("dec.ups.") else "other"] += macs
+
+        return record
+
+    for name, layer in module.named_modules():
+        if isinstance(layer, torch.nn.Conv1d | torch.nn.ConvTranspose1d | torch.nn.Linear):
+            handles.append(layer.register_forward_hook(hook(name)))
+    try:
+        yield totals
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def _timing_figures(timing: Timing, audio_s: float) -> dict[str, float]:
