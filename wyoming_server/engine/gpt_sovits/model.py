@@ -12,6 +12,7 @@ from typing import Final
 import onnxruntime as ort
 
 from ..errors import ModelLoadError
+from ..memory import use_mmap_for_large_buffers
 from .manifest import Manifest
 
 _LOGGER = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class GptSoVitsModel:
         chosen = precision or manifest.default_precision
         if chosen not in manifest.precision:
             raise ModelLoadError(f"model {model_dir.name} has no {chosen} graphs (has {', '.join(manifest.precision)})")
+        use_mmap_for_large_buffers()  # the decoder's large activations must not pile up in the heap
         return cls(manifest, model_dir, chosen, threads)
 
     @classmethod
