@@ -115,6 +115,15 @@ def format_report(figures: Figures) -> str:
          _fmt(figures["speedups"]["fp32_vs_torch"]["sentence"]) + "x", "1x"],
     ]
     lines += ["", *_table(["", "INT8 ONNX", "fp32 ONNX", "torch fp32 eager"], rows)]
+    lines.append(
+        "CPU time of the process, all threads (with --threads 1: what an idle core takes): "
+        + "; ".join(
+            f"{impl} step at 100 {_fmt(t2s[impl].get('step_ms_100_cpu', math.nan))} ms, "
+            f"decoder {_fmt(decoder[impl].get('seconds_cpu', math.nan), 3)} s"
+            for impl in impls
+        )
+        + f"; INT8 pipeline {_fmt(pipeline['int8'].get('pipeline_s_cpu', math.nan), 3)} s"
+    )
     floor, bandwidth = t2s["floor_ms"], figures["bandwidth"]
     lines += [
         "",

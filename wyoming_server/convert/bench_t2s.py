@@ -99,18 +99,20 @@ def onnx_decoder(model_dir: Path, precision: str, threads: int) -> T2SDecoder:
 
 def _time_steps(step: Any, tokens: NDArray[np.int64]) -> Timing:
     """Seconds of single steps fed `tokens` one by one (the first WARM_STEPS untimed)."""
-    times = []
+    times, cpu_times = [], []
     for index, token in enumerate(tokens[: WARM_STEPS + TIMED_STEPS]):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         step(int(token))
         if index >= WARM_STEPS:
             times.append(time.perf_counter() - started)
-    return best_of(times)
+            cpu_times.append(time.process_time() - cpu_started)
+    return best_of(times, cpu_times)
 
 
 def _put_ms(figures: dict[str, Any], key: str, timing: Timing) -> None:
     figures[key] = timing.best * 1000.0
     figures[f"{key}_median"] = timing.median * 1000.0
+    figures[f"{key}_cpu"] = timing.cpu * 1000.0
 
 
 def onnx_figures(decoder: T2SDecoder, inputs: T2SInputs) -> dict[str, Any]:

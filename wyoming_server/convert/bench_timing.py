@@ -25,27 +25,32 @@ BANDWIDTH_REPEATS: Final = 5
 
 @dataclass(frozen=True)
 class Timing:
-    """Wall seconds of repeated runs."""
+    """Seconds of repeated runs."""
 
     best: float
+    """Shortest wall time."""
     median: float
+    """Median wall time."""
+    cpu: float
+    """Shortest CPU time of the process (all its threads): with one thread, what an idle core takes."""
 
 
-def best_of(times: list[float]) -> Timing:
-    """The best and the median of some wall times."""
-    return Timing(min(times), statistics.median(times))
+def best_of(times: list[float], cpu_times: list[float]) -> Timing:
+    """The best and the median of some wall times, and the best CPU time."""
+    return Timing(min(times), statistics.median(times), min(cpu_times))
 
 
 def time_runs(run: Callable[[], Any], repeats: int, warmup: int = 1) -> Timing:
-    """Wall time of `run()` over `repeats` calls, after `warmup` untimed calls."""
+    """Wall and CPU time of `run()` over `repeats` calls, after `warmup` untimed calls."""
     for _ in range(warmup):
         run()
-    times = []
+    times, cpu_times = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         run()
         times.append(time.perf_counter() - started)
-    return best_of(times)
+        cpu_times.append(time.process_time() - cpu_started)
+    return best_of(times, cpu_times)
 
 
 def memory_bandwidth(threads: int, size_bytes: int = BANDWIDTH_BYTES) -> dict[str, float]:
