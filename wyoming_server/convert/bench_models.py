@@ -40,7 +40,11 @@ REFERENCE_TEXT: Final = "晚饭做好了，快来吃吧，今天有你最爱吃�
 PROMPT_FILE: Final = "prompt.npz"
 _CODE_ROOT: Final = Path(__file__).resolve().parent.parent
 # The code a converted folder depends on: the converter and the engine modules it imports.
-_HASHED_CODE: Final = ("convert/*.py", "engine/gpt_sovits/*.py", "engine/audio.py")
+_HASHED_CODE: Final = (
+    "convert/*.py",
+    "engine/audio.py",
+    *(f"engine/gpt_sovits/{name}.py" for name in ("manifest", "reference", "t2s_io", "t2s_state", "vits")),
+)
 _NOT_HASHED_PREFIX: Final = "bench"
 _HASHED_PACKAGES: Final = ("torch", "onnx", "onnxruntime", "numpy")
 
