@@ -47,12 +47,12 @@ class ConvertedT2S:
         return T2SDecoder(GptSoVitsModel.from_sessions(manifest, sessions, precision))
 
 
-def convert_t2s(ckpt_path: Path, out_dir: Path) -> ConvertedT2S:
+def convert_t2s(ckpt_path: Path, out_dir: Path, int8_kv_cache: bool = False) -> ConvertedT2S:
     """Load, export, verify and quantize both T2S graphs (the converter's own path)."""
     checkpoint = load_gpt_checkpoint(ckpt_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = {}
-    for spec in t2s_graph_specs(checkpoint):
+    for spec in t2s_graph_specs(checkpoint, int8_kv_cache):
         results[spec.name] = quantize_graph(spec, export_graph(spec, out_dir), out_dir)
     return ConvertedT2S(checkpoint, load_t2s_model(checkpoint.weights, checkpoint.config), out_dir, results)
 

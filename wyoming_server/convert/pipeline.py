@@ -96,8 +96,13 @@ def convert_model(
     precision: str = "both",
     overwrite: bool = False,
     progress: Progress | None = None,
+    int8_kv_cache: bool = False,
 ) -> Manifest:
-    """Convert official GPT-SoVITS checkpoints into a model folder; raises ConversionError."""
+    """Convert official GPT-SoVITS checkpoints into a model folder; raises ConversionError.
+
+    `int8_kv_cache`: the INT8 T2S graph keeps its KV cache in int8 (less memory, faster steps,
+    slower prefill; see `t2s_kv_cache`).
+    """
     from .sovits_export import bert_dims, bert_extra_files, bert_graph_specs, sovits_dims, sovits_graph_specs
     from .t2s_export import t2s_dims, t2s_graph_specs
 
@@ -116,7 +121,7 @@ def convert_model(
             "with --sv (pretrained_eres2netv2w24s4ep4.ckpt)"
         )
     specs: list[GraphSpec] = [
-        *t2s_graph_specs(gpt_ckpt),
+        *t2s_graph_specs(gpt_ckpt, int8_kv_cache),
         *sovits_graph_specs(sovits_ckpt, hubert_dir, sv if sovits_ckpt.version in PRO_VERSIONS else None),
         *(bert_graph_specs(bert_dir) if bert_dir is not None else []),
     ]

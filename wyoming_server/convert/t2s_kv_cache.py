@@ -1,4 +1,4 @@
-"""An INT8 KV cache for the INT8 T2S decoder graph: calibrate, rewrite, check against fp32.
+"""An optional INT8 KV cache for the INT8 T2S decoder graph (`convert --int8-kv-cache`).
 
 Every step reads the whole cache: 98 kB per cached position in fp32 at the released size, as much
 as the INT8 weights at 800 positions. GroupQueryAttention can keep the cache in int8 with a fixed
@@ -9,8 +9,11 @@ semantic tokens the model itself generates after them, `KV_SCALE_MARGIN` above t
 value seen per channel (larger values saturate). The result is checked against the fp32 graph on
 a sequence not used for calibration: logits cosine and greedy agreement go into the manifest.
 
-Measured (README "Performance"): a quarter of the cache bytes, a faster step at every length, and
-logits cosine >= 0.9999 against fp32 on random weights.
+Measured at the released size (README "Performance"): a quarter of the cache bytes, a step 13-17%
+faster, logits cosine >= 0.9999 against fp32 on random weights; but onnxruntime's CPU kernel reads
+a quantized cache slowly in the prefill (its cost grows with the square of the prefill's rows:
+185 -> 346 ms of CPU for 250 rows), which lengthens the time to first audio. So it is off by
+default.
 """
 
 from __future__ import annotations
