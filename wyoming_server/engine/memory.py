@@ -6,9 +6,9 @@ The SoVITS decoder allocates and frees hundreds of 3-12 MB activations per sente
 grew far beyond what was alive at any moment. Two remedies:
 
 - `use_mmap_for_large_buffers` fixes the threshold at `MMAP_THRESHOLD_BYTES`: larger buffers are
-  mapped and unmapped every time. Measured with the real-size INT8 decoder: peak RSS while
-  decoding 6 s of audio went from +230 MB to +160 MB above the loaded model (12 s: +430 to
-  +220 MB) for a few percent more decoder CPU time (the kernel zeroes the fresh pages).
+  mapped and unmapped every time. Measured with the real-size INT8 decoder: the peak while
+  decoding 6 s of audio went from +230 MB to +104 MB above the RSS before it (a 12 s decode after
+  it: +424 to +175 MB), for a few percent more decoder CPU time (the kernel zeroes fresh pages).
 - `trim_heap` returns free heap pages after a large one-off load (`malloc_trim(0)`).
 """
 
