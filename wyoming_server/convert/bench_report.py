@@ -111,7 +111,8 @@ def format_report(figures: Figures) -> str:
          _fmt(pipeline["torch_sum_of_parts_rtf"], 3) + " (sum of parts)"],
         ["first audio (ms)", _fmt(pipeline["int8"]["first_audio_ms"], 0), _fmt(pipeline["fp32"]["first_audio_ms"], 0),
          "-"],
-        [f"speed-up over torch, one {decoder['audio_s']:g} s sentence", _fmt(figures["speedups"]["int8_vs_torch"]["sentence"]) + "x",
+        [f"speed-up over torch, one {decoder['audio_s']:g} s sentence",
+         _fmt(figures["speedups"]["int8_vs_torch"]["sentence"]) + "x",
          _fmt(figures["speedups"]["fp32_vs_torch"]["sentence"]) + "x", "1x"],
     ]
     lines += ["", *_table(["", "INT8 ONNX", "fp32 ONNX", "torch fp32 eager"], rows)]
