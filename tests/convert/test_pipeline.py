@@ -22,8 +22,8 @@ def test_manifest_records_versions_graphs_and_hashes(tiny_model_v2: Path) -> Non
     assert manifest.version == "v2"
     assert manifest.symbol_table == "gpt-sovits-v2-732"
     assert manifest.precision == ["fp32", "int8"]
-    for graph in ("t2s_encoder", "vits_decoder", "ref_embedder", "prompt_extractor", "bert"):
-        assert graph in manifest.graphs
+    for name in ("t2s_encoder", "vits_decoder", "ref_embedder", "prompt_extractor", "bert"):
+        assert name in manifest.graphs
     assert "sv_embedder" not in manifest.graphs
     int8_graphs = [name for name, g in manifest.graphs.items() if "int8" in g.files]
     assert int8_graphs, "at least one graph is quantized"
