@@ -120,8 +120,9 @@ def prepare_models(cache_dir: Path, size: BenchSize, bert: bool = False) -> Benc
         _LOGGER.info("using the converted benchmark model in %s", root)
         return BenchModels(model_dir, gpt, sovits, cached=True, conversion_s=0.0, key=key)
     started = time.perf_counter()
-    for stale in cache_dir.glob(f"{name}-*"):  # earlier code versions of the same model
-        if stale.is_dir() and stale != root:
+    for stale in cache_dir.glob(f"{name}-*"):  # earlier code versions of the same model (not "-bert" ones)
+        key_part = stale.name[len(name) + 1 :]
+        if stale.is_dir() and stale != root and len(key_part) == len(key) and key_part.isalnum():
             shutil.rmtree(stale, ignore_errors=True)
     _LOGGER.info("writing random %s checkpoints into %s", name, sources)
     gpt, sovits, hubert, bert_dir = _write_sources(sources, size, bert)
