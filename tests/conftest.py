@@ -1,6 +1,6 @@
 """Shared fixtures: tiny random-weight checkpoints in the official formats, converted once per session.
 
-The writers live in tests/tiny_models/ and need torch; server-only test runs never import them.
+The writers live in wyoming_server/convert/random_*.py and need torch; server-only test runs never import them.
 """
 
 from __future__ import annotations
@@ -43,8 +43,13 @@ class TinyCheckpoints:
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> TinyCheckpoints:
     """Write tiny GPT/SoVITS/HuBERT/SV/BERT files once per test session."""
-    from tests.tiny_models.gpt import write_tiny_gpt
-    from tests.tiny_models.sovits import write_tiny_bert, write_tiny_hubert, write_tiny_sovits, write_tiny_sv
+    from wyoming_server.convert.random_gpt import write_tiny_gpt
+    from wyoming_server.convert.random_sovits import (
+        write_tiny_bert,
+        write_tiny_hubert,
+        write_tiny_sovits,
+        write_tiny_sv,
+    )
 
     root = tmp_path_factory.mktemp("tiny-checkpoints")
     return TinyCheckpoints(

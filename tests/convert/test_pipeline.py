@@ -22,12 +22,18 @@ def test_manifest_records_versions_graphs_and_hashes(tiny_model_v2: Path) -> Non
     assert manifest.version == "v2"
     assert manifest.symbol_table == "gpt-sovits-v2-732"
     assert manifest.precision == ["fp32", "int8"]
-    for graph in ("t2s_encoder", "vits_decoder", "ref_embedder", "prompt_extractor", "bert"):
-        assert graph in manifest.graphs
+    for name in ("t2s_encoder", "vits_decoder", "ref_embedder", "prompt_extractor", "bert"):
+        assert name in manifest.graphs
     assert "sv_embedder" not in manifest.graphs
     int8_graphs = [name for name, g in manifest.graphs.items() if "int8" in g.files]
     assert int8_graphs, "at least one graph is quantized"
     assert "int8" not in manifest.graphs["prompt_extractor"].files  # the codebook argmin stays fp32
+    # Each INT8 choice is recorded: the scheme and, in words, which layers (issue 7).
+    assert {n: manifest.graphs[n].quantization for n in int8_graphs} == {
+        "t2s_decoder": "dynamic", "vits_decoder": "static", "bert": "dynamic"
+    }
+    assert set(manifest.extra["int8_choices"]) == set(int8_graphs)
+    assert "KV cache fp32" in manifest.extra["int8_choices"]["t2s_decoder"]  # int8 only with --int8-kv-cache
     for name, info in manifest.files.items():
         assert sha256_file(tiny_model_v2 / name) == info["sha256"]
     for entry in manifest.graphs.values():

@@ -65,7 +65,18 @@ def test_int8_only_for_the_decoder_and_bert() -> None:
     assert features.shape == (2, TINY_BERT_HIDDEN)
 
 
-def test_generator_int8_layers_leave_the_last_stage_in_fp32() -> None:
+def test_generator_int8_layers_are_the_residual_blocks_of_every_stage() -> None:
     prefixes = generator_int8_prefixes((10, 8, 2, 2, 2), 3)
-    assert prefixes[:4] == ("/dec/ups.0/", "/dec/ups.1/", "/dec/ups.2/", "/dec/ups.3/")
-    assert prefixes[4:] == tuple(f"/dec/resblocks.{j}/" for j in range(12))
+    assert prefixes == tuple(f"/dec/resblocks.{j}/" for j in range(15))
+
+
+def test_int8_decoder_quantizes_resblock_convs_only() -> None:
+    import onnx
+
+    folder = cached_sovits_folder("v2", int8=True, bert=True)
+    graph = onnx.load(str(folder.model_dir / folder.results["vits_decoder"].files["int8"])).graph
+    convs = [n for n in graph.node if n.op_type in ("Conv", "ConvTranspose")]
+    assert any(n.name.startswith("/dec/resblocks.") for n in convs)
+    for node in convs:
+        inputs_quantized = any(i.endswith("_DequantizeLinear_Output") for i in node.input)
+        assert inputs_quantized == (node.op_type == "Conv" and node.name.startswith("/dec/resblocks.")), node.name

@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from tests.tiny_models.sovits import (
+from wyoming_server.convert.bert_module import load_bert, read_bert_vocab
+from wyoming_server.convert.checkpoints import load_sovits_checkpoint
+from wyoming_server.convert.eres2net import load_eres2net, sv_output_dim
+from wyoming_server.convert.errors import ConversionError
+from wyoming_server.convert.hubert import load_hubert
+from wyoming_server.convert.random_sovits import (
     SOVITS_TINY,
     TINY_SV_CHANNELS,
     utils_module,
@@ -20,11 +25,6 @@ from tests.tiny_models.sovits import (
     write_tiny_sovits,
     write_tiny_sv,
 )
-from wyoming_server.convert.bert_module import load_bert, read_bert_vocab
-from wyoming_server.convert.checkpoints import load_sovits_checkpoint
-from wyoming_server.convert.eres2net import load_eres2net, sv_output_dim
-from wyoming_server.convert.errors import ConversionError
-from wyoming_server.convert.hubert import load_hubert
 from wyoming_server.convert.sovits_attention import RelativeSelfAttention
 from wyoming_server.convert.sovits_export import bert_extra_files, sovits_graph_specs
 from wyoming_server.convert.sovits_modules import build_sovits_modules

@@ -1,1 +1,1 @@
-"""Tiny random-weight checkpoints written in the official GPT-SoVITS formats (test inputs)."""
+"""Test helpers around the random-weight checkpoint writers (which live in `wyoming_server.convert.random_*`)."""

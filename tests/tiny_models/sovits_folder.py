@@ -17,6 +17,7 @@ from typing import Final
 
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
 from wyoming_server.convert.graph import GraphResult, export_graph, quantize_graph
+from wyoming_server.convert.random_sovits import write_tiny_bert, write_tiny_hubert, write_tiny_sovits, write_tiny_sv
 from wyoming_server.convert.sovits_export import (
     bert_dims,
     bert_extra_files,
@@ -32,8 +33,6 @@ from wyoming_server.engine.gpt_sovits.manifest import (
     sha256_file,
 )
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
-
-from .sovits import write_tiny_bert, write_tiny_hubert, write_tiny_sovits, write_tiny_sv
 
 TINY_BERT_HIDDEN: Final = 32
 

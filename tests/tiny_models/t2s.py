@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tests.tiny_models.gpt import tiny_gpt_state_dict
 from wyoming_server.convert.checkpoints import GptCheckpoint, load_gpt_checkpoint
 from wyoming_server.convert.graph import GraphResult, export_graph, quantize_graph
+from wyoming_server.convert.random_gpt import tiny_gpt_state_dict
 from wyoming_server.convert.t2s_export import t2s_dims, t2s_graph_specs
 from wyoming_server.convert.t2s_modules import T2SModel, load_t2s_model
 from wyoming_server.engine.gpt_sovits.manifest import Manifest
@@ -47,12 +47,12 @@ class ConvertedT2S:
         return T2SDecoder(GptSoVitsModel.from_sessions(manifest, sessions, precision))
 
 
-def convert_t2s(ckpt_path: Path, out_dir: Path) -> ConvertedT2S:
+def convert_t2s(ckpt_path: Path, out_dir: Path, int8_kv_cache: bool = False) -> ConvertedT2S:
     """Load, export, verify and quantize both T2S graphs (the converter's own path)."""
     checkpoint = load_gpt_checkpoint(ckpt_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = {}
-    for spec in t2s_graph_specs(checkpoint):
+    for spec in t2s_graph_specs(checkpoint, int8_kv_cache):
         results[spec.name] = quantize_graph(spec, export_graph(spec, out_dir), out_dir)
     return ConvertedT2S(checkpoint, load_t2s_model(checkpoint.weights, checkpoint.config), out_dir, results)
 

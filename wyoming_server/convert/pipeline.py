@@ -96,8 +96,13 @@ def convert_model(
     precision: str = "both",
     overwrite: bool = False,
     progress: Progress | None = None,
+    int8_kv_cache: bool = False,
 ) -> Manifest:
-    """Convert official GPT-SoVITS checkpoints into a model folder; raises ConversionError."""
+    """Convert official GPT-SoVITS checkpoints into a model folder; raises ConversionError.
+
+    `int8_kv_cache`: the INT8 T2S graph keeps its KV cache in int8 (less memory, faster steps,
+    slower prefill; see `t2s_kv_cache`).
+    """
     from .sovits_export import bert_dims, bert_extra_files, bert_graph_specs, sovits_dims, sovits_graph_specs
     from .t2s_export import t2s_dims, t2s_graph_specs
 
@@ -116,7 +121,7 @@ def convert_model(
             "with --sv (pretrained_eres2netv2w24s4ep4.ckpt)"
         )
     specs: list[GraphSpec] = [
-        *t2s_graph_specs(gpt_ckpt),
+        *t2s_graph_specs(gpt_ckpt, int8_kv_cache),
         *sovits_graph_specs(sovits_ckpt, hubert_dir, sv if sovits_ckpt.version in PRO_VERSIONS else None),
         *(bert_graph_specs(bert_dir) if bert_dir is not None else []),
     ]
@@ -156,7 +161,12 @@ def convert_model(
             },
             sampling_defaults={"top_k": int(gpt_ckpt.config.get("inference", {}).get("top_k", 15))},
             graphs={
-                r.name: GraphEntry(files=r.files, max_abs_error=r.max_abs_error, int8=r.int8_error or None)
+                r.name: GraphEntry(
+                    files=r.files,
+                    max_abs_error=r.max_abs_error,
+                    int8=r.int8_error or None,
+                    quantization=r.quantization if "int8" in r.files else "none",
+                )
                 for r in results
             },
             files={
@@ -173,6 +183,7 @@ def convert_model(
             },
             created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             converter_version=__version__,
+            extra={"int8_choices": {r.name: r.int8_note for r in results if "int8" in r.files and r.int8_note}},
         )
         (tmp_dir / MANIFEST_NAME).write_text(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False) + "\n")
         _fsync_tree(tmp_dir)
@@ -199,4 +210,6 @@ def _drop_fp32(result: GraphResult, folder: Path) -> GraphResult:
         files={"int8": result.files["int8"]},
         max_abs_error=result.max_abs_error,
         int8_error=result.int8_error,
+        quantization=result.quantization,
+        int8_note=result.int8_note,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from torch import nn
 
 from ..engine.gpt_sovits import t2s_io
 from ..engine.gpt_sovits.t2s_state import prefill_bias
+from . import t2s_kv_cache
 from .checkpoints import GptCheckpoint
 from .graph import GraphSpec, Inputs
 from .t2s_modules import BERT_DIM, EOS_FREE_STEPS, T2SDims, T2SModel, load_t2s_model
@@ -177,8 +178,23 @@ def _decoder_inputs(model: T2SModel, rng: np.random.Generator, mode: str) -> Inp
     return inputs
 
 
-def t2s_graph_specs(gpt: GptCheckpoint) -> list[GraphSpec]:
-    """The `t2s_encoder` and `t2s_decoder` graph specs of a GPT checkpoint (loaded strictly)."""
+INT8_NOTE: Final = (
+    "dynamic INT8 (per-tensor int8 weights) on the four MatMuls of every layer; output head, embeddings, "
+    "LayerNorm and attention fp32; KV cache {cache}"
+)
+KV_CACHE_NOTES: Final = {
+    False: "fp32",
+    True: "int8 with static per-channel scales calibrated on decoding real sentences "
+    "(fp32 kept if logits cosine < 0.999)",
+}
+
+
+def t2s_graph_specs(gpt: GptCheckpoint, int8_kv_cache: bool = False) -> list[GraphSpec]:
+    """The `t2s_encoder` and `t2s_decoder` graph specs of a GPT checkpoint (loaded strictly).
+
+    `int8_kv_cache`: the INT8 decoder graph keeps its KV cache in int8 (`t2s_kv_cache`): a quarter
+    of the cache memory and a faster step, but a slower prefill (README "Performance").
+    """
     model = load_t2s_model(gpt.weights, gpt.config)
     dims = model.dims
 
@@ -227,6 +243,8 @@ def t2s_graph_specs(gpt: GptCheckpoint) -> list[GraphSpec]:
         quantization="dynamic",
         dynamic_op_types=("MatMul",),
         quantization_excluded_nodes=(HEAD_NODE_MARK,),
+        finish_int8=t2s_kv_cache.int8_kv_cache(model) if int8_kv_cache else None,
+        int8_note=INT8_NOTE.format(cache=KV_CACHE_NOTES[int8_kv_cache]),
         verify_runs=10,  # every mode twice
     )
     return [encoder, decoder]
@@ -250,5 +268,6 @@ def t2s_dims(gpt: GptCheckpoint) -> dict[str, Any]:
         "eos_free_steps": EOS_FREE_STEPS,
         "top_k": int(inference.get("top_k", 15)),
         "max_sec": data.get("max_sec"),
-        "kv_cache": "GroupQueryAttention, shared past/present buffer (1, H, capacity, head_dim) per layer",
+        "kv_cache": "GroupQueryAttention, shared past/present buffer (B, H, capacity, head_dim) per layer "
+        "(int8 in the INT8 graph when converted with the int8 KV cache)",
     }

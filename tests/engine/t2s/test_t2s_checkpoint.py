@@ -10,11 +10,11 @@ import onnx
 import pytest
 import torch
 
-from tests.tiny_models.gpt import tiny_gpt_state_dict, write_tiny_gpt
 from tests.tiny_models.t2s import ConvertedT2S, Inputs, convert_t2s
 from wyoming_server.convert.checkpoints import load_gpt_checkpoint
 from wyoming_server.convert.errors import ConversionError
 from wyoming_server.convert.graph import export_graph
+from wyoming_server.convert.random_gpt import tiny_gpt_state_dict, write_tiny_gpt
 from wyoming_server.convert.t2s_export import t2s_dims, t2s_graph_specs
 from wyoming_server.convert.t2s_modules import load_t2s_model, prefix_lm_blocked
 from wyoming_server.engine import SynthesisOptions
@@ -127,6 +127,8 @@ def test_int8_decoder_keeps_head_fp32(tiny_t2s: ConvertedT2S) -> None:
     assert ops.count("GroupQueryAttention") == tiny_t2s.model.dims.n_layer
     assert result.max_abs_error < 1e-4
     assert set(result.int8_error) == {"max_abs_error", "snr_db", "cosine"}
+    past = [i for i in graph.input if i.name.startswith("past_")]
+    assert past and all(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for i in past)
     assert "int8" not in tiny_t2s.results["t2s_encoder"].files  # embeddings stay fp32
     assert result.to_dict()["quantization"] == "dynamic"
     assert tiny_t2s.results["t2s_encoder"].to_dict()["quantization"] == "none"

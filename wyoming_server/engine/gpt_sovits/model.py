@@ -12,6 +12,7 @@ from typing import Final
 import onnxruntime as ort
 
 from ..errors import ModelLoadError
+from ..memory import use_mmap_for_large_buffers
 from .manifest import Manifest
 
 _LOGGER = logging.getLogger(__name__)
@@ -21,15 +22,27 @@ DEFAULT_THREADS: Final = min(4, os.cpu_count() or 1)
 
 # Graphs a model folder must have to speak (enrollment-only graphs are optional at run time).
 REQUIRED_GRAPHS: Final = ("t2s_encoder", "t2s_decoder", "vits_decoder")
+ENROLLMENT_GRAPHS: Final = ("prompt_extractor", "ref_embedder", "sv_embedder")
+"""Run once per enrollment: opened for each use and not kept (HuBERT alone holds about 400 MB)."""
+NO_ARENA_GRAPHS: Final = ("vits_decoder", "prompt_extractor", "sv_embedder")
+"""Graphs whose activations are large and scale with the audio: their sessions allocate them per run
+instead of keeping them in onnxruntime's arena (measured: the same speed, and the decoder's
+100+ MB of activations for a 6 s sentence are given back after each sentence)."""
 
 
-def create_session(path: Path, threads: int = DEFAULT_THREADS) -> ort.InferenceSession:
-    """An onnxruntime CPU session with our thread settings; raises ModelLoadError."""
+def create_session(path: Path, threads: int = DEFAULT_THREADS, memory_arena: bool = True) -> ort.InferenceSession:
+    """An onnxruntime CPU session with our thread and memory settings; raises ModelLoadError.
+
+    Weights are allocated outside the arena (`use_device_allocator_for_initializers`: about 25 MB
+    less for the T2S decoder); `memory_arena=False` also keeps activations out of it.
+    """
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.enable_cpu_mem_arena = memory_arena
+    options.add_session_config_entry("session.use_device_allocator_for_initializers", "1")
     options.log_severity_level = 3
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -86,6 +99,7 @@ class GptSoVitsModel:
         chosen = precision or manifest.default_precision
         if chosen not in manifest.precision:
             raise ModelLoadError(f"model {model_dir.name} has no {chosen} graphs (has {', '.join(manifest.precision)})")
+        use_mmap_for_large_buffers()  # the decoder's large activations must not pile up in the heap
         return cls(manifest, model_dir, chosen, threads)
 
     @classmethod
@@ -100,12 +114,15 @@ class GptSoVitsModel:
         return name in self._sessions or name in self.manifest.graphs
 
     def session(self, name: str) -> ort.InferenceSession:
-        """The session of graph `name`, created on first use."""
+        """The session of graph `name`, created on first use and kept (enrollment graphs: not kept)."""
         with self._lock:
-            if name not in self._sessions:
-                if self.model_dir is None or name not in self.manifest.graphs:
-                    raise ModelLoadError(f"model {self.model_id} has no graph {name!r}")
-                path = self.model_dir / self.manifest.graphs[name].file_for(self.precision)
-                _LOGGER.debug("loading graph %s from %s", name, path)
-                self._sessions[name] = create_session(path, self.threads)
-            return self._sessions[name]
+            if name in self._sessions:
+                return self._sessions[name]
+            if self.model_dir is None or name not in self.manifest.graphs:
+                raise ModelLoadError(f"model {self.model_id} has no graph {name!r}")
+            path = self.model_dir / self.manifest.graphs[name].file_for(self.precision)
+            _LOGGER.debug("loading graph %s from %s", name, path)
+            session = create_session(path, self.threads, memory_arena=name not in NO_ARENA_GRAPHS)
+            if name not in ENROLLMENT_GRAPHS:
+                self._sessions[name] = session
+            return session

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from .. import VoicePrompt
 from ..audio import resample
 from ..errors import ReferenceAudioError, TextError
+from ..memory import trim_heap
 from ..text import Phones, to_phones
 from .bert import BertFeaturizer
 from .model import GptSoVitsModel, require_inputs
@@ -83,7 +84,10 @@ def prompt_transcript(text: str, language: str) -> str:
 def _run(model: GptSoVitsModel, graph: str, feeds: dict[str, NDArray[np.generic]]) -> NDArray[np.generic]:
     session = model.session(graph)
     require_inputs(session, graph, tuple(feeds))
-    return np.asarray(session.run(None, feeds)[0])
+    result = np.asarray(session.run(None, feeds)[0])
+    del session  # enrollment graphs are not kept by the model: free this one now
+    trim_heap()
+    return result
 
 
 def build_voice_prompt(

@@ -54,6 +54,10 @@ class T2SDecoder:
         if not all(isinstance(n, int) for n in (n_head, head_dim, d_model)):
             raise ModelLoadError(f"graph {t2s_io.DECODER_GRAPH} has no fixed head count / width")
         self.n_head, self.head_dim, self.d_model = int(n_head), int(head_dim), int(d_model)
+        cache_type = inputs["past_key_0"].type
+        if cache_type not in t2s_state.CACHE_DTYPES:
+            raise ModelLoadError(f"graph {t2s_io.DECODER_GRAPH} has a KV cache of type {cache_type}")
+        self.cache_dtype = t2s_state.CACHE_DTYPES[cache_type]
         self.phone_vocab: int | None = model.manifest.dims.get("t2s", {}).get("phone_vocab")
         self.vocab: int | None = None
         # A one-row ref-free prefill tells the vocabulary size and warms the sessions up at load time.
@@ -77,7 +81,7 @@ class T2SDecoder:
         for b, text in enumerate(texts):
             x[b, n_text - lengths[b] :] = text[0]  # left padding, see t2s_state
         capacity = n_text + prompt.shape[0] + min(max_new, t2s_state.CACHE_CHUNK_TOKENS)
-        cache = t2s_state.KVCache(self.n_layer, len(texts), self.n_head, self.head_dim, capacity)
+        cache = t2s_state.KVCache(self.n_layer, len(texts), self.n_head, self.head_dim, capacity, self.cache_dtype)
         state = T2SState(self._decoder, cache, lengths, prompt.shape[0], self.vocab)
         state.prefill(x, prompt, lengths)
         return state

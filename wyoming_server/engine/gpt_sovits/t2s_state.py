@@ -49,22 +49,36 @@ def prefill_bias(text_lengths: Sequence[int], n_audio: int) -> NDArray[np.float3
     return bias
 
 
-class KVCache:
-    """Per-layer K/V buffers, (B, H, capacity, head_dim) float32 each."""
+CacheDType = type[np.float32] | type[np.int8]
+CACHE_DTYPES: Final[dict[str, CacheDType]] = {"tensor(float)": np.float32, "tensor(int8)": np.int8}
+"""onnxruntime input type of `past_key_*` -> buffer dtype (INT8 graphs keep the cache in int8)."""
 
-    def __init__(self, n_layer: int, batch: int, n_head: int, head_dim: int, capacity: int) -> None:
+
+class KVCache:
+    """Per-layer K/V buffers, (B, H, capacity, head_dim) each, float32 or int8 (the graph's cache type)."""
+
+    def __init__(
+        self,
+        n_layer: int,
+        batch: int,
+        n_head: int,
+        head_dim: int,
+        capacity: int,
+        dtype: CacheDType = np.float32,
+    ) -> None:
         self.lead_shape = (batch, n_head)
         self.head_dim = head_dim
+        self.dtype = dtype
         self.names = t2s_io.past_names(n_layer)
         self.capacity = 0
         self.length = 0
         """Rows filled so far (the same for every sentence of a batch)."""
-        self.buffers: list[NDArray[np.float32]] = []
+        self.buffers: list[NDArray[np.float32 | np.int8]] = []
         self._values: list[ort.OrtValue] = []
         self._allocate(capacity)
 
     def _allocate(self, capacity: int) -> None:
-        fresh = [np.empty((*self.lead_shape, capacity, self.head_dim), np.float32) for _ in self.names]
+        fresh = [np.empty((*self.lead_shape, capacity, self.head_dim), self.dtype) for _ in self.names]
         for new, old in zip(fresh, self.buffers, strict=False):
             new[:, :, : self.length] = old[:, :, : self.length]
         self.buffers = fresh

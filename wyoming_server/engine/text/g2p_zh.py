@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-from typing import Any, Final
+from typing import Final
 
-from pypinyin import Style, lazy_pinyin
-from pypinyin.constants import PHRASES_DICT
-
+from .jieba_source import jieba_modules
 from .normalize_zh import ZH_PUNCTUATION
 from .pinyin_phones import PinyinError, syllable_to_phones
+from .pinyin_source import is_phrase, tone3
 from .tone_sandhi import Word, apply_sandhi, merge_words, tone_of, with_tone
 from .zh_word_lists import zh_word_lists
 
@@ -35,38 +33,19 @@ _RE_CLAUSE_END: Final = re.compile(r"(?<=[!?…,.\-])")
 _ERHUA_SEPARATE_POS: Final = frozenset({"a", "j", "nr"})
 _GROW_RESULTS: Final = "大高胖得出成满"
 
-_jieba_lock = threading.Lock()
-_jieba_modules: tuple[Any, Any] | None = None
-
-
-def _jieba() -> tuple[Any, Any]:
-    """(jieba, jieba.posseg), imported and initialized once; loading the dictionary takes about 1 s."""
-    global _jieba_modules
-    with _jieba_lock:
-        if _jieba_modules is None:
-            import jieba
-            import jieba.posseg
-
-            # jieba attaches its own stderr handler and logs dictionary loading at DEBUG; keep it quiet.
-            jieba.setLogLevel(logging.WARNING)
-            jieba.initialize()
-            _jieba_modules = (jieba, jieba.posseg)
-        return _jieba_modules
-
-
 def warm_up() -> None:
     """Load jieba's dictionary now rather than on the first Chinese sentence."""
-    _jieba()
+    jieba_modules()
 
 
 def segment(text: str) -> list[Word]:
     """jieba posseg words with their part-of-speech tags."""
-    _, posseg = _jieba()
+    _, posseg = jieba_modules()
     return [(pair.word, pair.flag) for pair in posseg.lcut(text)]
 
 
 def _cut_for_search(word: str) -> list[str]:
-    jieba, _ = _jieba()
+    jieba, _ = jieba_modules()
     return list(jieba.cut_for_search(word))
 
 
@@ -75,11 +54,11 @@ def word_pinyin(word: str, following: str = "") -> list[str]:
 
     `following` is the next word, if known; it settles 长 outside pypinyin's phrases.
     """
-    syllables = [str(s) for s in lazy_pinyin(word, style=Style.TONE3, neutral_tone_with_five=True)]
+    syllables = tone3(word)
     if len(syllables) != len(word):
         # Runs of non-Hanzi come back as one item; fall back to one lookup per character.
-        syllables = [str(lazy_pinyin(c, style=Style.TONE3, neutral_tone_with_five=True)[0]) for c in word]
-    if "长" in word and len(word) <= 2 and word not in PHRASES_DICT:
+        syllables = [tone3(c)[0] for c in word]
+    if "长" in word and len(word) <= 2 and not is_phrase(word):
         # pypinyin reads a lone 长 as zhang3 (to grow); it is mostly the adjective chang2 (很长,
         # 太长了), and zhang3 before a result or 得 (长大, 长高, 长得快). jieba tags both as
         # adjectives, so the next character decides. (Upstream's G2PW reads it from the sentence.)
@@ -114,7 +93,7 @@ def _syllable_phones(char: str, syllable: str) -> tuple[str, str]:
         return syllable_to_phones(syllable)
     except PinyinError:
         # pypinyin gave something outside Mandarin's syllable inventory: use the character's own reading.
-        fallback = str(lazy_pinyin(char, style=Style.TONE3, neutral_tone_with_five=True)[0])
+        fallback = tone3(char)[0]
         try:
             return syllable_to_phones(fallback)
         except PinyinError:

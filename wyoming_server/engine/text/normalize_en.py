@@ -3,21 +3,19 @@
 Follows upstream GPT-SoVITS `en_normalization/expend.py` (ordinals, comma numbers, times, units, £/$,
 decimals, fractions, years, `%`, `i.e.`/`e.g.`) with the differences marked "Upstream:" below. The result
 keeps letter case (the G2P spells all-caps acronyms) and only the characters `A-Z a-z ' - , . ! ? …` and
-spaces. `inflect` (imported on first use: its import takes about two seconds) supplies the number words.
+spaces. `en_numbers` supplies the number words (inflect's words, without importing inflect).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 import unicodedata
-from typing import Any, Final
+from typing import Final
+
+from . import en_numbers
 
 _LOGGER = logging.getLogger(__name__)
-
-_inflect_lock = threading.Lock()
-_inflect_engine: Any = None
 
 _CHAR_MAP: Final = {
     "’": "'", "‘": "'", "`": "'", "“": "", "”": "", '"': "", "。": ".", "！": "!", "？": "?", "，": ",",
@@ -94,22 +92,11 @@ _RE_SPACE_BEFORE_PUNCT: Final = re.compile(r"\s+(?=[,.?!…])")
 _RE_PUNCTUATION_RUN: Final = re.compile(r"([!?…,.\-])(?:\s*[!?…,.\-])+")
 
 
-def _engine() -> Any:
-    """The shared `inflect` engine, created on first use (thread-safe)."""
-    global _inflect_engine
-    with _inflect_lock:
-        if _inflect_engine is None:
-            import inflect
-
-            _inflect_engine = inflect.engine()
-        return _inflect_engine
-
-
 def number_words(number: int) -> str:
     """Cardinal words without commas: 12345 -> "twelve thousand three hundred forty-five"."""
     if number >= 10**MAX_NUMBER_DIGITS:
         return _read_digits(str(number))
-    return str(_engine().number_to_words(number, andword="", comma=""))
+    return en_numbers.cardinal(number)
 
 
 def _digits_value(digits: str) -> int | None:
@@ -198,7 +185,7 @@ def _replace_fraction(match: re.Match[str]) -> str:
         return number_words(numerator)
     if denominator == 2:
         return number_words(numerator) + (" half" if numerator == 1 else " halves")
-    ordinal = str(_engine().ordinal(number_words(denominator)))
+    ordinal = en_numbers.ordinal(number_words(denominator))
     return f"{number_words(numerator)} {ordinal}{'s' if numerator != 1 else ''}"
 
 
@@ -210,7 +197,7 @@ def _replace_decimal(match: re.Match[str]) -> str:
 def _ordinal_words(digits: str) -> str:
     if _digits_value(digits) is None:
         return cardinal_text(digits)
-    return str(_engine().ordinal(cardinal_text(digits)))
+    return en_numbers.ordinal(cardinal_text(digits))
 
 
 def _replace_ordinal(match: re.Match[str]) -> str:

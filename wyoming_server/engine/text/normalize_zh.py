@@ -16,8 +16,7 @@ import logging
 import re
 from typing import Final
 
-from pypinyin.constants import PINYIN_DICT
-
+from .pinyin_source import has_char_reading
 from .zh_numbers import read_cardinal, read_decimal_digits, read_digits, read_number
 
 _LOGGER = logging.getLogger(__name__)
@@ -229,7 +228,7 @@ def verbalize_numbers(text: str) -> str:
 
 def has_reading(char: str) -> bool:
     """True for a Hanzi that pypinyin can read (the CJK blocks upstream keeps, U+4E00-U+9FA5, and more)."""
-    return ord(char) in PINYIN_DICT and ("\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff")
+    return ("\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff") and has_char_reading(ord(char))
 
 
 def clean_hanzi(text: str) -> str:

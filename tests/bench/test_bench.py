@@ -1,0 +1,103 @@
+"""`edge-tts-clone bench --tiny --json` end to end: every figure is there (timings are never asserted)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+IMPLEMENTATIONS = ("int8", "fp32", "torch")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    """One tiny benchmark run through the command line, and its cache folder."""
+    cache = tmp_path_factory.mktemp("bench-cache")
+    done = subprocess.run(
+        [sys.executable, "-m", "wyoming_server", "bench", "--tiny", "--json", "--threads", "1",
+         "--out-dir", str(cache)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout), cache
+
+
+def test_every_figure_is_reported(bench_run: tuple[dict[str, Any], Path]) -> None:
+    figures, _ = bench_run
+    t2s = figures["t2s"]
+    for impl in IMPLEMENTATIONS:
+        for key in ("prefill_ms", "step_ms_100", "step_ms_500", "step_ms_1000"):
+            assert _finite(t2s[impl][key]) and t2s[impl][key] > 0, (impl, key)
+        assert _finite(figures["decoder"][impl]["rtf"])
+        for length in ("100", "500", "1000"):
+            assert _finite(t2s["vs_floor"][impl][length])
+    for precision in ("int8", "fp32"):
+        assert t2s["bytes_per_token"][precision] > 0
+        for key in ("first_audio_ms", "pipeline_rtf", "pipeline_audio_s"):
+            assert _finite(figures["pipeline"][precision][key]), (precision, key)
+        assert all(_finite(v) for v in t2s["floor_ms"][precision].values())
+    assert t2s["bytes_per_token"]["int8"] < t2s["bytes_per_token"]["fp32"]
+    assert t2s["kv_value_bytes"] == {"int8": 4, "fp32": 4}  # fp32 caches (int8 only with --int8-kv-cache)
+    assert set(figures["decoder"]["gmac"]) == {"int8", "upsampling", "other"}
+    assert all(v > 0 for v in figures["decoder"]["gmac"].values())
+    assert _finite(figures["pipeline"]["torch_sum_of_parts_rtf"])
+    assert -1.0 <= t2s["quality"]["logits_cosine_min"] <= 1.0
+    assert 0.0 <= t2s["quality"]["greedy_agreement"] <= 1.0
+    assert _finite(figures["decoder"]["int8_snr_db"])
+    for pair in ("int8_vs_torch", "fp32_vs_torch", "int8_vs_fp32"):
+        assert _finite(figures["speedups"][pair]["sentence"])
+    assert figures["bandwidth"]["read_gb_s"] > 0 and figures["bandwidth"]["copy_gb_s"] > 0
+    assert set(figures["sizes_mb"]) >= {"t2s_encoder", "t2s_decoder", "vits_decoder"}
+    assert figures["sizes_mb"]["t2s_decoder"]["int8"] > 0
+
+
+def test_pipeline_audio_has_the_forced_length(bench_run: tuple[dict[str, Any], Path]) -> None:
+    """The benchmark's GPT cannot emit EOS, so the sentence runs to exactly the forced token count."""
+    figures, _ = bench_run
+    for precision in ("int8", "fp32"):
+        assert figures["pipeline"][precision]["pipeline_audio_s"] == figures["pipeline"][precision]["expected_audio_s"]
+
+
+def test_memory_probe_runs_without_torch(bench_run: tuple[dict[str, Any], Path]) -> None:
+    memory = bench_run[0]["memory"]
+    assert memory["torch_imported"] is False
+    assert memory["precision"] == "int8"
+    assert memory["audio_s"] > 0
+    assert memory["peak_mb"] >= memory["phases"]["model_loaded"]["VmRSS"] > 0
+
+
+def test_every_target_has_a_verdict(bench_run: tuple[dict[str, Any], Path]) -> None:
+    figures, _ = bench_run
+    names = {t["name"] for t in figures["targets"]}
+    assert names == {
+        "t2s_step_100", "t2s_step_growth", "decoder_rtf", "pipeline_rtf", "first_audio",
+        "peak_rss", "torch_speedup", "logits_cosine", "waveform_snr",
+    }
+    for verdict in figures["targets"]:
+        assert _finite(verdict["value"]), verdict
+        assert isinstance(verdict["passed"], bool)
+    assert figures["config"]["tiny"] is True and figures["config"]["cached"] is False
+
+
+def test_a_rerun_uses_the_cached_conversion(bench_run: tuple[dict[str, Any], Path]) -> None:
+    from wyoming_server.convert.bench_models import TINY_V2, prepare_models
+
+    figures, cache = bench_run
+    again = prepare_models(cache, TINY_V2)
+    assert again.cached and again.conversion_s == 0.0
+    assert str(again.model_dir) == figures["config"]["model_dir"]

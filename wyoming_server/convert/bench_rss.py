@@ -1,0 +1,84 @@
+"""Peak resident memory while speaking with one voice, measured in a fresh child process.
+
+The benchmark's own process holds torch and the conversion's leftovers, so the figure comes from
+`python -m wyoming_server.convert.bench_rss`: it loads the INT8 model as the server does, reads
+the voice prompt from its npz file, speaks a few sentences (Chinese, English, mixed) and prints
+VmRSS/VmHWM after each phase as JSON. This module imports no torch (the child checks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Final
+
+SENTENCES: Final = (
+    "我们一起去公园散步，顺便买点水果和蔬菜回家做饭。",
+    "Dinner is ready, please come to the table before it gets cold.",
+    "明天早上八点的会议改到Room 3了。",
+)
+TOKENS_PER_SENTENCE: Final = 150
+CHILD_TIMEOUT_S: Final = 900
+
+
+def _child(model_dir: Path, prompt_path: Path, threads: int, precision: str) -> dict[str, Any]:
+    import numpy as np
+
+    from ..engine import SynthesisOptions, VoicePrompt
+    from ..engine.gpt_sovits.engine import GptSoVitsEngine
+    from ..engine.gpt_sovits.model import GptSoVitsModel
+    from .bench_timing import proc_status_mb
+
+    phases: dict[str, dict[str, float]] = {"imports": proc_status_mb()}
+    engine = GptSoVitsEngine(GptSoVitsModel.load(model_dir, precision=precision, threads=threads))
+    phases["model_loaded"] = proc_status_mb()
+    with np.load(prompt_path) as arrays:
+        prompt = VoicePrompt.from_npz_dict(dict(arrays))
+    options = SynthesisOptions(seed=1, language="auto", max_tokens=TOKENS_PER_SENTENCE)
+    audio_s = 0.0
+    for index, sentence in enumerate(SENTENCES):
+        for chunk in engine.synthesize(sentence, prompt, options, threading.Event()):
+            audio_s += chunk.samples.size / chunk.rate_hz
+        phases[f"sentence_{index + 1}"] = proc_status_mb()
+    return {
+        "phases": phases,
+        "peak_mb": phases[f"sentence_{len(SENTENCES)}"].get("VmHWM", float("nan")),
+        "audio_s": audio_s,
+        "torch_imported": "torch" in sys.modules,
+        "precision": precision,
+        "threads": threads,
+    }
+
+
+def measure_peak_rss(model_dir: Path, prompt_path: Path, threads: int, precision: str = "int8") -> dict[str, Any]:
+    """Run the child and return its JSON report; raises RuntimeError with its stderr on failure."""
+    command = [
+        sys.executable, "-m", __name__,
+        "--model", str(model_dir), "--prompt", str(prompt_path),
+        "--threads", str(threads), "--precision", precision,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the memory probe failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the child process."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, help="converted model folder")
+    parser.add_argument("--prompt", type=Path, required=True, help="voice prompt (.npz)")
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
+    parser.add_argument("--precision", default="int8", help="graphs to load")
+    args = parser.parse_args(argv)
+    print(json.dumps(_child(args.model, args.prompt, args.threads, args.precision)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
