@@ -102,9 +102,9 @@ def reference_clip() -> tuple[object, int]:
 @pytest.fixture(scope="session")
 def tiny_model_v2_eos(tiny_checkpoints: TinyCheckpoints, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A v2 model whose GPT always says EOS as soon as it may (after 11 tokens): short, real audio."""
-    from tests.tiny_models.gpt import write_tiny_gpt
     from tests.tiny_models.t2s import eos_forcing_weights
     from wyoming_server.convert.pipeline import convert_model
+    from wyoming_server.convert.random_gpt import write_tiny_gpt
 
     root = tmp_path_factory.mktemp("eos-model")
     gpt = write_tiny_gpt(root / "gpt.ckpt", weights=eos_forcing_weights())
