@@ -145,6 +145,13 @@ class References:
                     made += 1
         return made
 
+    def pcm_for(self, voice: str, text: str, seed: int) -> bytes:
+        """The s16le audio `voice` says for `text` with `seed` (synthesized once, then remembered)."""
+        key = (voice, text, seed)
+        if key not in self._pcm:
+            self._pcm[key] = self._synthesize(voice, text, seed)
+        return self._pcm[key]
+
     def _synthesize(self, voice: str, text: str, seed: int) -> bytes:
         pack = self._library.resolve(voice)
         self._rates[voice] = self._library.sample_rate_hz(pack)

@@ -114,14 +114,14 @@ class LoadReport:
         )
 
 
-class _Connection:
+class WyomingConnection:
     """One client connection with bounded reads."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def open(cls, port: int) -> _Connection:
+    async def open(cls, port: int) -> WyomingConnection:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         return cls(reader, writer)
 
@@ -134,6 +134,23 @@ class _Connection:
             raise ConnectionError("the server closed the connection")
         return event
 
+    async def speak(self, voice: str, text: str, seed: int) -> tuple[int, bytes]:
+        """One `synthesize` with this seed: (rate, s16le audio); RuntimeError on an `error` reply."""
+        event = Synthesize(text, voice=SynthesizeVoice(name=voice)).event()
+        event.data["edge_tts_clone"] = {"seed": seed}
+        await self.send(event)
+        rate_hz, pcm = 0, bytearray()
+        while True:
+            event = await self.read()
+            if Error.is_type(event.type):
+                raise RuntimeError(f"error reply: {event.data}")
+            if AudioStart.is_type(event.type):
+                rate_hz = AudioStart.from_event(event).rate
+            elif AudioChunk.is_type(event.type):
+                pcm += AudioChunk.from_event(event).audio
+            elif AudioStop.is_type(event.type):
+                return rate_hz, bytes(pcm)
+
     async def close(self) -> None:
         self.writer.close()
         with contextlib.suppress(ConnectionError, OSError):
@@ -144,7 +161,7 @@ def _options(request: PlannedRequest) -> dict[str, object]:
     return {"edge_tts_clone": {"seed": request.seed}}
 
 
-async def _send_request(connection: _Connection, request: PlannedRequest) -> None:
+async def _send_request(connection: WyomingConnection, request: PlannedRequest) -> None:
     voice = SynthesizeVoice(name=request.voice)
     if not request.streaming:
         event = Synthesize(request.text, voice=voice).event()
@@ -162,7 +179,7 @@ async def _send_request(connection: _Connection, request: PlannedRequest) -> Non
 
 
 async def _perform(
-    connection: _Connection, request: PlannedRequest, references: References, report: LoadReport
+    connection: WyomingConnection, request: PlannedRequest, references: References, report: LoadReport
 ) -> bool:
     """Send one request and check its reply; False when the connection must not be reused."""
     tag = f"client {request.client} request {request.index} ({request.voice}, seed {request.seed}, " + (
@@ -219,7 +236,7 @@ async def _client(
     report: LoadReport,
     deadline: float | None,
 ) -> None:
-    connection: _Connection | None = None
+    connection: WyomingConnection | None = None
     index = 0
     try:
         while index < len(requests) or (deadline is not None and time.monotonic() < deadline):
@@ -233,7 +250,7 @@ async def _client(
                 connection = None
             try:
                 if connection is None:
-                    connection = await _Connection.open(port)
+                    connection = await WyomingConnection.open(port)
                 reusable = await _perform(connection, request, references, report)
             except (ConnectionError, OSError, TimeoutError) as err:
                 report.failures.append(f"client {request.client} request {request.index}: {err!r}")
