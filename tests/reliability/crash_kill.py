@@ -44,6 +44,7 @@ from .tiny_data import (
     write_checkpoints,
 )
 
+CLIP_TEXT: Final = "Dinner is ready, please come to the kitchen. The bread just came out of the oven."
 SPEAKING_VOICES: Final = (*ENROLLED_VOICES, STEADY_PIPER_ID)
 """Voices the cycles speak with (never deleted, so their references stay valid)."""
 CONVERTED_IDS: Final = ("conv-a", "conv-b")
@@ -143,20 +144,11 @@ class _Run:
 
     async def _enroll(self, server: ServerProcess, op: _Op) -> None:
         self.counter += 1
-        form = aiohttp.FormData()
-        form.add_field("name", f"Voice {self.counter}")
-        form.add_field("audio", self.clip.read_bytes(), filename="clip.wav", content_type="audio/wav")
-        form.add_field("text", "Dinner is ready, please come to the kitchen. The bread just came out of the oven.")
-        form.add_field("language", "en")
-        form.add_field("consent", CONSENT)
-        headers = {"Authorization": f"Bearer {server.token}"}
-        async with aiohttp.ClientSession() as session:
-            op.started = time.monotonic()
-            async with session.post(f"{server.http_url}/api/voices", data=form, headers=headers) as response:
-                body = await response.json()
-                op.finished = time.monotonic()
-        if response.status != 201:
-            raise RuntimeError(f"enrollment answered {response.status}: {body}")
+        op.started = time.monotonic()
+        status, body = await server.enroll(f"Voice {self.counter}", self.clip.read_bytes(), CLIP_TEXT)
+        op.finished = time.monotonic()
+        if status != 201:
+            raise RuntimeError(f"enrollment answered {status}: {body}")
         self.acked_enrolled.add(body["voice"]["id"])
 
     async def _delete(self, server: ServerProcess, op: _Op, voice: str) -> None:
@@ -278,7 +270,7 @@ class _Run:
         c = self.checkpoints
         args = ["voices", "add", "--data-dir", str(self.data_dir), "--name", f"Tune {self.counter}"]
         args += ["--audio", str(self.clip), "--language", "en", "--consent", CONSENT]
-        args += ["--text", "Dinner is ready, please come to the kitchen. The bread just came out of the oven."]
+        args += ["--text", CLIP_TEXT]
         args += ["--gpt", str(c.gpt), "--sovits", str(c.sovits), "--hubert-dir", str(c.hubert)]
         started = time.monotonic()
         process = await _spawn(args)

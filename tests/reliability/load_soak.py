@@ -114,6 +114,14 @@ class LoadReport:
         )
 
 
+class ErrorReply(RuntimeError):
+    """The server answered a request with an `error` event."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(f"{code}: {text}")
+        self.code, self.text = code, text
+
+
 class WyomingConnection:
     """One client connection with bounded reads."""
 
@@ -135,7 +143,7 @@ class WyomingConnection:
         return event
 
     async def speak(self, voice: str, text: str, seed: int) -> tuple[int, bytes]:
-        """One `synthesize` with this seed: (rate, s16le audio); RuntimeError on an `error` reply."""
+        """One `synthesize` with this seed: (rate, s16le audio); `ErrorReply` on an `error` reply."""
         event = Synthesize(text, voice=SynthesizeVoice(name=voice)).event()
         event.data["edge_tts_clone"] = {"seed": seed}
         await self.send(event)
@@ -143,7 +151,8 @@ class WyomingConnection:
         while True:
             event = await self.read()
             if Error.is_type(event.type):
-                raise RuntimeError(f"error reply: {event.data}")
+                error = Error.from_event(event)
+                raise ErrorReply(error.code or "", error.text)
             if AudioStart.is_type(event.type):
                 rate_hz = AudioStart.from_event(event).rate
             elif AudioChunk.is_type(event.type):

@@ -15,9 +15,10 @@ import signal
 import socket
 import sys
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import aiohttp
 
@@ -56,13 +57,23 @@ class ServerProcess:
     _drain: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, data_dir: Path, *flags: str, python: str = sys.executable) -> ServerProcess:
-        """Start `serve` on 127.0.0.1 (Wyoming port picked by the OS) and wait until it is ready."""
+    async def start(
+        cls,
+        data_dir: Path,
+        *flags: str,
+        module: str = "wyoming_server",
+        env: dict[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> ServerProcess:
+        """Start `python -m <module> serve` on 127.0.0.1 (Wyoming port picked by the OS); wait until ready.
+
+        `module` other than `wyoming_server` is a test wrapper that injects a fault, then runs the CLI.
+        """
         http_port = free_port()
         process = await asyncio.create_subprocess_exec(
-            python,
+            sys.executable,
             "-m",
-            "wyoming_server",
+            module,
             "serve",
             "--uri",
             "tcp://127.0.0.1:0",
@@ -74,7 +85,8 @@ class ServerProcess:
             str(data_dir),
             *flags,
             cwd=REPO,
-            env=child_env(),
+            env={**child_env(), **(env or {})},
+            preexec_fn=preexec_fn,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
@@ -147,6 +159,29 @@ class ServerProcess:
                 name, _, value = line.rpartition(" ")
                 values[name] = float(value)
         return values
+
+    async def enroll(self, name: str, clip_wav: bytes, text: str) -> tuple[int, dict[str, Any]]:
+        """POST /api/voices (English clip, consent given): (status, JSON body)."""
+        form = aiohttp.FormData()
+        form.add_field("name", name)
+        form.add_field("audio", clip_wav, filename="clip.wav", content_type="audio/wav")
+        form.add_field("text", text)
+        form.add_field("language", "en")
+        form.add_field("consent", "I, Jane, agree that my family may use my voice")
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{self.http_url}/api/voices", data=form, headers=headers) as response,
+        ):
+            body: dict[str, Any] = await response.json()
+            return response.status, body
+
+    async def voices(self) -> dict[str, Any]:
+        """GET /api/voices: {"voices": [...], "skipped": [...]}."""
+        async with aiohttp.ClientSession() as session, session.get(f"{self.http_url}/api/voices") as response:
+            response.raise_for_status()
+            body: dict[str, Any] = await response.json()
+            return body
 
     async def wait_idle(self, timeout_s: float = 60.0) -> dict[str, float]:
         """Poll /metrics until no request runs or waits (abandoned syntheses have given their slots back)."""
