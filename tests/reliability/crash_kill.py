@@ -32,7 +32,6 @@ import aiohttp
 
 from .crash_checks import DiskState, check_data_dir
 from .load_plan import ENGLISH, References
-from .load_soak import WyomingConnection
 from .server_process import REPO, ServerProcess, child_env
 from .tiny_data import (
     CONSENT,
@@ -40,11 +39,13 @@ from .tiny_data import (
     STEADY_PIPER_ID,
     TinyCheckpointFiles,
     build_data_dir,
+    clip_text,
     enrollment_clip,
     write_checkpoints,
 )
+from .wyoming_calls import WyomingConnection
 
-CLIP_TEXT: Final = "Dinner is ready, please come to the kitchen. The bread just came out of the oven."
+CLIP_TEXT: Final = clip_text("mum")
 SPEAKING_VOICES: Final = (*ENROLLED_VOICES, STEADY_PIPER_ID)
 """Voices the cycles speak with (never deleted, so their references stay valid)."""
 CONVERTED_IDS: Final = ("conv-a", "conv-b")

@@ -25,13 +25,12 @@ from typing import Final
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
-from wyoming.event import Event, async_read_event, async_write_event
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
 
 from .load_plan import PlannedRequest, PlanSettings, References, make_plan
 from .server_process import ServerProcess
+from .wyoming_calls import WyomingConnection
 
-READ_TIMEOUT_S: Final = 180.0
 RSS_SAMPLE_INTERVAL_S: Final = 1.0
 WARM_UP_SHARE: Final = 0.2
 """RSS growth is measured from the moment this share of the requests (or of the soak time) is done."""
@@ -112,58 +111,6 @@ class LoadReport:
                 *(f"MISMATCH: {line}" for line in self.mismatches[:20]),
             ]
         )
-
-
-class ErrorReply(RuntimeError):
-    """The server answered a request with an `error` event."""
-
-    def __init__(self, code: str, text: str) -> None:
-        super().__init__(f"{code}: {text}")
-        self.code, self.text = code, text
-
-
-class WyomingConnection:
-    """One client connection with bounded reads."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, port: int) -> WyomingConnection:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
-
-    async def send(self, event: Event) -> None:
-        await async_write_event(event, self.writer)
-
-    async def read(self) -> Event:
-        event = await asyncio.wait_for(async_read_event(self.reader), READ_TIMEOUT_S)
-        if event is None:
-            raise ConnectionError("the server closed the connection")
-        return event
-
-    async def speak(self, voice: str, text: str, seed: int) -> tuple[int, bytes]:
-        """One `synthesize` with this seed: (rate, s16le audio); `ErrorReply` on an `error` reply."""
-        event = Synthesize(text, voice=SynthesizeVoice(name=voice)).event()
-        event.data["edge_tts_clone"] = {"seed": seed}
-        await self.send(event)
-        rate_hz, pcm = 0, bytearray()
-        while True:
-            event = await self.read()
-            if Error.is_type(event.type):
-                error = Error.from_event(event)
-                raise ErrorReply(error.code or "", error.text)
-            if AudioStart.is_type(event.type):
-                rate_hz = AudioStart.from_event(event).rate
-            elif AudioChunk.is_type(event.type):
-                pcm += AudioChunk.from_event(event).audio
-            elif AudioStop.is_type(event.type):
-                return rate_hz, bytes(pcm)
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self.writer.wait_closed()
 
 
 def _options(request: PlannedRequest) -> dict[str, object]:

@@ -17,9 +17,11 @@ from tests.conftest import TinyCheckpoints
 from .crash_checks import check_data_dir, wav_problem
 from .crash_kill import run_crash
 from .server_process import REPO, child_env
-from .tiny_data import MODEL_ID, TinyCheckpointFiles, build_data_dir
+from .tiny_data import MODEL_ID, TinyCheckpointFiles
+from .tiny_fixtures import data_dir, tiny_data_template
 
 pytestmark = pytest.mark.slow
+__all__ = ["data_dir", "tiny_data_template"]
 
 
 def _files(tiny: TinyCheckpoints) -> TinyCheckpointFiles:
@@ -31,9 +33,8 @@ def _convert_args(tiny: TinyCheckpoints) -> list[str]:
 
 
 async def test_random_kills_leave_whole_packs_models_and_cache_entries(
-    tiny_checkpoints: TinyCheckpoints, tiny_model_v2: Path, tmp_path: Path
+    tiny_checkpoints: TinyCheckpoints, data_dir: Path
 ) -> None:
-    data_dir = build_data_dir(tmp_path / "data", model_dir=tiny_model_v2)
     report = await run_crash(
         data_dir, _files(tiny_checkpoints), server_kills=3, conversion_kills=2, fine_tunes=False, seed=3
     )

@@ -16,10 +16,10 @@ import pytest
 from .crash_checks import check_data_dir
 from .faults_env import file_size_limit, fill_disk, small_disk
 from .load_plan import References
-from .load_soak import WyomingConnection
 from .server_process import ServerProcess
-from .tiny_data import enrollment_clip
+from .tiny_data import clip_text, enrollment_clip
 from .tiny_fixtures import tiny_data_template
+from .wyoming_calls import speak
 
 pytestmark = pytest.mark.slow
 __all__ = ["tiny_data_template"]
@@ -27,16 +27,6 @@ __all__ = ["tiny_data_template"]
 SPARE_BYTES = 1024 * 1024
 """Room on the tmpfs beyond the data folder's own files (then filled up by the test)."""
 FILE_LIMIT_BYTES = 48 * 1024
-CLIP_TEXT = "Dinner is ready, please come to the kitchen. The bread just came out of the oven."
-
-
-async def _speak(server: ServerProcess, voice: str, text: str, seed: int) -> bytes:
-    connection = await WyomingConnection.open(server.wyoming_port)
-    try:
-        _rate, pcm = await connection.speak(voice, text, seed)
-    finally:
-        await connection.close()
-    return pcm
 
 
 async def _cache_entries(server: ServerProcess) -> float:
@@ -58,14 +48,14 @@ async def test_disk_full_while_enrolling_and_caching(tiny_data_template: Path, t
 
             # Speech goes on; the cache entry cannot be written, so it is simply not stored.
             for _ in range(2):
-                pcm = await _speak(server, "mum", "The disk is full now.", 7)
+                pcm = await speak(server.wyoming_port, "mum", "The disk is full now.", 7)
                 assert pcm == references.pcm_for("mum", "The disk is full now.", 7)
             assert await _cache_entries(server) == 0
             assert any("Could not write cache entry" in line for line in server.log_tail)
 
             # Enrollment fails with a message naming the cause; the voices are as they were.
             before = await server.voices()
-            status, body = await server.enroll("Gran", enrollment_clip("dad"), CLIP_TEXT)
+            status, body = await server.enroll("Gran", enrollment_clip("dad"), clip_text("dad"))
             assert status == 507, body
             assert body["code"] == "insufficient-storage"
             assert "No space left on device" in body["error"] or "File too large" in body["error"]
@@ -75,14 +65,14 @@ async def test_disk_full_while_enrolling_and_caching(tiny_data_template: Path, t
             # A restart on the full disk comes up and serves.
             assert await server.stop() == 0
             server = await ServerProcess.start(data_dir, "--cache-size-mb", "8", "--threads", "1", preexec_fn=preexec)
-            pcm = await _speak(server, "dad", "Still speaking.", 3)
+            pcm = await speak(server.wyoming_port, "dad", "Still speaking.", 3)
             assert pcm == references.pcm_for("dad", "Still speaking.", 3)
 
             if filler is not None:  # space is back: both writes work again, without a restart
                 filler.unlink()
-                status, body = await server.enroll("Gran", enrollment_clip("dad"), CLIP_TEXT)
+                status, body = await server.enroll("Gran", enrollment_clip("dad"), clip_text("dad"))
                 assert status == 201, body
-                await _speak(server, "gran", "Hello.", 1)
+                await speak(server.wyoming_port, "gran", "Hello.", 1)
                 assert await _cache_entries(server) >= 1
         finally:
             assert await server.stop() == 0

@@ -11,9 +11,10 @@ import pytest
 
 from .load_plan import EXACT_VOICES, LOOSE_VOICES, PlanSettings, make_plan
 from .load_soak import run_load
-from .tiny_data import build_data_dir
+from .tiny_fixtures import data_dir, tiny_data_template
 
 pytestmark = pytest.mark.slow
+__all__ = ["data_dir", "tiny_data_template"]
 
 CLIENTS = 8
 REQUESTS = 6
@@ -29,8 +30,7 @@ def test_the_plan_mixes_voices_streaming_and_disconnects() -> None:
     assert any(len(r.units()) > 1 for r in requests if r.streaming)
 
 
-async def test_concurrent_clients_each_get_their_own_audio(tiny_model_v2: Path, tmp_path: Path) -> None:
-    data_dir = build_data_dir(tmp_path / "data", model_dir=tiny_model_v2)
+async def test_concurrent_clients_each_get_their_own_audio(data_dir: Path) -> None:
     report = await run_load(data_dir, clients=CLIENTS, requests=REQUESTS, cache_mb=4.0, settings=SETTINGS)
     print(report.summary())
     assert report.failures == []

@@ -90,6 +90,11 @@ def wav_bytes(samples: NDArray[np.float32], rate_hz: int) -> bytes:
     return buffer.getvalue()
 
 
+def clip_text(voice_id: str) -> str:
+    """What the enrollment clip of `voice_id` says."""
+    return _CLIP_TEXTS[voice_id]
+
+
 def enrollment_clip(voice_id: str) -> bytes:
     """The WAV upload that enrolls `voice_id` (one of ENROLLED_VOICES)."""
     return wav_bytes(*stock_speech(_CLIP_TEXTS[voice_id]))
