@@ -33,5 +33,5 @@ def _session(path: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 if __name__ == "__main__":
-    ort.InferenceSession = _session  # type: ignore[misc]  # the fault: model.py looks it up at call time
+    ort.InferenceSession = _session  # the fault: model.py looks the class up at call time
     sys.exit(cli_main(sys.argv[1:]))
