@@ -332,6 +332,7 @@ async def run_crash(
     conversion_kills: int,
     fine_tunes: bool = True,
     seed: int = 6,
+    progress: bool = False,
 ) -> CrashReport:
     """Calibrate (one uninterrupted run of each kind used), then kill until the counts are reached.
 
@@ -353,6 +354,13 @@ async def run_crash(
             await run.fine_tune_cycle(kill=True)
         else:
             await run.convert_cycle(kill=True)
+        if progress:
+            print(
+                f"kills: server {report.server_kills}/{server_kills}, "
+                f"conversion {report.conversion_kills}/{conversion_kills}; problems {len(report.problems)}",
+                file=sys.stderr,
+                flush=True,
+            )
     await run.server_cycle(kill=False)  # after everything: the server starts and serves
     return report
 
@@ -375,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
                 server_kills=args.server_kills,
                 conversion_kills=args.conversion_kills,
                 seed=args.seed,
+                progress=True,
             )
         )
     print(report.summary())
