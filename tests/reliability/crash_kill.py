@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import random
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -68,7 +69,8 @@ class CrashReport:
     replays: int = 0
     """Replies to texts spoken before a kill, checked against audio synthesized alone."""
     replay_cache_hits: float = 0.0
-    problems: list[str] = field(default_factory=list)
+    problems: dict[str, str] = field(default_factory=dict)
+    """Each distinct problem -> the first moment it was seen."""
     last_state: DiskState | None = None
 
     def summary(self) -> str:
@@ -85,7 +87,7 @@ class CrashReport:
                 f"at the end: {len(state.voices)} enrolled voices, models {state.models}, "
                 f"{state.cache_entries} cache entries ({state.cache_bytes / 1e6:.1f} MB), all whole",
                 f"problems: {len(self.problems)}",
-                *(f"PROBLEM: {p}" for p in self.problems[:30]),
+                *(f"PROBLEM ({context}): {problem}" for problem, context in self.problems.items()),
             ]
         )
 
@@ -121,25 +123,30 @@ class _Run:
 
     # ----- checks ------------------------------------------------------------------------------
 
+    def problem(self, context: str, message: str) -> None:
+        """Record a problem (each distinct one once, with where it was first seen)."""
+        self.report.problems.setdefault(message, context)
+
     def check(self, context: str, must_have_models: tuple[str, ...] = ()) -> None:
         state = check_data_dir(self.data_dir)
         self.report.last_state = state
-        problems = [f"{context}: {p}" for p in state.problems]
+        problems = list(state.problems)
         if not self.base_revisions:
             self.base_revisions = {v: state.voices[v] for v in ENROLLED_VOICES}
         for voice, revision in self.base_revisions.items():
             if state.voices.get(voice) != revision:
-                problems.append(f"{context}: untouched voice {voice} changed or vanished")
-        problems += [f"{context}: acknowledged enrollment {v} is gone" for v in self.acked_enrolled - set(state.voices)]
-        problems += [f"{context}: acknowledged deletion {v} is back" for v in self.acked_deleted & set(state.voices)]
-        problems += [f"{context}: model {m} vanished" for m in must_have_models if m not in state.models]
+                problems.append(f"untouched voice {voice} changed or vanished")
+        problems += [f"acknowledged enrollment {v} is gone" for v in self.acked_enrolled - set(state.voices)]
+        problems += [f"acknowledged deletion {v} is back" for v in self.acked_deleted & set(state.voices)]
+        problems += [f"model {m} vanished" for m in must_have_models if m not in state.models]
         for voice in sorted(set(state.voices) - self.checked_voices):
             try:  # a voice that survived must speak: its prompt and model are whole
                 self.references.pcm_for(voice, "Hello there.", 1)
                 self.checked_voices.add(voice)
             except Exception as err:
-                problems.append(f"{context}: voice {voice} is listed but cannot speak: {err!r}")
-        self.report.problems.extend(problems)
+                problems.append(f"voice {voice} is listed but cannot speak: {err!r}")
+        for message in problems:
+            self.problem(context, message)
 
     # ----- server cycles -----------------------------------------------------------------------
 
@@ -189,7 +196,7 @@ class _Run:
                 await connection.close()
             self.report.replays += 1
             if pcm != self.references.pcm_for(voice, text, seed):
-                self.report.problems.append(f"after a restart, {voice} {text!r} seed {seed} came back different")
+                self.problem("replay", f"after a restart, {voice} {text!r} seed {seed} came back different")
         self.report.replay_cache_hits += (await server.metrics()).get("edge_tts_clone_cache_hits_total", 0.0) - before
 
     async def server_cycle(self, kill: bool) -> None:
@@ -208,6 +215,7 @@ class _Run:
             ]
             if deletable:
                 victim = self.rng.choice(deletable)
+                self.acked_enrolled.discard(victim)  # from now on either state is right (until a 204)
                 plans.append(
                     (self.rng.uniform(0, enroll_window), _Op("deletion"), lambda op: self._delete(server, op, victim))
                 )
@@ -235,7 +243,7 @@ class _Run:
             elif op.started is not None:
                 self.report.in_flight[op.kind] += 1
             if isinstance(result, BaseException) and (not kill or op.finished is not None):
-                self.report.problems.append(f"{op.kind} failed before any kill: {result!r}")
+                self.problem("server cycle", f"{op.kind} failed before any kill: {result!r}")
         self.check(f"server kill {self.report.server_kills}" if kill else "server run")
 
     # ----- conversion cycles -------------------------------------------------------------------
@@ -277,14 +285,29 @@ class _Run:
         process = await _spawn(args)
         killed = False
         if kill:
+            # Most of the first quarter is imports (nothing written yet): aim past it.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), self.rng.uniform(0.0, self.fine_tune_window_s * 1.1))
+                await asyncio.wait_for(process.wait(), self.rng.uniform(0.25, 1.0) * self.fine_tune_window_s)
             killed = await _kill(process)
         code = await asyncio.wait_for(process.wait(), _TIMEOUT_S)
-        if not kill:
+        if not killed and code == 0:  # the machine's speed changes: keep the window at the latest whole run
             self.fine_tune_window_s = time.monotonic() - started
         self._count_conversion("fine-tune conversion + enrollment", killed, code)
         self.check(f"fine-tune kill {self.report.conversion_kills}")
+        self._forget_fine_tunes()
+
+    def _forget_fine_tunes(self) -> None:
+        """Delete the fine-tuned voices and models, so every later check stays as cheap as the first."""
+        from wyoming_server.voices.store import open_library
+
+        library = open_library(self.data_dir, max_loaded_models=1, threads=1)
+        for pack in library.voices():
+            if pack.model_id.endswith("-ft"):
+                library.remove(pack.id)
+                if self.report.last_state is not None:
+                    self.report.last_state.voices.pop(pack.id, None)
+        for folder in (self.data_dir / "models").glob("*-ft"):
+            shutil.rmtree(folder)
 
     def _count_conversion(self, kind: str, killed: bool, code: int) -> None:
         if killed:
@@ -293,7 +316,7 @@ class _Run:
         elif code == 0:
             self.report.completed[kind] += 1
         else:
-            self.report.problems.append(f"{kind} exited with {code} without a kill")
+            self.problem("conversion", f"{kind} exited with {code} without a kill")
 
 
 async def _after(delay_s: float, action: Callable[[_Op], Awaitable[None]], op: _Op) -> None:

@@ -35,12 +35,11 @@ def _convert_args(tiny: TinyCheckpoints) -> list[str]:
 async def test_random_kills_leave_whole_packs_models_and_cache_entries(
     tiny_checkpoints: TinyCheckpoints, data_dir: Path
 ) -> None:
-    report = await run_crash(
-        data_dir, _files(tiny_checkpoints), server_kills=3, conversion_kills=2, fine_tunes=False, seed=3
-    )
+    # Conversions are killed at chosen points by the two tests below; here the server only.
+    report = await run_crash(data_dir, _files(tiny_checkpoints), server_kills=4, conversion_kills=0, seed=3)
     print(report.summary())
-    assert report.problems == []
-    assert report.server_kills == 3 and report.conversion_kills == 2
+    assert report.problems == {}
+    assert report.server_kills == 4
     assert report.replays > 0 and report.replay_cache_hits > 0
     assert report.last_state is not None and report.last_state.cache_entries > 0
 
