@@ -55,6 +55,7 @@ class ServerProcess:
     """`queued=` of every request the engine served, in log order."""
     log_tail: deque[str] = field(default_factory=lambda: deque(maxlen=_LOG_TAIL_LINES))
     _drain: asyncio.Task[None] | None = None
+    _line_arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     async def start(
@@ -107,6 +108,7 @@ class ServerProcess:
             return None
         line = raw.decode(errors="replace").rstrip("\n")
         self.log_tail.append(line)
+        self._line_arrived.set()
         if match := _QUEUED_RE.search(line):
             self.queue_waits_s.append(float(match.group(2)))
         return line
@@ -124,6 +126,16 @@ class ServerProcess:
     async def _drain_log(self) -> None:
         while await self._readline() is not None:
             pass
+
+    async def wait_for_log(self, text: str, timeout_s: float = 30.0) -> str:
+        """The first log line (in the kept tail) containing `text`, waiting for it if need be."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                self._line_arrived.clear()
+                for line in self.log_tail:
+                    if text in line:
+                        return line
+                await self._line_arrived.wait()
 
     @property
     def pid(self) -> int:
