@@ -23,15 +23,14 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
 
-from .crash_checks import DiskState, check_data_dir
+from .crash_checks import CrashReport, check_data_dir
 from .load_plan import ENGLISH, References
 from .server_process import REPO, ServerProcess, child_env
 from .tiny_data import (
@@ -53,43 +52,6 @@ CONVERTED_IDS: Final = ("conv-a", "conv-b")
 SERVER_FLAGS: Final = ("--cache-size-mb", "4", "--max-concurrent", "2", "--threads", "1", "--max-loaded-models", "2")
 _PROGRESS_RE: Final = re.compile(r"^\[(\d+)/(\d+)\]")
 _TIMEOUT_S: Final = 300.0
-
-
-@dataclass
-class CrashReport:
-    """What the run did and found."""
-
-    server_kills: int = 0
-    conversion_kills: int = 0
-    in_flight: Counter[str] = field(default_factory=Counter)
-    """Kills that landed while an operation of this kind was under way."""
-    completed: Counter[str] = field(default_factory=Counter)
-    """Operations that finished before their kill (or in calibration runs)."""
-    restarts: int = 0
-    replays: int = 0
-    """Replies to texts spoken before a kill, checked against audio synthesized alone."""
-    replay_cache_hits: float = 0.0
-    problems: dict[str, str] = field(default_factory=dict)
-    """Each distinct problem -> the first moment it was seen."""
-    last_state: DiskState | None = None
-
-    def summary(self) -> str:
-        """The figures, one per line."""
-        state = self.last_state or DiskState()
-        return "\n".join(
-            [
-                f"kills: {self.server_kills} of the server, {self.conversion_kills} of the converting CLI; "
-                f"{self.restarts} server starts, every one came up",
-                "kills that landed during: " + ", ".join(f"{k} {v}" for k, v in sorted(self.in_flight.items())),
-                "operations completed: " + ", ".join(f"{k} {v}" for k, v in sorted(self.completed.items())),
-                f"replies to earlier texts after a restart: {self.replays} checked "
-                f"({self.replay_cache_hits:.0f} from the cache)",
-                f"at the end: {len(state.voices)} enrolled voices, models {state.models}, "
-                f"{state.cache_entries} cache entries ({state.cache_bytes / 1e6:.1f} MB), all whole",
-                f"problems: {len(self.problems)}",
-                *(f"PROBLEM ({context}): {problem}" for problem, context in self.problems.items()),
-            ]
-        )
 
 
 @dataclass
