@@ -125,8 +125,10 @@ class EdgeTtsCloneClient:
         return EnrollResult(voice=voice, report=report)
 
     async def async_delete_voice(self, voice_id: str) -> None:
-        """`DELETE /api/voices/{id}`."""
-        await self._request("DELETE", f"/api/voices/{quote(voice_id, safe='')}")
+        """`DELETE /api/voices/{id}`: 204 No Content; any other success is not our server's answer."""
+        body = await self._request("DELETE", f"/api/voices/{quote(voice_id, safe='')}")
+        if body is not None:  # e.g. a proxy answering 200 for a server that is not there
+            raise ProtocolError("the server answered the deletion with content instead of 204 No Content")
 
     async def _request(
         self,

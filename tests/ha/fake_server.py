@@ -99,7 +99,12 @@ class FakeServer:
         self.uploads: list[dict[str, Any]] = []
         self.reject_enrollment = False
         self.wyoming_mode = "ok"
-        """`ok`, `garbage` (junk bytes), `huge` (absurd payload_length), `drop` (close mid-audio)."""
+        """`ok`, `garbage` (junk bytes), `huge` (absurd payload_length), `drop` (close mid-audio),
+        `hang` (audio-start, then silence with the connection left open)."""
+        self.http_mode = "ok"
+        """Every admin API answer: `ok`, `html` (a 200 HTML page), `wrong-json` (JSON of the wrong shape),
+        `truncated` (half a JSON body), `error-html` (a 502 HTML page), `hang` (never answers)."""
+        self._release_hangs = asyncio.Event()
         self.audio_sent = asyncio.Event()
         self._wyoming: AsyncTcpServer | None = None
         self._runner: web.AppRunner | None = None
@@ -111,7 +116,8 @@ class FakeServer:
         """Listen on both ports of 127.0.0.1."""
         self._wyoming = AsyncTcpServer("127.0.0.1", self.wyoming_port)
         await self._wyoming.start(partial(_Handler, self))
-        app = web.Application()
+        self._release_hangs = asyncio.Event()
+        app = web.Application(middlewares=[self._http_fault])
         app.router.add_get("/api/health", self._health)
         app.router.add_get("/api/auth", self._auth)
         app.router.add_get("/api/voices", self._list_voices)
@@ -123,6 +129,7 @@ class FakeServer:
 
     async def stop(self) -> None:
         """Close both ports and every open connection."""
+        self._release_hangs.set()
         if self._wyoming is not None:
             await self._wyoming.stop()
             self._wyoming = None
@@ -169,6 +176,23 @@ class FakeServer:
         }
 
     # ---- admin API ----
+
+    @web.middleware
+    async def _http_fault(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Answer with the garbage `http_mode` asks for instead of the real answer."""
+        mode = self.http_mode
+        if mode == "html":
+            return web.Response(text="<html><body>Router login</body></html>", content_type="text/html")
+        if mode == "wrong-json":
+            return web.json_response({"status": 7, "voices": "none", "server_id": ["x"], "ok": "maybe"})
+        if mode == "truncated":
+            return web.Response(text='{"status": "ok", "voices": [{"id": "mu', content_type="application/json")
+        if mode == "error-html":
+            return web.Response(status=502, text="<html>Bad Gateway</html>", content_type="text/html")
+        if mode == "hang":
+            await self._release_hangs.wait()
+        response: web.StreamResponse = await handler(request)
+        return response
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.token}"
@@ -280,6 +304,8 @@ class _Handler(AsyncEventHandler):
             self.server.requests.append(request)
             return await self._speak(request.text, request.voice)
         if event.type == "synthesize-stop" and self.stream is not None:
+            if self.server.wyoming_mode == "hang":
+                return True  # stalled: synthesize-stopped never comes
             if self.pending.strip() and not await self._speak(self.pending, self.stream.voice):
                 return False
             self.pending = ""
@@ -309,6 +335,10 @@ class _Handler(AsyncEventHandler):
             self.writer.write(b"\x00\xffthis is not a wyoming event\n")
             await self.writer.drain()
             return False
+        if mode == "hang":
+            # A server that stalls mid-reply (wedged engine, half-open TCP): the client must give up.
+            await self.write_event(Event(type="audio-start", data=fmt))
+            return True
         if mode == "huge":
             header = {"type": "audio-chunk", "data": fmt, "payload_length": 1 << 40}
             self.writer.write(json.dumps(header).encode() + b"\n" + b"\x00" * 1024)

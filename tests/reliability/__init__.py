@@ -1,1 +1,1 @@
-"""Reliability and security tests (issue 6): fuzzing, hostile HTTP clients, the page under XSS."""
+"""Reliability and security tests (issue 6): fuzzing, hostile clients, load and soak, crash safety, resource faults."""

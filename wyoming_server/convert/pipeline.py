@@ -1,8 +1,11 @@
 """`convert_model`: official checkpoints in, a complete model folder out (or nothing at all).
 
-The folder is built in a temporary sibling directory and renamed into place only when
-every graph has been exported, verified against torch, quantized and hashed; a failure
-at any step removes the temporary directory, so no partial output is ever left.
+The folder is built in a staging sibling (`voices/atomic.py`: `.tmp-<name>-<hex>`, owned by this
+process while it runs) and swapped into place only when every graph has been exported, verified
+against torch, quantized and hashed; a failure at any step removes the staging folder. A process
+killed meanwhile leaves only a staging folder (or, during the swap, the old folder set aside),
+which the registry's recovery deletes (or restores) at its next scan of `<data>/models`, so
+`--out <data>/models/<id>` never leaves a half model or a stray copy behind.
 """
 
 from __future__ import annotations
@@ -11,8 +14,6 @@ import datetime as dt
 import json
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
@@ -26,6 +27,7 @@ from ..engine.gpt_sovits.manifest import (
     Manifest,
     sha256_file,
 )
+from ..voices import atomic
 from .checkpoints import check_pair, load_gpt_checkpoint, load_sovits_checkpoint
 from .errors import ConversionError
 from .graph import GraphResult, GraphSpec, export_graph, quantize_graph
@@ -67,22 +69,16 @@ def _fsync_tree(root: Path) -> None:
         os.close(fd)
 
 
+def _refuse_existing(out_dir: Path, overwrite: bool) -> None:
+    if out_dir.exists() and not overwrite:
+        raise ConversionError(f"{out_dir} already exists (pass --force to replace it)")
+
+
 def _install(tmp_dir: Path, out_dir: Path, overwrite: bool) -> None:
-    """Rename the finished folder into place; an existing one is swapped out, then removed."""
-    old: Path | None = None
-    if out_dir.exists():
-        if not overwrite:
-            raise ConversionError(f"{out_dir} already exists (pass --force to replace it)")
-        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-        out_dir.rename(old)
-    tmp_dir.rename(out_dir)
-    parent_fd = os.open(out_dir.parent, os.O_RDONLY)
-    try:
-        os.fsync(parent_fd)
-    finally:
-        os.close(parent_fd)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Swap the finished folder in under the parent's lock (an existing one is set aside, then removed)."""
+    with atomic.FolderLock(out_dir.parent, exclusive=True):
+        _refuse_existing(out_dir, overwrite)
+        atomic.commit_folder(tmp_dir, out_dir)
 
 
 def convert_model(
@@ -128,8 +124,10 @@ def convert_model(
     want_int8 = precision in ("int8", "both")
     total = len(specs) * (2 if want_int8 else 1) + 1
 
+    _refuse_existing(out_dir, overwrite)  # before minutes of work (and again at the swap)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    staging = atomic.StagingFolder(out_dir.parent, out_dir.name)
+    tmp_dir = staging.path
     try:
         results: list[GraphResult] = []
         step = 0
@@ -189,14 +187,11 @@ def convert_model(
         _fsync_tree(tmp_dir)
         _install(tmp_dir, out_dir, overwrite)
     except ConversionError:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     except Exception as err:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
         raise ConversionError(f"conversion failed: {err}") from err
-    except BaseException:  # KeyboardInterrupt: still leave nothing behind
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        raise
+    finally:  # also on KeyboardInterrupt: nothing left behind (after the swap, only the owner file)
+        staging.discard()
     return manifest
 
 

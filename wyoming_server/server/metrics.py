@@ -13,6 +13,7 @@ from typing import Final
 
 PREFIX: Final = "edge_tts_clone_"
 TTFA_BUCKETS_S: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+QUEUE_WAIT_BUCKETS_S: Final = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 RTF_BUCKETS: Final = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0, 8.0)
 
 
@@ -109,6 +110,11 @@ class ServerMetrics:
             "From request to its first audio leaving the server.",
             TTFA_BUCKETS_S,
         )
+        self.queue_wait = Histogram(
+            "queue_wait_seconds",
+            "From request to its synthesis slot (admission queue; cache hits never wait).",
+            QUEUE_WAIT_BUCKETS_S,
+        )
         self.real_time_factor = Histogram(
             "real_time_factor",
             "Synthesis time divided by audio duration (below 1 is faster than real time).",
@@ -120,7 +126,7 @@ class ServerMetrics:
         lines: list[str] = []
         for metric in (self.requests, self.errors, self.cache_hits, self.cache_misses, self.audio_seconds):
             lines.extend(metric.render())
-        for histogram in (self.time_to_first_audio, self.real_time_factor):
+        for histogram in (self.time_to_first_audio, self.queue_wait, self.real_time_factor):
             lines.extend(histogram.render())
         for name, (help_text, value) in gauges.items():
             lines.append(f"# HELP {PREFIX}{name} {help_text}")

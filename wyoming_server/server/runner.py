@@ -187,8 +187,10 @@ class SynthesisRunner:
             return
 
         timeout_s = self._limits.request_timeout_s
-        await self.admission.acquire(received_at + timeout_s - time.monotonic())
+        queued_at = time.monotonic()
+        await self.admission.acquire(received_at + timeout_s - queued_at)
         started_at = time.monotonic()
+        self._metrics.queue_wait.observe(started_at - queued_at)
         stop = threading.Event()
         iterator: Iterator[AudioChunk] | None = None
         inflight: list[asyncio.Future[Any]] = []
@@ -242,10 +244,11 @@ class SynthesisRunner:
         if audio_s > 0:
             self._metrics.real_time_factor.observe(elapsed_s / audio_s)
         _LOGGER.info(
-            "voice=%s chars=%d audio=%.2fs time=%.2fs rtf=%.2f",
+            "voice=%s chars=%d audio=%.2fs queued=%.3fs time=%.2fs rtf=%.2f",
             pack.id,
             len(text),
             audio_s,
+            started_at - queued_at,
             elapsed_s,
             elapsed_s / audio_s if audio_s else 0.0,
         )

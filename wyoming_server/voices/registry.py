@@ -110,8 +110,13 @@ class VoiceRegistry:
 
     def entry(self, voice_id: str) -> VoiceEntry:
         """One voice; VoiceNotFoundError when there is none by that id."""
-        found = self.entries().get(voice_id)
+        scan = self._current()
+        found = scan.entries.get(voice_id)
         if found is None:
+            # A pack on disk that the scan skipped: say why, so "no voice" is not all the user hears.
+            for skipped in scan.skipped:
+                if Path(skipped.path).name == voice_id:
+                    raise VoiceNotFoundError(f"voice {voice_id!r} is skipped: {skipped.reason}")
             raise VoiceNotFoundError(f"no voice {voice_id!r}")
         return found
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -17,6 +18,19 @@ from .errors import ApiError
 from .uploads import check_display_name, check_slug, read_enrollment_form, read_json
 
 _LOGGER = logging.getLogger(__name__)
+
+_STORAGE_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _storage_error(err: OSError) -> ApiError:
+    """A write to the data folder failed (disk full, read-only, permissions); the previous state is intact."""
+    cause = err.__cause__ if isinstance(err.__cause__, OSError) else err
+    _LOGGER.warning("Writing to the data folder failed: %s", err)
+    if cause.errno in _STORAGE_FULL_ERRNOS:
+        return ApiError(
+            507, "insufficient-storage", f"{err}; the data folder's disk is full: free some space and try again"
+        )
+    return ApiError(500, "storage-error", f"{err}; nothing was changed")
 
 
 def voice_to_json(pack: VoicePack) -> dict[str, Any]:
@@ -117,6 +131,8 @@ async def enroll_voice(request: web.Request) -> web.Response:
             ) from None
         except ValueError as err:
             raise ApiError(400, "bad-request", str(err)) from None
+        except OSError as err:
+            raise _storage_error(err) from None
     _LOGGER.info("Enrolled voice %s (style %s) through the admin API", pack.id, form.style)
     return _json({"voice": voice_to_json(pack), "report": report}, status=201)
 
@@ -136,6 +152,10 @@ async def rename_voice(request: web.Request) -> web.Response:
         raise ApiError(404, "unknown-voice", f"no voice {voice_id!r} on this server") from None
     except ValueError as err:
         raise ApiError(400, "bad-request", str(err)) from None
+    except OSError as err:
+        if isinstance(err, PermissionError) and err.errno is None:  # a Piper voice keeps its file name
+            raise ApiError(409, "builtin", str(err)) from None
+        raise _storage_error(err) from None
     return _json(voice_to_json(pack))
 
 
@@ -150,7 +170,11 @@ async def delete_voice(request: web.Request) -> web.Response:
         await context.blocking(lambda: context.library.remove(voice_id))
     except VoiceNotFoundError:
         raise ApiError(404, "unknown-voice", f"no voice {voice_id!r} on this server") from None
-    except (ValueError, PermissionError) as err:
+    except OSError as err:
+        if isinstance(err, PermissionError) and err.errno is None:  # the registry's "built-in" refusal
+            raise ApiError(409, "builtin", str(err)) from None
+        raise _storage_error(err) from None
+    except ValueError as err:
         raise ApiError(409, "builtin", str(err)) from None
     _LOGGER.info("Deleted voice %s through the admin API", voice_id)
     return web.Response(status=204)
