@@ -16,11 +16,11 @@ from typing import Any
 
 from ..engine.gpt_sovits.model import DEFAULT_THREADS
 
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "edge-tts-clone" / "bench"
+
 
 def register(subparsers: Any) -> None:
-    """Add the `bench` sub-command."""
-    from ..convert.bench_models import DEFAULT_CACHE_DIR
-
+    """Add the `bench` sub-command (without importing the converter: torch is optional)."""
     parser = subparsers.add_parser(
         "bench",
         help="measure T2S/decoder speed, first-audio time, memory and INT8 quality against the targets",

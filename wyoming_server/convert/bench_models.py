@@ -32,7 +32,6 @@ from .sovits_calibration import synthetic_voice
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_CACHE_DIR: Final = Path.home() / ".cache" / "edge-tts-clone" / "bench"
 REFERENCE_SECONDS: Final = 6.0
 """Length of the synthetic reference clip (upstream accepts 3-10 s)."""
 REFERENCE_TEXT: Final = "晚饭做好了，快来吃吧，今天有你最爱吃的红烧鱼。"
