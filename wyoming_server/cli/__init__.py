@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Final
@@ -46,8 +47,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
 
 
 def configure_logging(debug: bool, log_format: str = logging.BASIC_FORMAT) -> None:
-    """The only place that configures logging."""
-    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format=log_format, stream=sys.stderr)
+    """The only place that configures logging.
+
+    Without --debug, other libraries log warnings only: onnxruntime's quantizer logs a line per
+    tensor at INFO, and torch's exporter a C++ warning per attention node, which drowned the
+    converter's progress.
+    """
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format=log_format, stream=sys.stderr)
+    logging.getLogger(__name__.partition(".")[0]).setLevel(logging.DEBUG if debug else logging.INFO)
+    if not debug:
+        os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")  # read when torch is first imported
 
 
 def main(argv: Sequence[str] | None = None) -> int:
