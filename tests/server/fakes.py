@@ -77,6 +77,8 @@ class Behaviour:
     max_active: int = 0
     """The most that ever ran at once."""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    warm_up_error: Exception | None = None
+    """Raised by the library's warm-up (a default voice whose model is broken)."""
 
 
 class FakeEngine:
@@ -206,6 +208,7 @@ class FakeLibrary:
         self._packs: dict[str, VoicePack] = {}
         self._skipped: list[SkippedPack] = []
         self.loaded = 1
+        self.warm_ups = 0
         self.enrolled_audio: list[bytes] = []
         default = [
             make_pack("joe", "Joe", kind="piper", languages=("en",), builtin=True),
@@ -345,6 +348,12 @@ class FakeLibrary:
     def loaded_models(self) -> int:
         """Pretend one model is loaded."""
         return self.loaded
+
+    def warm_up(self) -> None:
+        """Count the calls (the server warms up once, after it is ready)."""
+        self.warm_ups += 1
+        if self.behaviour.warm_up_error is not None:
+            raise self.behaviour.warm_up_error
 
 
 def wav_bytes(seconds: float, rate_hz: int = 16000) -> bytes:

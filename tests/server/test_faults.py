@@ -13,7 +13,7 @@ from wyoming.ping import Ping, Pong
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
 from .conftest import RunningServer, StartServer
-from .fakes import FAIL_MARKER, expected_pcm
+from .fakes import FAIL_MARKER, FakeLibrary, expected_pcm
 from .wire import read, read_error, read_reply, read_some, read_stream
 
 WAIT_S = 10.0
@@ -322,3 +322,24 @@ async def test_text_with_a_lone_surrogate_is_a_bad_request_not_an_internal_error
     assert [error["code"] for error in errors] == ["bad-request"] * 3, errors
     assert all("lone surrogate" in error["text"] for error in errors)
     assert [answer["type"] for answer in answers][-2:] == ["synthesize-stopped", "pong"]
+
+
+async def test_the_default_voice_loads_in_the_background_after_start(start_server: StartServer) -> None:
+    server = await start_server()
+    assert server.app.warm_up_done is not None
+    await server.app.warm_up_done
+    assert server.library.warm_ups == 1
+
+
+async def test_a_default_voice_that_cannot_load_does_not_stop_the_server(
+    start_server: StartServer, library: FakeLibrary, caplog: pytest.LogCaptureFixture
+) -> None:
+    library.behaviour.warm_up_error = OSError("t2s_decoder.int8.onnx: No such file or directory")
+    server = await start_server()
+    assert server.app.warm_up_done is not None
+    await server.app.warm_up_done
+    assert "Could not load the default voice ahead of the first request: t2s_decoder" in caplog.text
+    async with server.client() as client:
+        await client.write_event(_synthesize("Still here."))
+        reply = await read_reply(client)
+    assert reply.error is None and reply.pcm == expected_pcm("mum", "default", "Still here.")

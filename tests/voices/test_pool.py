@@ -125,3 +125,18 @@ def test_stock_voice_from_several_threads(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert len(levels) == 4 and min(levels) > 0.02 and library.loaded_models() == 1
+
+
+def test_warm_up_loads_the_default_voice_only(data_dir: Path, good_wav: bytes) -> None:
+    for model_id in ("m1", "m2"):
+        write_fake_model(data_dir, model_id)
+    enrolling = make_store(data_dir)
+    first = enrolling.enroll(request(good_wav, name="first", model_id="m1"))[0]
+    enrolling.enroll(request(good_wav, name="second", model_id="m2"))
+    library = make_store(data_dir)  # as at a server start
+    assert library.loaded_models() == 0
+    library.warm_up()
+    assert library.pool.loaded_keys() == [GPT_SOVITS_KEY + "m1"] and library.default_voice() == first
+    loads = library.pool.loads
+    list(library.synthesize(first, None, "Hi.", SynthesisOptions()))
+    assert library.pool.loads == loads

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from functools import partial
 
 from .. import __version__
@@ -41,6 +42,7 @@ class ServerApp:
         self.server_id = ""
         self._announcer: ZeroconfAnnouncer | None = None
         self._stopped = asyncio.Event()
+        self.warm_up_done: asyncio.Future[None] | None = None
 
     @property
     def wyoming_port(self) -> int:
@@ -95,6 +97,17 @@ class ServerApp:
             await self.stop()
             raise
         _LOGGER.info("edge-tts-clone %s ready", __version__)
+        self.warm_up_done = loop.run_in_executor(None, self._warm_up)
+
+    def _warm_up(self) -> None:
+        """Load the default voice's model in the background: requests are served meanwhile."""
+        started = time.perf_counter()
+        try:
+            self.library.warm_up()
+        except Exception as err:  # the request that needs it will get the error; the server goes on
+            _LOGGER.warning("Could not load the default voice ahead of the first request: %s", err)
+            return
+        _LOGGER.info("Default voice loaded in %.1f s", time.perf_counter() - started)
 
     async def _start_admin(self, runner: SynthesisRunner) -> None:
         loop = asyncio.get_running_loop()

@@ -113,6 +113,9 @@ class SimulatedLibrary:
         """One simulated model."""
         return 1
 
+    def warm_up(self) -> None:
+        """Nothing to load."""
+
 
 @dataclass
 class Outcome:

@@ -98,3 +98,7 @@ class VoiceLibrary(Protocol):
     def loaded_models(self) -> int:
         """Models currently in memory (for /metrics)."""
         ...
+
+    def warm_up(self) -> None:
+        """Load the default voice's engine now, so the first request after a start does not wait for it."""
+        ...

@@ -254,6 +254,10 @@ class VoiceStore:
         """Models currently in memory."""
         return self.pool.loaded_models()
 
+    def warm_up(self) -> None:
+        """Load the default voice's engine into the pool (models otherwise load on first use)."""
+        self.engine_for(self.default_voice())
+
 
 def open_library(
     data_dir: Path, *, max_loaded_models: int = DEFAULT_MAX_LOADED_MODELS, threads: int = DEFAULT_THREADS
