@@ -52,7 +52,7 @@ def test_every_figure_is_reported(bench_run: tuple[dict[str, Any], Path]) -> Non
             assert _finite(figures["pipeline"][precision][key]), (precision, key)
         assert all(_finite(v) for v in t2s["floor_ms"][precision].values())
     assert t2s["bytes_per_token"]["int8"] < t2s["bytes_per_token"]["fp32"]
-    assert t2s["kv_value_bytes"] == {"int8": 4, "fp32": 4}  # fp32 caches (int8 only with --int8-kv-cache)
+    assert t2s["kv_value_bytes"] == {"int8": 1, "fp32": 4}  # INT8 steps run on t2s_step's int8 cache
     assert set(figures["decoder"]["gmac"]) == {"int8", "upsampling", "other"}
     assert all(v > 0 for v in figures["decoder"]["gmac"].values())
     assert _finite(figures["pipeline"]["torch_sum_of_parts_rtf"])

@@ -30,10 +30,13 @@ def test_manifest_records_versions_graphs_and_hashes(tiny_model_v2: Path) -> Non
     assert "int8" not in manifest.graphs["prompt_extractor"].files  # the codebook argmin stays fp32
     # Each INT8 choice is recorded: the scheme and, in words, which layers (issue 7).
     assert {n: manifest.graphs[n].quantization for n in int8_graphs} == {
-        "t2s_decoder": "dynamic", "vits_decoder": "static", "bert": "dynamic"
+        "t2s_decoder": "dynamic", "t2s_step": "dynamic", "vits_decoder": "static", "bert": "dynamic"
     }
     assert set(manifest.extra["int8_choices"]) == set(int8_graphs)
-    assert "KV cache fp32" in manifest.extra["int8_choices"]["t2s_decoder"]  # int8 only with --int8-kv-cache
+    assert "KV cache fp32" in manifest.extra["int8_choices"]["t2s_decoder"]  # the prefill's graph
+    step = manifest.graphs["t2s_step"]  # INT8 only: the steps' graph with an int8 cache and its scales
+    assert step.files == {"int8": "t2s_step.int8.onnx", "kv_scales": "t2s_step.kv_scales.npy"}
+    assert step.int8 is not None and step.int8["cosine_min"] >= 0.999
     for name, info in manifest.files.items():
         assert sha256_file(tiny_model_v2 / name) == info["sha256"]
     for entry in manifest.graphs.values():

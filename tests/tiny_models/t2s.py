@@ -13,8 +13,8 @@ from wyoming_server.convert.graph import GraphResult, export_graph, quantize_gra
 from wyoming_server.convert.random_gpt import tiny_gpt_state_dict
 from wyoming_server.convert.t2s_export import t2s_dims, t2s_graph_specs
 from wyoming_server.convert.t2s_modules import T2SModel, load_t2s_model
-from wyoming_server.engine.gpt_sovits.manifest import Manifest
-from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel, create_session
+from wyoming_server.engine.gpt_sovits.manifest import GraphEntry, Manifest
+from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
 from wyoming_server.engine.gpt_sovits.t2s import T2SDecoder
 
 Inputs = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -31,29 +31,29 @@ class ConvertedT2S:
     results: dict[str, GraphResult]
 
     def decoder(self, precision: str = "fp32") -> T2SDecoder:
-        """A T2SDecoder over fresh sessions of the given precision."""
-        sessions = {
-            name: create_session(self.out_dir / result.files.get(precision, result.files["fp32"]), threads=1)
-            for name, result in self.results.items()
-        }
+        """The runtime's T2SDecoder over this folder's graphs of that precision (INT8: with `t2s_step`)."""
         manifest = Manifest(
             version="v2",
             symbol_table="gpt-sovits-v2-732",
             dims={"t2s": t2s_dims(self.checkpoint)},
-            graphs={},
+            graphs={name: GraphEntry(files=result.files) for name, result in self.results.items()},
             files={},
             precision=["fp32", "int8"],
         )
-        return T2SDecoder(GptSoVitsModel.from_sessions(manifest, sessions, precision))
+        return T2SDecoder(GptSoVitsModel(manifest, self.out_dir, precision, threads=1))
 
 
-def convert_t2s(ckpt_path: Path, out_dir: Path, int8_kv_cache: bool = False) -> ConvertedT2S:
-    """Load, export, verify and quantize both T2S graphs (the converter's own path)."""
+def convert_t2s(ckpt_path: Path, out_dir: Path, int8_kv_cache: bool = True) -> ConvertedT2S:
+    """Load, export, verify and quantize both T2S graphs, and write the step graph (the converter's own path)."""
     checkpoint = load_gpt_checkpoint(ckpt_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = {}
     for spec in t2s_graph_specs(checkpoint, int8_kv_cache):
-        results[spec.name] = quantize_graph(spec, export_graph(spec, out_dir), out_dir)
+        result = results[spec.name] = quantize_graph(spec, export_graph(spec, out_dir), out_dir)
+        if spec.int8_companion is not None:
+            companion = spec.int8_companion(out_dir / result.files["fp32"], out_dir / result.files["int8"])
+            if companion is not None:
+                results[companion.name] = companion
     return ConvertedT2S(checkpoint, load_t2s_model(checkpoint.weights, checkpoint.config), out_dir, results)
 
 

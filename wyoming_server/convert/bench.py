@@ -19,6 +19,7 @@ from typing import Any, Final
 import numpy as np
 
 from ..engine import text
+from ..engine.gpt_sovits import t2s_io
 from ..engine.gpt_sovits.bert import BertFeaturizer
 from ..engine.gpt_sovits.manifest import Manifest
 from ..engine.gpt_sovits.model import GptSoVitsModel
@@ -103,7 +104,9 @@ def _speedups(figures: Figures, prefix_rows: int) -> dict[str, dict[str, float]]
 
 def _floors(figures: Figures, model_dir: Path, dims: dict[str, Any]) -> None:
     t2s = figures["t2s"]
-    paths = {p: model_dir / f"t2s_decoder{'.int8' if p == 'int8' else ''}.onnx" for p in ("int8", "fp32")}
+    step_graph = model_dir / f"{t2s_io.STEP_GRAPH}.int8.onnx"  # what INT8 steps run on, when present
+    paths = {"int8": step_graph if step_graph.is_file() else model_dir / "t2s_decoder.int8.onnx",
+             "fp32": model_dir / "t2s_decoder.onnx"}
     weights = {p: bench_t2s.bytes_per_token(path) for p, path in paths.items()}
     value_bytes = {p: bench_t2s.cache_value_bytes(path) for p, path in paths.items()}
     floors = bench_t2s.bandwidth_floor(dims, weights, value_bytes, figures["bandwidth"]["read_gb_s"])

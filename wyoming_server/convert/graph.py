@@ -58,9 +58,9 @@ class GraphSpec:
     """Fraction of integer outputs allowed to differ from torch (argmin outputs: rounding flips ties)."""
     quantization_excluded_nodes: tuple[str, ...] = ()
     """Nodes whose name contains one of these stay fp32 in the INT8 graph (e.g. an output head)."""
-    finish_int8: Callable[[Path, Path], dict[str, float]] | None = None
-    """After quantization: may rewrite the INT8 file (fp32 path, INT8 path) and returns its distance from
-    fp32, replacing `measure_int8` (the T2S decoder's int8 KV cache needs its own inputs)."""
+    int8_companion: Callable[[Path, Path], GraphResult | None] | None = None
+    """After quantization: writes a second INT8 graph derived from this one (fp32 path, INT8 path) and
+    returns its own manifest entry, or None when it is not worth keeping (the T2S step graph)."""
     verified_outputs: tuple[str, ...] | None = None
     """Outputs compared with torch (None = all); e.g. skip buffers whose unused rows are unspecified."""
     verify_runs: int = 3
@@ -236,10 +236,7 @@ def quantize_graph(spec: GraphSpec, result: GraphResult, out_dir: Path, seed: in
         )
     if prepared != fp32_path:
         prepared.unlink(missing_ok=True)
-    if spec.finish_int8 is not None:
-        int8_error = spec.finish_int8(fp32_path, int8_path)
-    else:
-        int8_error = measure_int8(spec, fp32_path, int8_path, np.random.default_rng(seed))
+    int8_error = measure_int8(spec, fp32_path, int8_path, np.random.default_rng(seed))
     _LOGGER.info("graph %s INT8 (%s): %s", spec.name, spec.quantization, int8_error)
     return GraphResult(
         name=result.name,

@@ -92,12 +92,12 @@ def convert_model(
     precision: str = "both",
     overwrite: bool = False,
     progress: Progress | None = None,
-    int8_kv_cache: bool = False,
+    int8_kv_cache: bool = True,
 ) -> Manifest:
     """Convert official GPT-SoVITS checkpoints into a model folder; raises ConversionError.
 
-    `int8_kv_cache`: the INT8 T2S graph keeps its KV cache in int8 (less memory, faster steps,
-    slower prefill; see `t2s_kv_cache`).
+    `int8_kv_cache`: an INT8 conversion also writes the T2S step graph with an int8 KV cache
+    (faster steps; see `t2s_kv_cache`).
     """
     from .sovits_export import bert_dims, bert_extra_files, bert_graph_specs, sovits_dims, sovits_graph_specs
     from .t2s_export import t2s_dims, t2s_graph_specs
@@ -140,6 +140,9 @@ def convert_model(
                 report(step, total, f"quantizing {spec.name} ({spec.quantization})")
                 result = quantize_graph(spec, result, tmp_dir)
             results.append(result)
+            if want_int8 and spec.int8_companion is not None and spec.quantization != "none":
+                companion = spec.int8_companion(tmp_dir / result.files["fp32"], tmp_dir / result.files["int8"])
+                results.extend([companion] if companion is not None else [])
         if bert_dir is not None:
             for name, data in bert_extra_files(bert_dir).items():
                 (tmp_dir / name).write_bytes(data)
@@ -196,13 +199,13 @@ def convert_model(
 
 
 def _drop_fp32(result: GraphResult, folder: Path) -> GraphResult:
-    """For --precision int8: keep only the INT8 file of graphs that have one."""
-    if "int8" not in result.files:
+    """For --precision int8: keep only the INT8 files of graphs that have one."""
+    if "int8" not in result.files or "fp32" not in result.files:
         return result
     (folder / result.files["fp32"]).unlink(missing_ok=True)
     return GraphResult(
         name=result.name,
-        files={"int8": result.files["int8"]},
+        files={key: name for key, name in result.files.items() if key != "fp32"},
         max_abs_error=result.max_abs_error,
         int8_error=result.int8_error,
         quantization=result.quantization,

@@ -180,20 +180,16 @@ def _decoder_inputs(model: T2SModel, rng: np.random.Generator, mode: str) -> Inp
 
 INT8_NOTE: Final = (
     "dynamic INT8 (per-tensor int8 weights) on the four MatMuls of every layer; output head, embeddings, "
-    "LayerNorm and attention fp32; KV cache {cache}"
+    "LayerNorm and attention fp32; KV cache fp32{steps}"
 )
-KV_CACHE_NOTES: Final = {
-    False: "fp32",
-    True: "int8 with static per-channel scales calibrated on decoding real sentences "
-    "(fp32 kept if logits cosine < 0.999)",
-}
+STEP_GRAPH_NOTE: Final = " (used for the prefill; the steps run on t2s_step with an int8 cache)"
 
 
-def t2s_graph_specs(gpt: GptCheckpoint, int8_kv_cache: bool = False) -> list[GraphSpec]:
+def t2s_graph_specs(gpt: GptCheckpoint, int8_kv_cache: bool = True) -> list[GraphSpec]:
     """The `t2s_encoder` and `t2s_decoder` graph specs of a GPT checkpoint (loaded strictly).
 
-    `int8_kv_cache`: the INT8 decoder graph keeps its KV cache in int8 (`t2s_kv_cache`): a quarter
-    of the cache memory and a faster step, but a slower prefill (README "Performance").
+    `int8_kv_cache`: the INT8 conversion also writes `t2s_step`, the INT8 decoder with an int8 KV
+    cache for the steps after the prefill (`t2s_kv_cache`; README "Performance").
     """
     model = load_t2s_model(gpt.weights, gpt.config)
     dims = model.dims
@@ -243,8 +239,8 @@ def t2s_graph_specs(gpt: GptCheckpoint, int8_kv_cache: bool = False) -> list[Gra
         quantization="dynamic",
         dynamic_op_types=("MatMul",),
         quantization_excluded_nodes=(HEAD_NODE_MARK,),
-        finish_int8=t2s_kv_cache.int8_kv_cache(model) if int8_kv_cache else None,
-        int8_note=INT8_NOTE.format(cache=KV_CACHE_NOTES[int8_kv_cache]),
+        int8_companion=t2s_kv_cache.step_graph(model) if int8_kv_cache else None,
+        int8_note=INT8_NOTE.format(steps=STEP_GRAPH_NOTE if int8_kv_cache else ""),
         verify_runs=10,  # every mode twice
     )
     return [encoder, decoder]
@@ -269,5 +265,5 @@ def t2s_dims(gpt: GptCheckpoint) -> dict[str, Any]:
         "top_k": int(inference.get("top_k", 15)),
         "max_sec": data.get("max_sec"),
         "kv_cache": "GroupQueryAttention, shared past/present buffer (B, H, capacity, head_dim) per layer "
-        "(int8 in the INT8 graph when converted with the int8 KV cache)",
+        "(int8 in the INT8 step graph t2s_step, when present)",
     }

@@ -1,4 +1,4 @@
-"""An optional INT8 KV cache for the INT8 T2S decoder graph (`convert --int8-kv-cache`).
+"""The T2S step graph of an INT8 model folder: the INT8 decoder with an int8 KV cache (issue 7).
 
 Every step reads the whole cache: 98 kB per cached position in fp32 at the released size, as much
 as the INT8 weights at 800 positions. GroupQueryAttention can keep the cache in int8 with a fixed
@@ -6,14 +6,18 @@ per-channel scale (`k_quant_type`/`v_quant_type` PER_CHANNEL, `kv_cache_bit_widt
 quantizes each new row as it appends it and dequantizes while it attends. The scales come from
 decoding realistic sequences with the INT8 graph (fp32 cache): real sentences' phones and
 semantic tokens the model itself generates after them, `KV_SCALE_MARGIN` above the largest
-value seen per channel (larger values saturate). The result is checked against the fp32 graph on
-a sequence not used for calibration: logits cosine and greedy agreement go into the manifest.
+value seen per channel (larger values saturate).
 
-Measured at the released size (README "Performance"): a quarter of the cache bytes, a step 13-17%
-faster, logits cosine >= 0.9999 against fp32 on random weights; but onnxruntime's CPU kernel reads
-a quantized cache slowly in the prefill (its cost grows with the square of the prefill's rows:
-185 -> 346 ms of CPU for 250 rows), which lengthens the time to first audio. So it is off by
-default.
+onnxruntime's CPU kernel attends over a quantized cache slowly when many rows come at once (the
+prefill: 147 -> 227 ms for 253 rows at the released size), so the prefill stays on the fp32-cache
+`t2s_decoder` and the runtime hands its cache over, quantized with the same scales, to
+`t2s_step` (`t2s_io`). The converter checks exactly that path against the fp32 graph on a
+sequence not used for calibration (logits cosine, greedy agreement: the manifest records them) and
+drops the step graph when the cosine falls below `MIN_COSINE` at any step.
+
+Measured at the released size (README "Performance"): steps at cache 300 / 500 / 1000 go from
+5.9 / 7.0 / 9.4 ms to 4.4 / 5.1 / 6.1 ms; the price is a second session holding the INT8 weights
+(about 80 MB resident).
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ from numpy.typing import NDArray
 from onnx import helper, numpy_helper
 
 from ..engine.gpt_sovits import t2s_io
-from ..engine.gpt_sovits.t2s_state import CACHE_DTYPES, KVCache, T2SState
+from ..engine.gpt_sovits.t2s_state import KVCache, T2SState
 from .errors import ConversionError
+from .graph import GraphResult
 from .sovits_calibration import SENTENCE_PHONES
 from .t2s_modules import BERT_DIM, T2SModel
 
@@ -52,6 +57,10 @@ MIN_COSINE: Final = 0.999
 _QUANT_ATTRIBUTES: Final = ("k_quant_type", "v_quant_type", "kv_cache_bit_width")
 _SCALE_INPUT_INDEX: Final = 12
 """k_scale and v_scale are GroupQueryAttention's inputs 12 and 13."""
+STEP_NOTE: Final = (
+    "t2s_decoder's dynamic INT8 MatMuls with an int8 KV cache (static per-channel scales calibrated on "
+    "decoding real sentences, in kv_scales); used for the steps after the prefill"
+)
 
 
 def _session(path: Path) -> ort.InferenceSession:
@@ -61,23 +70,25 @@ def _session(path: Path) -> ort.InferenceSession:
 
 
 class _Decoder:
-    """One graph run the way the runtime runs it (T2SState over a preallocated cache)."""
+    """Graphs run the way the runtime runs them (T2SState over a preallocated cache, `T2SDecoder.start`)."""
 
-    def __init__(self, path: Path, model: T2SModel) -> None:
+    def __init__(self, path: Path, model: T2SModel, step: tuple[Path, NDArray[np.float32]] | None = None) -> None:
         self.session = _session(path)
         self.model = model
-        types = {i.name: i.type for i in self.session.get_inputs()}
-        self.dtype = CACHE_DTYPES[types[t2s_io.past_names(1)[0]]]
+        self.step_graph = None if step is None else (_session(step[0]), step[1])
         self.state: T2SState | None = None
-        self.cache: KVCache | None = None
 
     def start(self, phones: NDArray[np.int64], prompt: NDArray[np.int64], capacity: int) -> NDArray[np.float32]:
         dims = self.model.dims
         with torch.inference_mode():
             x = self.model.embed_text(torch.from_numpy(phones), torch.zeros(BERT_DIM, phones.size)).numpy()
-        self.cache = KVCache(dims.n_layer, 1, dims.n_head, dims.head_dim, capacity, self.dtype)
-        self.state = T2SState(self.session, self.cache, [phones.size], prompt.size, dims.audio_vocab)
+        rows = phones.size + prompt.size
+        cache = KVCache(dims.n_layer, 1, dims.n_head, dims.head_dim, rows if self.step_graph else capacity)
+        self.state = T2SState(self.session, cache, [phones.size], prompt.size, dims.audio_vocab)
         self.state.prefill(x, prompt, [phones.size])
+        if self.step_graph is not None:
+            session, scales = self.step_graph
+            self.state.hand_over(session, cache.quantized(scales, capacity))
         return np.asarray(self.state.logits[0], np.float32)
 
     def step(self, token: int) -> NDArray[np.float32]:
@@ -85,6 +96,12 @@ class _Decoder:
             raise RuntimeError("step before start")
         self.state.step(np.array([token], np.int64))
         return np.asarray(self.state.logits[0], np.float32)
+
+    @property
+    def cache(self) -> KVCache:
+        if self.state is None:
+            raise RuntimeError("no cache before start")
+        return self.state.cache
 
 
 def _sample(logits: NDArray[np.float32], eos: int, rng: np.random.Generator) -> int:
@@ -108,31 +125,27 @@ def _sentence(index: int) -> NDArray[np.int64]:
     return np.array(SENTENCE_PHONES[index % len(SENTENCE_PHONES)], np.int64)
 
 
-def calibrate_scales(int8_path: Path, model: T2SModel, seed: int = 0) -> list[tuple[NDArray[np.float32], ...]]:
-    """Per layer (k_scale, v_scale), each (1, H, 1, head_dim), from realistic decoding with an fp32 cache."""
+def calibrate_scales(int8_path: Path, model: T2SModel, seed: int = 0) -> NDArray[np.float32]:
+    """(n_layer, 2, H, head_dim) K and V scales per layer, from realistic decoding with an fp32 cache."""
     decoder = _Decoder(int8_path, model)
     rng = np.random.default_rng(seed)
     dims = model.dims
-    peaks = [np.zeros((2, 1, dims.n_head, 1, dims.head_dim), np.float32) for _ in range(dims.n_layer)]
+    peaks = np.zeros((dims.n_layer, 2, dims.n_head, dims.head_dim), np.float32)
     for index in range(len(SENTENCE_PHONES) - 1):
         prompt = _generate(decoder, _sentence(index), np.zeros(0, np.int64), PROMPT_TOKENS, rng)
         _generate(decoder, np.concatenate([_sentence(index), _sentence(index + 1)]), prompt, DECODED_TOKENS, rng)
-        if decoder.cache is None:
-            raise RuntimeError("no cache after decoding")
         rows = decoder.cache.length
         for layer in range(dims.n_layer):
             for kind in range(2):
                 buffer = decoder.cache.buffers[2 * layer + kind][:, :, :rows]
-                peaks[layer][kind] = np.maximum(peaks[layer][kind], np.abs(buffer).max(axis=(0, 2), keepdims=True))
+                peaks[layer, kind] = np.maximum(peaks[layer, kind], np.abs(buffer).max(axis=(0, 2)))
     floor = np.float32(1e-6)  # a channel that never moved still needs a positive scale
-    return [
-        tuple(np.maximum(peak[kind] * KV_SCALE_MARGIN / INT8_MAX, floor).astype(np.float32) for kind in range(2))
-        for peak in peaks
-    ]
+    scales: NDArray[np.float32] = np.maximum(peaks * KV_SCALE_MARGIN / INT8_MAX, floor).astype(np.float32)
+    return scales
 
 
-def rewrite_with_int8_cache(int8_path: Path, scales: list[tuple[NDArray[np.float32], ...]]) -> None:
-    """Make every GroupQueryAttention keep its cache in int8 with these scales; past/present become int8."""
+def write_step_graph(int8_path: Path, step_path: Path, scales: NDArray[np.float32]) -> None:
+    """The INT8 graph at `int8_path` with every GroupQueryAttention keeping an int8 cache with these scales."""
     proto = onnx.load(str(int8_path))
     graph = proto.graph
     for value in [*graph.input, *graph.output]:
@@ -147,8 +160,8 @@ def rewrite_with_int8_cache(int8_path: Path, scales: list[tuple[NDArray[np.float
             raise ConversionError(f"t2s_decoder: attention node {node.name} does not read a past_key_* input")
         layer = int(past.removeprefix("past_key_"))
         names = [f"kv_cache_scale_k_{layer}", f"kv_cache_scale_v_{layer}"]
-        for name, scale in zip(names, scales[layer], strict=True):
-            graph.initializer.append(numpy_helper.from_array(scale, name))
+        for kind, name in enumerate(names):  # GroupQueryAttention wants (1, H, 1, head_dim)
+            graph.initializer.append(numpy_helper.from_array(scales[layer, kind][np.newaxis, :, np.newaxis, :], name))
         inputs = [*node.input, *[""] * (_SCALE_INPUT_INDEX - len(node.input))][:_SCALE_INPUT_INDEX] + names
         del node.input[:]
         node.input.extend(inputs)
@@ -161,14 +174,17 @@ def rewrite_with_int8_cache(int8_path: Path, scales: list[tuple[NDArray[np.float
             helper.make_attribute("kv_cache_bit_width", 8),
         ])
         done += 1
-    if done != len(scales):
-        raise ConversionError(f"t2s_decoder: {done} attention nodes for {len(scales)} layers")
-    onnx.save(proto, str(int8_path))
+    if done != scales.shape[0]:
+        raise ConversionError(f"t2s_decoder: {done} attention nodes for {scales.shape[0]} layers")
+    onnx.save(proto, str(step_path))
 
 
-def compare_with_fp32(fp32_path: Path, int8_path: Path, model: T2SModel, seed: int = 7) -> dict[str, float]:
-    """INT8 graph (int8 cache) vs fp32 graph, teacher-forced on fp32's greedy tokens after a new prompt."""
-    fp32, int8 = _Decoder(fp32_path, model), _Decoder(int8_path, model)
+def compare_with_fp32(
+    fp32_path: Path, int8_path: Path, step: tuple[Path, NDArray[np.float32]], model: T2SModel, seed: int = 7
+) -> dict[str, float]:
+    """The runtime's INT8 path (INT8 prefill, quantized hand-over, int8-cache steps) vs the fp32 graph,
+    teacher-forced on fp32's greedy tokens after a prompt not used for calibration."""
+    fp32, int8 = _Decoder(fp32_path, model), _Decoder(int8_path, model, step)
     rng = np.random.default_rng(seed)
     last = len(SENTENCE_PHONES) - 1
     prompt = _generate(fp32, _sentence(last), np.zeros(0, np.int64), PROMPT_TOKENS, rng)
@@ -193,25 +209,37 @@ def compare_with_fp32(fp32_path: Path, int8_path: Path, model: T2SModel, seed: i
     }
 
 
-def int8_kv_cache(model: T2SModel) -> Callable[[Path, Path], dict[str, float]]:
-    """The `GraphSpec.finish_int8` hook: calibrate, rewrite the INT8 file with an int8 cache, check it.
+def step_graph(model: T2SModel) -> Callable[[Path, Path], GraphResult | None]:
+    """The `GraphSpec.int8_companion` of the T2S decoder: calibrate, write `t2s_step` + its scales, check.
 
-    When the int8 cache costs too much accuracy (logits cosine below MIN_COSINE at some step), the
-    INT8 file keeps its fp32 cache; `kv_cache_int8` in the figures says which was kept.
+    Returns None (and leaves no file) when the int8 cache costs too much accuracy: the runtime
+    then steps on the fp32-cache INT8 graph.
     """
 
-    def finish(fp32_path: Path, int8_path: Path) -> dict[str, float]:
-        plain = int8_path.read_bytes()
-        rewrite_with_int8_cache(int8_path, calibrate_scales(int8_path, model))
-        figures = compare_with_fp32(fp32_path, int8_path, model)
-        if figures["cosine_min"] >= MIN_COSINE:
-            _LOGGER.info("t2s_decoder INT8 with an int8 KV cache vs fp32: %s", figures)
-            return {**figures, "kv_cache_int8": 1.0}
-        _LOGGER.warning(
-            "t2s_decoder: an int8 KV cache drifts from fp32 (logits cosine %.5f); keeping the fp32 cache",
-            figures["cosine_min"],
+    def companion(fp32_path: Path, int8_path: Path) -> GraphResult | None:
+        folder = int8_path.parent
+        step_path = folder / f"{t2s_io.STEP_GRAPH}.int8.onnx"
+        scales_path = folder / f"{t2s_io.STEP_GRAPH}.{t2s_io.KV_SCALES}.npy"
+        scales = calibrate_scales(int8_path, model)
+        write_step_graph(int8_path, step_path, scales)
+        np.save(scales_path, scales)
+        figures = compare_with_fp32(fp32_path, int8_path, (step_path, scales), model)
+        if figures["cosine_min"] < MIN_COSINE:
+            _LOGGER.warning(
+                "t2s_step: an int8 KV cache drifts from fp32 (logits cosine %.5f); steps keep the fp32 cache",
+                figures["cosine_min"],
+            )
+            step_path.unlink()
+            scales_path.unlink()
+            return None
+        _LOGGER.info("t2s_step (INT8, int8 KV cache) vs fp32: %s", figures)
+        return GraphResult(
+            name=t2s_io.STEP_GRAPH,
+            files={"int8": step_path.name, t2s_io.KV_SCALES: scales_path.name},
+            max_abs_error=0.0,  # not exported from torch: its distance from fp32 is `int8_error`
+            int8_error=figures,
+            quantization="dynamic",
+            int8_note=STEP_NOTE,
         )
-        int8_path.write_bytes(plain)
-        return {**compare_with_fp32(fp32_path, int8_path, model), "kv_cache_int8": 0.0}
 
-    return finish
+    return companion

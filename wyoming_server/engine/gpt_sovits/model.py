@@ -7,9 +7,11 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+import numpy as np
 import onnxruntime as ort
+from numpy.typing import NDArray
 
 from ..errors import ModelLoadError
 from ..memory import use_mmap_for_large_buffers
@@ -112,6 +114,18 @@ class GptSoVitsModel:
     def has_graph(self, name: str) -> bool:
         """True when the folder holds graph `name` (e.g. the optional `bert`)."""
         return name in self._sessions or name in self.manifest.graphs
+
+    def graph_array(self, graph: str, key: str) -> NDArray[Any]:
+        """A numpy file listed in a graph's manifest entry under `key` (the step graph's KV scales)."""
+        entry = self.manifest.graphs.get(graph)
+        if self.model_dir is None or entry is None or key not in entry.files:
+            raise ModelLoadError(f"model {self.model_id} has no {key!r} file for graph {graph!r}")
+        path = self.model_dir / entry.files[key]
+        try:
+            array: NDArray[Any] = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise ModelLoadError(f"cannot read {path.name}: {err}") from err
+        return array
 
     def session(self, name: str) -> ort.InferenceSession:
         """The session of graph `name`, created on first use and kept (enrollment graphs: not kept)."""

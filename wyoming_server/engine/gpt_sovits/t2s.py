@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Final
 
 import numpy as np
+import onnxruntime as ort
 from numpy.typing import NDArray
 
 from .. import SynthesisOptions
@@ -58,13 +59,36 @@ class T2SDecoder:
         if cache_type not in t2s_state.CACHE_DTYPES:
             raise ModelLoadError(f"graph {t2s_io.DECODER_GRAPH} has a KV cache of type {cache_type}")
         self.cache_dtype = t2s_state.CACHE_DTYPES[cache_type]
+        self._stepper, self._kv_scales = self._step_graph(model)
         self.phone_vocab: int | None = model.manifest.dims.get("t2s", {}).get("phone_vocab")
         self.vocab: int | None = None
-        # A one-row ref-free prefill tells the vocabulary size and warms the sessions up at load time.
-        warm = self.start([np.zeros((1, 1, self.d_model), np.float32)], np.zeros(0, np.int64), 1)
+        # A one-row ref-free prefill and a step tell the vocabulary size and warm the sessions up at load time.
+        warm = self.start([np.zeros((1, 1, self.d_model), np.float32)], np.zeros(0, np.int64), 2)
         self.vocab = int(warm.logits.shape[1])
         self.eos = self.vocab - 1
         """The EOS token id (upstream: vocab_size - 1)."""
+        warm.step(np.zeros(1, np.int64))
+
+    @property
+    def int8_steps(self) -> bool:
+        """True when steps run on the INT8 step graph with an int8 KV cache (`t2s_io.STEP_GRAPH`)."""
+        return self._stepper is not None
+
+    def _step_graph(self, model: GptSoVitsModel) -> tuple[ort.InferenceSession | None, NDArray[np.float32] | None]:
+        """The INT8 folder's step graph and its KV scales, when it has them."""
+        if model.precision != "int8" or not model.has_graph(t2s_io.STEP_GRAPH):
+            return None, None
+        session = model.session(t2s_io.STEP_GRAPH)
+        require_inputs(session, t2s_io.STEP_GRAPH, (*t2s_io.DECODER_FIXED_INPUTS, *t2s_io.past_names(self.n_layer)))
+        past = {i.name: i.type for i in session.get_inputs()}
+        if past["past_key_0"] != "tensor(int8)":
+            raise ModelLoadError(f"graph {t2s_io.STEP_GRAPH} has a KV cache of type {past['past_key_0']}, not int8")
+        scales = model.graph_array(t2s_io.STEP_GRAPH, t2s_io.KV_SCALES)
+        shape = (self.n_layer, 2, self.n_head, self.head_dim)
+        positive = bool(np.all(np.isfinite(scales) & (scales > 0)))
+        if scales.shape != shape or scales.dtype != np.float32 or not positive:
+            raise ModelLoadError(f"{t2s_io.STEP_GRAPH} KV scales must be positive float32 {shape}")
+        return session, scales
 
     def encode(self, phones: NDArray[np.int64], bert: NDArray[np.float32]) -> NDArray[np.float32]:
         """Text embeddings (1, N, D) of phones (N,) and bert (1024, N)."""
@@ -80,10 +104,14 @@ class T2SDecoder:
         x = np.zeros((len(texts), n_text, self.d_model), np.float32)
         for b, text in enumerate(texts):
             x[b, n_text - lengths[b] :] = text[0]  # left padding, see t2s_state
-        capacity = n_text + prompt.shape[0] + min(max_new, t2s_state.CACHE_CHUNK_TOKENS)
-        cache = t2s_state.KVCache(self.n_layer, len(texts), self.n_head, self.head_dim, capacity, self.cache_dtype)
+        rows = n_text + prompt.shape[0]
+        capacity = rows + min(max_new, t2s_state.CACHE_CHUNK_TOKENS)
+        prefill_rows = rows if self._stepper is not None else capacity
+        cache = t2s_state.KVCache(self.n_layer, len(texts), self.n_head, self.head_dim, prefill_rows, self.cache_dtype)
         state = T2SState(self._decoder, cache, lengths, prompt.shape[0], self.vocab)
         state.prefill(x, prompt, lengths)
+        if self._stepper is not None and self._kv_scales is not None:
+            state.hand_over(self._stepper, cache.quantized(self._kv_scales, capacity))
         return state
 
     def _check(self, phones: NDArray[np.int64], bert: NDArray[np.float32]) -> None:

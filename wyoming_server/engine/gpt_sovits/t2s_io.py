@@ -10,6 +10,13 @@ onnxruntime's `com.microsoft.GroupQueryAttention` with `causal=0` and an additiv
 `attention_bias` (the prefix-LM mask in the prefill, zeros in a step). Each layer's KV cache is a
 preallocated (B, H, capacity, head_dim) buffer that is bound both as `past_*` input and as
 `present_*` output, so the operator appends the new rows in place and reads the cache where it is.
+
+`t2s_step` (INT8 folders only, optional): the INT8 `t2s_decoder` with an int8 KV cache and static
+per-channel scales, for the steps after the prefill. Its manifest entry lists the graph under
+"int8" and the scales under "kv_scales": a (n_layer, 2, H, head_dim) float32 .npy file (K then V
+of each layer), the same values the graph holds, which the runtime needs to quantize the prefill's
+fp32 cache. The prefill stays on `t2s_decoder`, because onnxruntime's kernel attends over an
+int8 cache slowly when many rows come at once.
 """
 
 from __future__ import annotations
@@ -18,6 +25,9 @@ from typing import Final
 
 ENCODER_GRAPH: Final = "t2s_encoder"
 DECODER_GRAPH: Final = "t2s_decoder"
+STEP_GRAPH: Final = "t2s_step"
+KV_SCALES: Final = "kv_scales"
+"""The key of the step graph's scales file in its manifest entry."""
 
 ENCODER_INPUTS: Final = ("phones", "bert")
 ENCODER_OUTPUT: Final = "x"

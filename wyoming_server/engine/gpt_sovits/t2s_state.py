@@ -6,6 +6,10 @@ GroupQueryAttention sees the same memory on both sides and appends the new rows 
 attention reads the cache where it lies: nothing is copied or reallocated per step. When a
 sentence outgrows the capacity, the buffers grow by whole chunks (one copy per chunk).
 
+With an INT8 model's step graph (`t2s_io.STEP_GRAPH`), the prefill fills an fp32 cache and the
+state then hands over to the step graph with an int8 copy of it (`KVCache.quantized`): once per
+sentence, a quarter of the bytes read by every step after it.
+
 Sentences of a batch have different text lengths. Their text rows are padded on the *left* (so
 every sentence's last text row and its audio rows line up at the same indices) and the padding
 columns are masked out of every attention row by the additive bias.
@@ -28,6 +32,8 @@ _LOGGER = logging.getLogger(__name__)
 CACHE_CHUNK_TOKENS: Final = 256
 """The cache holds the prefill plus this many tokens at first and grows by this much when full."""
 BLOCKED: Final = np.float32(-np.inf)
+INT8_MIN: Final = -128
+INT8_MAX: Final = 127
 
 
 def prefill_bias(text_lengths: Sequence[int], n_audio: int) -> NDArray[np.float32]:
@@ -94,6 +100,28 @@ class KVCache:
         _LOGGER.debug("KV cache grown to %d rows", self.capacity)
         return True
 
+    def quantized(self, scales: NDArray[np.float32], capacity: int) -> KVCache:
+        """An int8 cache of `capacity` rows holding this cache's rows, quantized the way the step graph's
+        GroupQueryAttention quantizes new rows: round(x / scale) per (head, channel), saturated.
+
+        scales: (n_layer, 2, H, head_dim), K then V of each layer.
+        """
+        batch, n_head = self.lead_shape
+        n_layer = len(self.names) // 2
+        if scales.shape != (n_layer, 2, n_head, self.head_dim):
+            raise ValueError(f"KV scales must have shape {(n_layer, 2, n_head, self.head_dim)}, got {scales.shape}")
+        if capacity < self.length:
+            raise ValueError(f"capacity {capacity} is below the {self.length} rows to copy")
+        out = KVCache(n_layer, batch, n_head, self.head_dim, capacity, np.int8)
+        rows = self.length
+        for index, (source, target) in enumerate(zip(self.buffers, out.buffers, strict=True)):
+            scale = scales[index // 2, index % 2][np.newaxis, :, np.newaxis, :]
+            scaled = np.rint(source[:, :, :rows] / scale)
+            np.clip(scaled, INT8_MIN, INT8_MAX, out=scaled)
+            target[:, :, :rows] = scaled
+        out.length = rows
+        return out
+
     def bind(self, binding: ort.IOBinding) -> None:
         """Bind every buffer as its layer's past input and present output (the same memory)."""
         for past, value in zip(self.names, self._values, strict=True):
@@ -120,20 +148,33 @@ class T2SState:
         """Tokens fed back so far (each sentence of the batch gets one per step)."""
         self.logits: NDArray[np.float32] = np.empty((self.batch, 0), np.float32)
         """(B, V) logits of every sentence's latest position (a copy)."""
-        self._binding = session.io_binding()
+        self._vocab = vocab
+        self._binding = self._new_binding()
         self._cache_bound = False
         self._pads = [max(text_lengths) - n for n in text_lengths]
         self._step_bias = np.zeros((self.batch, 0), np.float32)
         self._tokens = np.zeros((self.batch, 1), np.int64)
         self._positions = np.zeros((self.batch, 1), np.int64)
         self._empty_x = np.zeros((self.batch, 0, 0), np.float32)
+
+    def _new_binding(self) -> ort.IOBinding:
+        binding = self._session.io_binding()
         self._logits: NDArray[np.float32] | None = None
-        if vocab is None:  # only the warm-up at load time, which learns the vocabulary size
-            self._binding.bind_output(t2s_io.DECODER_LOGITS, "cpu")
+        if self._vocab is None:  # only the warm-up at load time, which learns the vocabulary size
+            binding.bind_output(t2s_io.DECODER_LOGITS, "cpu")
         else:
-            self._logits = np.empty((self.batch, vocab), np.float32)
-            logits_value = ort.OrtValue.ortvalue_from_numpy(self._logits)
-            self._binding.bind_ortvalue_output(t2s_io.DECODER_LOGITS, logits_value)
+            self._logits = np.empty((self.batch, self._vocab), np.float32)
+            binding.bind_ortvalue_output(t2s_io.DECODER_LOGITS, ort.OrtValue.ortvalue_from_numpy(self._logits))
+        return binding
+
+    def hand_over(self, session: ort.InferenceSession, cache: KVCache) -> None:
+        """Go on decoding with another graph over another cache holding the same rows (see the module doc)."""
+        if cache.length != self.cache.length:
+            raise ValueError(f"the new cache holds {cache.length} rows, not {self.cache.length}")
+        self._session = session
+        self.cache = cache
+        self._binding = self._new_binding()
+        self._cache_bound = False
 
     def run(
         self,
