@@ -180,11 +180,15 @@ def test_streamed_chunks_are_the_streaming_decode_of_the_sentence_tokens(
             FrameNoise(stages.vits.inter_channels, options.noise_scale, noise_rng(3, index)),
             plan,
         )
-        for token in tokens.tolist():
-            reference.push(token)
-        reference.finish()
         gain = StreamGain()
-        expected = [gain.apply(reference.next_chunk()) for _ in sentence_chunks]
+        expected = []
+        for token in tokens.tolist():  # pushed one by one, each chunk taken once ready, as the engine does
+            reference.push(token)
+            while reference.ready():
+                expected.append(gain.apply(reference.next_chunk()))
+        reference.finish()
+        while reference.ready():
+            expected.append(gain.apply(reference.next_chunk()))
         assert reference.done
         expected[-1] = np.concatenate([expected[-1], np.zeros(silence, np.float32)])
         assert len(sentence_chunks) >= 2 or tokens.size <= plan.first_tokens + plan.lookahead_tokens

@@ -5,8 +5,8 @@ Stages (each testable alone): text.split_sentences -> text.to_phones -> BertFeat
 
 Two ways through a sentence (README "Streaming and batching"):
 - `stream_tokens` (default, speed 1 only): SoVITS decodes the tokens in growing chunks while T2S
-  still generates them (`streaming.StreamingSentence`), so first audio comes after 24 tokens (a
-  16-token chunk and 8 of lookahead), not after the whole sentence. Several AudioChunks per
+  still generates them (`streaming.StreamingSentence`), so first audio comes after 20 tokens (a
+  12-token chunk and 8 of lookahead), not after the whole sentence. Several AudioChunks per
   sentence; the last has `sentence_end=True`.
 - whole sentences (`stream_tokens=False`, or speed != 1): T2S finishes, then one decode, one
   chunk per sentence, bit for bit what this engine produced before streaming existed.
