@@ -35,7 +35,7 @@ from .t2s_modules import load_t2s_model
 _LOGGER = logging.getLogger(__name__)
 
 IMPLEMENTATIONS: Final = ("int8", "fp32", "torch")
-REPEATS: Final = 3
+REPEATS: Final = 5
 """Timed runs of each whole decode / synthesis (the best is reported, the median kept in the JSON)."""
 TINY_BANDWIDTH_BYTES: Final = 32 << 20
 TINY_AUDIO_S: Final = 1.0
