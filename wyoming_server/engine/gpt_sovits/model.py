@@ -26,12 +26,10 @@ DEFAULT_THREADS: Final = min(4, os.cpu_count() or 1)
 REQUIRED_GRAPHS: Final = ("t2s_encoder", "t2s_decoder", "vits_decoder")
 ENROLLMENT_GRAPHS: Final = ("prompt_extractor", "ref_embedder", "sv_embedder")
 """Run once per enrollment: opened for each use and not kept (HuBERT alone holds about 400 MB)."""
-NO_ARENA_GRAPHS: Final = ("vits_decoder", "prompt_extractor", "sv_embedder")
-"""Graphs whose activations are large and scale with the audio: their sessions allocate them per run
-instead of keeping them in onnxruntime's arena (measured: the same speed, and the decoder's
-100+ MB of activations for a 6 s sentence are given back after each sentence)."""
-
-
+NO_ARENA_GRAPHS: Final = ("prompt_extractor", "sv_embedder")
+"""Enrollment graphs, run once per clip: their sessions allocate activations per run instead of
+keeping them in onnxruntime's arena. (The SoVITS decoder uses the arena and empties it after each
+run: `vits.RUN_OPTIONS`.)"""
 SPINNING_GRAPHS: Final = ("t2s_decoder", "t2s_step")
 """Graphs run once per token: hundreds of small kernels in a few ms, so their idle threads spin
 between kernels instead of sleeping. Every other session's threads sleep as soon as a run ends:

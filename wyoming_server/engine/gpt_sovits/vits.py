@@ -14,6 +14,7 @@ import math
 from typing import Any, Final
 
 import numpy as np
+import onnxruntime as ort
 from numpy.typing import NDArray
 
 from ..errors import ModelLoadError
@@ -26,6 +27,12 @@ INPUTS: Final = ("codes", "phones", "ge", "noise")
 FRAMES_PER_TOKEN: Final = 2
 """Semantic tokens are 25 Hz; SoVITS frames are 50 Hz."""
 DEFAULT_HOP_SAMPLES: Final = 640
+RUN_OPTIONS: Final = ort.RunOptions()
+RUN_OPTIONS.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+"""Each decode gives its arena back when it ends. Within a run the arena reuses its blocks, so the
+large activations are not mapped and unmapped (and their pages zeroed) one by one: measured on the
+real-size INT8 decoder, windows of 64-136 tokens decode 12-15% faster than without an arena, for a
+peak 19 MB higher (+120 MB above the RSS before, against +101; a 12 s whole decode +204 / +141)."""
 
 
 def frame_count(tokens: int, speed: float) -> int:
@@ -116,7 +123,7 @@ class VitsDecoder:
             "ge": ge,
             "noise": noise,
         }
-        (wave,) = self._session.run(["wave"], feeds)
+        (wave,) = self._session.run(["wave"], feeds, RUN_OPTIONS)
         samples: NDArray[np.float32] = np.ascontiguousarray(wave[0], dtype=np.float32)
         _LOGGER.debug(
             "vits: tokens=%d phones=%d frames=%d samples=%d",
