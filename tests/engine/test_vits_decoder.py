@@ -10,6 +10,8 @@ from numpy.typing import NDArray
 from tests.tiny_models.sovits_folder import cached_sovits_folder, sovits_model
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
 from wyoming_server.convert.sovits_modules import build_sovits_modules
+from wyoming_server.engine.gpt_sovits.manifest import Manifest
+from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel, create_session
 from wyoming_server.engine.gpt_sovits.vits import VitsDecoder, frame_count
 
 pytestmark = pytest.mark.slow
@@ -79,6 +81,20 @@ def test_noise_scale_zero_is_deterministic_and_seeds_repeat() -> None:
     np.testing.assert_array_equal(seeded_a, seeded_b)
     assert not np.array_equal(seeded_a, other)
     assert not np.array_equal(seeded_a, quiet_a)
+
+
+def test_arena_is_emptied_after_each_decode_and_sessions_without_one_still_decode() -> None:
+    folder = cached_sovits_folder("v2")
+    decoder = VitsDecoder(sovits_model(folder))
+    assert decoder._session.get_session_options().enable_cpu_mem_arena  # the runtime's own session
+    args = _inputs(decoder, tokens=40)
+    wave = decoder.decode(*args, speed=1.0, noise_scale=0.0, rng=np.random.default_rng(0))
+    # A session made elsewhere without an arena: onnxruntime would refuse the shrink option.
+    manifest = Manifest.read(folder.model_dir)
+    graph_file = folder.model_dir / manifest.graphs["vits_decoder"].files["fp32"]
+    plain = create_session(graph_file, threads=1, memory_arena=False)
+    other = VitsDecoder(GptSoVitsModel.from_sessions(manifest, {"vits_decoder": plain}))
+    np.testing.assert_array_equal(other.decode(*args, speed=1.0, noise_scale=0.0, rng=np.random.default_rng(0)), wave)
 
 
 def test_bad_inputs_are_rejected_with_the_reason() -> None:

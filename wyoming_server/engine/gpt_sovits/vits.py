@@ -63,6 +63,8 @@ class VitsDecoder:
         self.sample_rate_hz = model.manifest.sample_rate_hz
         self._session = model.session(GRAPH)
         require_inputs(self._session, GRAPH, INPUTS)
+        # onnxruntime refuses to shrink an arena a session does not have (sessions made elsewhere).
+        self._run_options = RUN_OPTIONS if self._session.get_session_options().enable_cpu_mem_arena else None
 
     def decode(
         self,
@@ -123,7 +125,7 @@ class VitsDecoder:
             "ge": ge,
             "noise": noise,
         }
-        (wave,) = self._session.run(["wave"], feeds, RUN_OPTIONS)
+        (wave,) = self._session.run(["wave"], feeds, self._run_options)
         samples: NDArray[np.float32] = np.ascontiguousarray(wave[0], dtype=np.float32)
         _LOGGER.debug(
             "vits: tokens=%d phones=%d frames=%d samples=%d",
