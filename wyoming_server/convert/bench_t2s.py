@@ -24,6 +24,9 @@ from .t2s_modules import T2SModel, prefix_lm_blocked
 CACHE_LENGTHS: Final = (100, 500, 1000)
 """Cache lengths (rows: text + prompt + generated) at which one step is timed."""
 TIMED_STEPS: Final = 12
+STEP_ROUNDS: Final = 3
+"""Every cache length is timed in this many rounds, round-robin, so that a burst of other work on a
+shared machine spoils one round rather than a whole figure."""
 WARM_STEPS: Final = 2
 QUALITY_STEPS: Final = 100
 """Teacher-forced steps over which INT8 logits are compared with fp32."""
@@ -97,16 +100,28 @@ def onnx_decoder(model_dir: Path, precision: str, threads: int) -> T2SDecoder:
     return T2SDecoder(GptSoVitsModel.load(model_dir, precision=precision, threads=threads, verify_hashes=False))
 
 
-def _time_steps(step: Any, tokens: NDArray[np.int64]) -> Timing:
-    """Seconds of single steps fed `tokens` one by one (the first WARM_STEPS untimed)."""
-    times, cpu_times = [], []
+StepTimes = dict[int, tuple[list[float], list[float]]]
+"""Cache length -> (wall seconds, CPU seconds) of single steps."""
+
+
+def _time_steps(step: Any, tokens: NDArray[np.int64], into: tuple[list[float], list[float]]) -> None:
+    """Append the seconds of single steps fed `tokens` one by one (the first WARM_STEPS untimed)."""
+    times, cpu_times = into
     for index, token in enumerate(tokens[: WARM_STEPS + TIMED_STEPS]):
         started, cpu_started = time.perf_counter(), time.process_time()
         step(int(token))
         if index >= WARM_STEPS:
             times.append(time.perf_counter() - started)
             cpu_times.append(time.process_time() - cpu_started)
-    return best_of(times, cpu_times)
+
+
+def _step_rounds(time_length: Any) -> StepTimes:
+    """`time_length(length, into)` for every cache length, STEP_ROUNDS times round-robin."""
+    samples: StepTimes = {length: ([], []) for length in CACHE_LENGTHS}
+    for _ in range(STEP_ROUNDS):
+        for length in CACHE_LENGTHS:
+            time_length(length, samples[length])
+    return samples
 
 
 def _put_ms(figures: dict[str, Any], key: str, timing: Timing) -> None:
@@ -125,10 +140,14 @@ def onnx_figures(decoder: T2SDecoder, inputs: T2SInputs) -> dict[str, Any]:
     _put_ms(figures, "prefill_ms", time_runs(prefill, PREFILL_REPEATS))
     x = decoder.encode(inputs.phones, inputs.bert)
     feed = _tiled(inputs.prompt[::-1].copy(), WARM_STEPS + TIMED_STEPS)
-    for length in CACHE_LENGTHS:
+
+    def time_length(length: int, into: tuple[list[float], list[float]]) -> None:
         prompt = _tiled(inputs.prompt, length - inputs.phones.size)
         state = decoder.start([x], prompt, WARM_STEPS + TIMED_STEPS + 1)
-        _put_ms(figures, f"step_ms_{length}", _time_steps(lambda t, s=state: s.step(np.array([t], np.int64)), feed))
+        _time_steps(lambda t: state.step(np.array([t], np.int64)), feed, into)
+
+    for length, (times, cpu_times) in _step_rounds(time_length).items():
+        _put_ms(figures, f"step_ms_{length}", best_of(times, cpu_times))
     return figures
 
 
@@ -142,9 +161,13 @@ def torch_figures(model: T2SModel, inputs: T2SInputs, threads: int) -> dict[str,
     _put_ms(figures, "prefill_ms", time_runs(lambda: eager.prefill(inputs.phones, inputs.bert, inputs.prompt),
                                              PREFILL_REPEATS))
     feed = _tiled(inputs.prompt[::-1].copy(), WARM_STEPS + TIMED_STEPS)
-    for length in CACHE_LENGTHS:
+
+    def time_length(length: int, into: tuple[list[float], list[float]]) -> None:
         eager.prefill(inputs.phones, inputs.bert, _tiled(inputs.prompt, length - n_text))
-        _put_ms(figures, f"step_ms_{length}", _time_steps(eager.step, feed))
+        _time_steps(eager.step, feed, into)
+
+    for length, (times, cpu_times) in _step_rounds(time_length).items():
+        _put_ms(figures, f"step_ms_{length}", best_of(times, cpu_times))
     return figures
 
 
