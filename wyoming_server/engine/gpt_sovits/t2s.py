@@ -59,7 +59,7 @@ class T2SDecoder:
         if cache_type not in t2s_state.CACHE_DTYPES:
             raise ModelLoadError(f"graph {t2s_io.DECODER_GRAPH} has a KV cache of type {cache_type}")
         self.cache_dtype = t2s_state.CACHE_DTYPES[cache_type]
-        self._stepper, self._kv_scales = self._step_graph(model)
+        self._step_graph = self._load_step_graph(model)
         self.phone_vocab: int | None = model.manifest.dims.get("t2s", {}).get("phone_vocab")
         self.vocab: int | None = None
         # A one-row ref-free prefill and a step tell the vocabulary size and warm the sessions up at load time.
@@ -72,12 +72,12 @@ class T2SDecoder:
     @property
     def int8_steps(self) -> bool:
         """True when steps run on the INT8 step graph with an int8 KV cache (`t2s_io.STEP_GRAPH`)."""
-        return self._stepper is not None
+        return self._step_graph is not None
 
-    def _step_graph(self, model: GptSoVitsModel) -> tuple[ort.InferenceSession | None, NDArray[np.float32] | None]:
+    def _load_step_graph(self, model: GptSoVitsModel) -> tuple[ort.InferenceSession, NDArray[np.float32]] | None:
         """The INT8 folder's step graph and its KV scales, when it has them."""
         if model.precision != "int8" or not model.has_graph(t2s_io.STEP_GRAPH):
-            return None, None
+            return None
         session = model.session(t2s_io.STEP_GRAPH)
         require_inputs(session, t2s_io.STEP_GRAPH, (*t2s_io.DECODER_FIXED_INPUTS, *t2s_io.past_names(self.n_layer)))
         past = {i.name: i.type for i in session.get_inputs()}
@@ -106,12 +106,13 @@ class T2SDecoder:
             x[b, n_text - lengths[b] :] = text[0]  # left padding, see t2s_state
         rows = n_text + prompt.shape[0]
         capacity = rows + min(max_new, t2s_state.CACHE_CHUNK_TOKENS)
-        prefill_rows = rows if self._stepper is not None else capacity
+        prefill_rows = rows if self._step_graph is not None else capacity
         cache = t2s_state.KVCache(self.n_layer, len(texts), self.n_head, self.head_dim, prefill_rows, self.cache_dtype)
         state = T2SState(self._decoder, cache, lengths, prompt.shape[0], self.vocab)
         state.prefill(x, prompt, lengths)
-        if self._stepper is not None and self._kv_scales is not None:
-            state.hand_over(self._stepper, cache.quantized(self._kv_scales, capacity))
+        if self._step_graph is not None:
+            step_session, kv_scales = self._step_graph
+            state.hand_over(step_session, cache.quantized(kv_scales, capacity))
         return state
 
     def _check(self, phones: NDArray[np.int64], bert: NDArray[np.float32]) -> None:
