@@ -8,6 +8,7 @@ preallocated KV cache (`EagerT2S`), which is the torch figure the targets compar
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -100,11 +101,13 @@ def onnx_decoder(model_dir: Path, precision: str, threads: int) -> T2SDecoder:
     return T2SDecoder(GptSoVitsModel.load(model_dir, precision=precision, threads=threads, verify_hashes=False))
 
 
-StepTimes = dict[int, tuple[list[float], list[float]]]
-"""Cache length -> (wall seconds, CPU seconds) of single steps."""
+Samples = tuple[list[float], list[float]]
+"""(wall seconds, CPU seconds) of single steps."""
+StepTimes = dict[int, Samples]
+"""Cache length -> its samples."""
 
 
-def _time_steps(step: Any, tokens: NDArray[np.int64], into: tuple[list[float], list[float]]) -> None:
+def _time_steps(step: Any, tokens: NDArray[np.int64], into: Samples) -> None:
     """Append the seconds of single steps fed `tokens` one by one (the first WARM_STEPS untimed)."""
     times, cpu_times = into
     for index, token in enumerate(tokens[: WARM_STEPS + TIMED_STEPS]):
@@ -115,7 +118,7 @@ def _time_steps(step: Any, tokens: NDArray[np.int64], into: tuple[list[float], l
             cpu_times.append(time.process_time() - cpu_started)
 
 
-def _step_rounds(time_length: Any) -> StepTimes:
+def _step_rounds(time_length: Callable[[int, Samples], None]) -> StepTimes:
     """`time_length(length, into)` for every cache length, STEP_ROUNDS times round-robin."""
     samples: StepTimes = {length: ([], []) for length in CACHE_LENGTHS}
     for _ in range(STEP_ROUNDS):
@@ -141,7 +144,7 @@ def onnx_figures(decoder: T2SDecoder, inputs: T2SInputs) -> dict[str, Any]:
     x = decoder.encode(inputs.phones, inputs.bert)
     feed = _tiled(inputs.prompt[::-1].copy(), WARM_STEPS + TIMED_STEPS)
 
-    def time_length(length: int, into: tuple[list[float], list[float]]) -> None:
+    def time_length(length: int, into: Samples) -> None:
         prompt = _tiled(inputs.prompt, length - inputs.phones.size)
         state = decoder.start([x], prompt, WARM_STEPS + TIMED_STEPS + 1)
         _time_steps(lambda t: state.step(np.array([t], np.int64)), feed, into)
@@ -162,7 +165,7 @@ def torch_figures(model: T2SModel, inputs: T2SInputs, threads: int) -> dict[str,
                                              PREFILL_REPEATS))
     feed = _tiled(inputs.prompt[::-1].copy(), WARM_STEPS + TIMED_STEPS)
 
-    def time_length(length: int, into: tuple[list[float], list[float]]) -> None:
+    def time_length(length: int, into: Samples) -> None:
         eager.prefill(inputs.phones, inputs.bert, _tiled(inputs.prompt, length - n_text))
         _time_steps(eager.step, feed, into)
 

@@ -17,7 +17,7 @@ drops the step graph when the cosine falls below `MIN_COSINE` at any step.
 
 Measured at the released size (README "Performance"): steps at cache 300 / 500 / 1000 go from
 5.9 / 7.0 / 9.4 ms to 4.4 / 5.1 / 6.1 ms; the price is a second session holding the INT8 weights
-(about 80 MB resident).
+(78 MB more once loaded, about 60 MB more peak RSS while speaking).
 """
 
 from __future__ import annotations
