@@ -170,9 +170,27 @@ def test_decoder_length_follows_tokens_and_speed(tmp_path: Path) -> None:
     ge = torch.randn(1, modules.dims.gin, 1)
     with torch.inference_mode():
         for frames in (18, 23, 15):
-            wave = modules.decoder(codes, phones, ge, torch.zeros(1, modules.dims.text.inter, frames))
+            noise = torch.zeros(1, modules.dims.text.inter, frames)
+            wave = modules.decoder(codes, phones, ge, noise, torch.tensor([0, frames]))
             assert wave.shape == (1, frames * 640)
             assert float(wave.abs().max()) <= 1.0
+
+
+def test_decoder_keeps_frames_through_the_generator_only(tmp_path: Path) -> None:
+    """keep = [a, b) synthesizes frames a..b-1 of the window; away from its edges, as the whole decode does."""
+    modules = build_sovits_modules(load_sovits_checkpoint(write_tiny_sovits(tmp_path / "s.pth", "v2")))
+    codes = torch.randint(0, 1024, (1, 1, 40))
+    phones = torch.randint(0, 732, (1, 7))
+    ge = torch.randn(1, modules.dims.gin, 1)
+    noise = torch.randn(1, modules.dims.text.inter, 80) * 0.5
+    with torch.inference_mode():
+        whole = modules.decoder(codes, phones, ge, noise, torch.tensor([0, 80]))[0]
+        part = modules.decoder(codes, phones, ge, noise, torch.tensor([20, 60]))[0]
+    assert part.shape == (40 * 640,)
+    margin = 10 * 640  # beyond the generator's reach of the zero-padded edges
+    inner, reference = part[margin:-margin], whole[20 * 640 + margin : 60 * 640 - margin]
+    torch.testing.assert_close(inner, reference, atol=1e-5, rtol=1e-4)
+    assert float((part[:640] - whole[20 * 640 : 21 * 640]).abs().max()) > 1e-4  # the edge did change
 
 
 def test_hubert_loads_hf_folder_strictly(tmp_path: Path) -> None:

@@ -35,16 +35,21 @@ def snr_db(reference: NDArray[np.float32], other: NDArray[np.float32]) -> float:
 
 
 class LocalFakeDecoder:
-    """A numpy decoder whose frame f depends only on tokens within `reach` of its own, and its noise.
+    """A numpy decoder shaped like SoVITS: frame f's latent depends only on tokens within `reach`
+    of its own and its noise; its audio on the latents of the kept frames within `generator_reach`
+    frames (zeros beyond `keep`, as the generator's padding).
 
-    Windowed decoding with context and lookahead >= reach must reproduce the whole decode exactly.
+    Windowed decoding with context and lookahead >= reach, and a generator margin >=
+    generator_reach, must reproduce the whole decode exactly.
     """
 
     hop_samples = 640
 
-    def __init__(self, reach: int) -> None:
+    def __init__(self, reach: int, generator_reach: int = 0) -> None:
         self.reach = reach
+        self.generator_reach = generator_reach
         self.table = np.random.default_rng(0).standard_normal((1024, 640)).astype(np.float32)
+        self.generated_frames = 0
 
     def decode_with_noise(
         self,
@@ -52,17 +57,25 @@ class LocalFakeDecoder:
         phones: NDArray[np.int64],
         ge: NDArray[np.float32],
         noise: NDArray[np.float32],
+        keep: tuple[int, int] | None = None,
     ) -> NDArray[np.float32]:
         frames = noise.shape[2]
         assert frames == 2 * tokens.shape[0]
+        start, stop = keep if keep is not None else (0, frames)
+        assert 0 <= start < stop <= frames
         padded = np.concatenate([np.full(self.reach, -1), tokens, np.full(self.reach, -1)])
-        out = np.zeros((frames, 640), np.float32)
+        latent = np.zeros((frames, 640), np.float32)
         for f in range(frames):
             t = f // 2 + self.reach
             for j in range(-self.reach, self.reach + 1):
                 if padded[t + j] >= 0:
-                    out[f] += self.table[padded[t + j]] * (1.0 / (1 + abs(j)))
-            out[f] += noise[0, :, f].sum()
+                    latent[f] += self.table[padded[t + j]] * (1.0 / (1 + abs(j)))
+            latent[f] += noise[0, :, f].sum()
+        kept = np.pad(latent[start:stop], ((self.generator_reach, self.generator_reach), (0, 0)))
+        out = np.zeros((stop - start, 640), np.float32)
+        for d in range(-self.generator_reach, self.generator_reach + 1):
+            out += kept[self.generator_reach + d : self.generator_reach + d + stop - start] / (1 + abs(d))
+        self.generated_frames += stop - start
         return out.reshape(-1)
 
 
@@ -126,6 +139,7 @@ def test_chunks_grow_to_the_cap_and_plans_are_checked() -> None:
         {"growth": 0.5},
         {"context_tokens": -1},
         {"crossfade_samples": -2},
+        {"generator_margin_tokens": -1},
     ):
         with pytest.raises(ValueError):
             ChunkPlan(**bad)
@@ -144,16 +158,34 @@ def test_crossfade_ramps_sum_to_one() -> None:
     [
         STREAM_PLAN,
         ChunkPlan(
-            first_tokens=3, growth=1.5, max_tokens=9, context_tokens=3, lookahead_tokens=3, crossfade_samples=900
+            first_tokens=3,
+            growth=1.5,
+            max_tokens=9,
+            context_tokens=3,
+            lookahead_tokens=3,
+            crossfade_samples=900,
+            generator_margin_tokens=1,
         ),
-        ChunkPlan(first_tokens=5, growth=1.0, max_tokens=5, context_tokens=4, lookahead_tokens=3, crossfade_samples=0),
+        ChunkPlan(
+            first_tokens=5,
+            growth=1.0,
+            max_tokens=5,
+            context_tokens=4,
+            lookahead_tokens=3,
+            crossfade_samples=0,
+            generator_margin_tokens=0,
+        ),
     ],
 )
 def test_streamed_equals_whole_when_windows_cover_the_reach(count: int, plan: ChunkPlan) -> None:
-    # The blend around a join reaches up to half a crossfade past it, so the windows cover one
-    # token less reach than context/lookahead on each side (none without a crossfade).
+    # The blend around a join reaches up to half a crossfade past it, and the generator's input
+    # frames up to its margin past that, so a window covers the latent's reach only when it is
+    # that much shorter than context/lookahead on each side.
     blend_tokens = -(-plan.crossfade_samples // 2 // SPT)
-    decoder = LocalFakeDecoder(reach=min(plan.context_tokens, plan.lookahead_tokens) - blend_tokens)
+    decoder = LocalFakeDecoder(
+        reach=min(plan.context_tokens, plan.lookahead_tokens) - blend_tokens - plan.generator_margin_tokens,
+        generator_reach=2 * plan.generator_margin_tokens,
+    )
     rng = np.random.default_rng(count)
     tokens = rng.integers(0, 1024, count).astype(np.int64)
     phones, ge = np.zeros(3, np.int64), np.zeros((1, 4, 1), np.float32)
@@ -180,6 +212,23 @@ def test_total_work_stays_linear_for_long_sentences() -> None:
     overhead = (STREAM_PLAN.context_tokens + STREAM_PLAN.lookahead_tokens) / STREAM_PLAN.max_tokens
     assert sentence.decoded_tokens <= 1500 * (1 + overhead) + 4 * STREAM_PLAN.max_tokens
     assert len(joins) < 1500 / STREAM_PLAN.max_tokens + 5
+
+
+def test_the_generator_synthesizes_chunks_and_margins_only() -> None:
+    decoder = LocalFakeDecoder(reach=0)
+    _, joins, sentence = stream(
+        decoder,
+        np.zeros(150, np.int64),
+        np.zeros(1, np.int64),
+        np.zeros((1, 4, 1), np.float32),
+        STREAM_PLAN,
+        FrameNoise(CHANNELS, 0.0, np.random.default_rng(0)),
+    )
+    assert decoder.generated_frames == sentence.synthesized_frames
+    # Each join adds a margin and the half-crossfade on both sides, never the whole window context.
+    per_join = 2 * (2 * STREAM_PLAN.generator_margin_tokens + -(-STREAM_PLAN.crossfade_samples // 2 // 640))
+    assert sentence.synthesized_frames == 2 * 150 + len(joins) * per_join
+    assert sentence.synthesized_frames < 2 * sentence.decoded_tokens
 
 
 def test_state_errors() -> None:

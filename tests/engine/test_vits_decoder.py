@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -48,6 +50,7 @@ def test_waveform_matches_torch(version: str) -> None:
                 torch.from_numpy(phones)[None],
                 torch.from_numpy(ge),
                 torch.from_numpy(noise),
+                torch.tensor([0, noise.shape[2]]),
             )[0].numpy()
         assert wave.dtype == np.float32
         assert wave.shape == expected.shape
@@ -60,9 +63,7 @@ def test_waveform_matches_torch(version: str) -> None:
 )
 def test_length_is_frames_times_640(tokens: int, speed: float, samples: int) -> None:
     decoder = VitsDecoder(sovits_model(cached_sovits_folder("v2")))
-    wave = decoder.decode(
-        *_inputs(decoder, tokens=tokens), speed=speed, noise_scale=0.5, rng=np.random.default_rng(0)
-    )
+    wave = decoder.decode(*_inputs(decoder, tokens=tokens), speed=speed, noise_scale=0.5, rng=np.random.default_rng(0))
     assert wave.shape == (samples,)
     assert samples == frame_count(tokens, speed) * 640
     if speed == 1.0:
@@ -95,6 +96,68 @@ def test_arena_is_emptied_after_each_decode_and_sessions_without_one_still_decod
     plain = create_session(graph_file, threads=1, memory_arena=False)
     other = VitsDecoder(GptSoVitsModel.from_sessions(manifest, {"vits_decoder": plain}))
     np.testing.assert_array_equal(other.decode(*args, speed=1.0, noise_scale=0.0, rng=np.random.default_rng(0)), wave)
+
+
+class _WholeWindowOnly(torch.nn.Module):
+    """The decoder as folders converted before the `keep` input existed exported it."""
+
+    def __init__(self, decoder: torch.nn.Module) -> None:
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, codes: torch.Tensor, phones: torch.Tensor, ge: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        keep = torch.stack([torch.zeros((), dtype=torch.int64), torch.tensor(noise.shape[2])])
+        wave: torch.Tensor = self.decoder(codes, phones, ge, noise, keep)
+        return wave
+
+
+def test_keep_runs_the_generator_on_those_frames_and_old_graphs_cut_them_out(tmp_path: Path) -> None:
+    folder = cached_sovits_folder("v2")
+    decoder = VitsDecoder(sovits_model(folder))
+    modules = build_sovits_modules(load_sovits_checkpoint(folder.sovits_path))
+    tokens, phones, ge = _inputs(decoder, tokens=15, phones=9)
+    noise = np.random.default_rng(3).standard_normal((1, decoder.inter_channels, 30), dtype=np.float32) * 0.5
+    part = decoder.decode_with_noise(tokens, phones, ge, noise, keep=(6, 20))
+    with torch.inference_mode():
+        expected = modules.decoder(
+            torch.from_numpy(tokens)[None, None],
+            torch.from_numpy(phones)[None],
+            torch.from_numpy(ge),
+            torch.from_numpy(noise),
+            torch.tensor([6, 20]),
+        )[0].numpy()
+    assert part.shape == expected.shape == (14 * 640,)
+    assert float(np.max(np.abs(part - expected))) <= 1e-4
+    whole = decoder.decode_with_noise(tokens, phones, ge, noise)
+    assert not np.allclose(part, whole[6 * 640 : 20 * 640], atol=1e-4)  # the generator saw only those frames
+
+    old_path = tmp_path / "vits_decoder.onnx"
+    example = (
+        torch.from_numpy(tokens)[None, None],
+        torch.from_numpy(phones)[None],
+        torch.from_numpy(ge),
+        torch.from_numpy(noise),
+    )
+    torch.onnx.export(
+        _WholeWindowOnly(modules.decoder).eval(),
+        example,
+        str(old_path),
+        input_names=["codes", "phones", "ge", "noise"],
+        output_names=["wave"],
+        dynamic_axes={"codes": {2: "t"}, "phones": {1: "p"}, "noise": {2: "f"}, "wave": {1: "s"}},
+        opset_version=17,
+        dynamo=False,
+    )
+    manifest = Manifest.read(folder.model_dir)
+    old = VitsDecoder(GptSoVitsModel.from_sessions(manifest, {"vits_decoder": create_session(old_path, threads=1)}))
+    old_whole = old.decode_with_noise(tokens, phones, ge, noise)
+    assert float(np.max(np.abs(old_whole - whole))) <= 1e-4
+    np.testing.assert_array_equal(
+        old.decode_with_noise(tokens, phones, ge, noise, keep=(6, 20)), old_whole[6 * 640 : 20 * 640]
+    )
+    for bad in ((5, 5), (-1, 4), (10, 31)):
+        with pytest.raises(ValueError, match="keep must be frames"):
+            decoder.decode_with_noise(tokens, phones, ge, noise, keep=bad)
 
 
 def test_bad_inputs_are_rejected_with_the_reason() -> None:

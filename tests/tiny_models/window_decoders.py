@@ -46,14 +46,17 @@ class TorchWindowDecoder:
         phones: NDArray[np.int64],
         ge: NDArray[np.float32],
         noise: NDArray[np.float32],
+        keep: tuple[int, int] | None = None,
     ) -> NDArray[np.float32]:
-        """Waveform (frames * 640,) float32."""
+        """Waveform ((keep[1] - keep[0]) * 640,) float32; all frames when keep is None."""
+        start, stop = keep if keep is not None else (0, noise.shape[2])
         with torch.inference_mode():
             wave = self.module(
                 torch.from_numpy(np.ascontiguousarray(tokens))[None, None],
                 torch.from_numpy(np.ascontiguousarray(phones))[None],
                 torch.from_numpy(ge),
                 torch.from_numpy(np.ascontiguousarray(noise)),
+                torch.tensor([start, stop]),
             )
         result: NDArray[np.float32] = wave[0].numpy().astype(np.float32)
         return result

@@ -76,6 +76,7 @@ def torch_wave(module: VitsDecoderModule, inputs: DecoderInputs, inter_channels:
             torch.from_numpy(inputs.phones.reshape(1, -1)),
             torch.from_numpy(inputs.ge),
             torch.from_numpy(noise),
+            torch.tensor([0, frames]),
         )
     return np.asarray(wave[0].numpy(), dtype=np.float32)
 

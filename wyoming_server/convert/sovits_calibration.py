@@ -113,4 +113,5 @@ def decoder_calibration_sets(
                 "phones": phones[None],
                 "ge": reference.ge.astype(np.float32),
                 "noise": (rng.standard_normal((1, inter_channels, frames)) * NOISE_SCALE).astype(np.float32),
+                "keep": np.array([0, frames], dtype=np.int64),
             }

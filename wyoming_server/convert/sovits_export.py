@@ -96,19 +96,22 @@ def _decoder_spec(modules: SovitsModules, references: list[ReferenceFeatures]) -
         tokens, phones = int(rng.integers(4, 20)), int(rng.integers(3, 20))
         speed = float(VERIFY_SPEEDS[int(rng.integers(len(VERIFY_SPEEDS)))])
         ge = references[int(rng.integers(len(references)))].ge
+        frames = frame_count(tokens, speed)
+        # Every other sample keeps only part of the frames, as a streamed window does.
+        start = int(rng.integers(0, frames // 2)) if rng.random() < 0.5 else 0
+        stop = int(rng.integers(start + 1, frames + 1)) if start else frames
         return {
             "codes": rng.integers(0, dims.codebook_size, (1, 1, tokens)).astype(np.int64),
             "phones": rng.integers(0, dims.text.phone_count, (1, phones)).astype(np.int64),
             "ge": ge.astype(np.float32),
-            "noise": (
-                rng.standard_normal((1, dims.text.inter, frame_count(tokens, speed))) * NOISE_SCALE
-            ).astype(np.float32),
+            "noise": (rng.standard_normal((1, dims.text.inter, frames)) * NOISE_SCALE).astype(np.float32),
+            "keep": np.array([start, stop], dtype=np.int64),
         }
 
     return GraphSpec(
         name="vits_decoder",
         module=modules.decoder,
-        input_names=["codes", "phones", "ge", "noise"],
+        input_names=["codes", "phones", "ge", "noise", "keep"],
         output_names=["wave"],
         sample_inputs=sample,
         dynamic_axes={

@@ -240,11 +240,15 @@ class VitsDecoderModule(nn.Module):
             self.ge_to512 = nn.Linear(dims.gin, dims.text.mrte_ge_dim)
 
     def forward(
-        self, codes: torch.Tensor, phones: torch.Tensor, ge: torch.Tensor, noise: torch.Tensor
+        self, codes: torch.Tensor, phones: torch.Tensor, ge: torch.Tensor, noise: torch.Tensor, keep: torch.Tensor
     ) -> torch.Tensor:
-        """codes (1,1,Tn) int64, phones (1,N) int64, ge (1,gin,1), noise (1,inter,F) -> wave (1, F*640).
+        """codes (1,1,Tn) int64, phones (1,N) int64, ge (1,gin,1), noise (1,inter,F), keep (2,) int64
+        -> wave (1, (keep[1] - keep[0]) * 640).
 
-        `noise` is epsilon * noise_scale; its length F sets the frame count (2*Tn at speed 1).
+        `noise` is epsilon * noise_scale; its length F sets the frame count (2*Tn at speed 1). The
+        latent covers all F frames; the generator, most of the work, runs on frames [keep[0], keep[1])
+        only (zero-padded at their edges), so a streamed window need not synthesize its context.
+        [0, F) is the whole decode.
         """
         quantized = self.codebook.decode(codes)
         # 25 Hz -> 50 Hz by nearest-neighbour doubling.
@@ -252,7 +256,7 @@ class VitsDecoderModule(nn.Module):
         ge_mrte = ge if self.ge_to512 is None else self.ge_to512(ge.transpose(1, 2)).transpose(1, 2)
         m_p, logs_p = self.enc_p(ssl, phones, ge_mrte, noise)
         z = self.flow(m_p + noise * torch.exp(logs_p), ge)
-        wave: torch.Tensor = self.dec(z, ge)[:, 0]
+        wave: torch.Tensor = self.dec(z[:, :, keep[0] : keep[1]], ge)[:, 0]
         return wave
 
 

@@ -5,6 +5,11 @@ request's seeded generator (reference pitfall 19): z_p = m_p + noise * exp(logs_
 noise = epsilon * noise_scale. The noise's length is the frame count, which carries the speaking
 rate: 2 frames per token at speed 1, otherwise upstream's `int(2 * tokens / speed) + 1` computed in
 double precision here (float32 arithmetic inside a graph would lose a frame at speeds like 0.8).
+
+Its optional `keep` input (frames [start, stop)) runs the HiFi-GAN generator, about 80% of the
+work, on those frames only while the latent still sees the whole window: token-chunk streaming
+synthesizes its chunk, not the context around it. Folders converted before `keep` existed decode
+the whole window and the frames are cut out here (the same audio, without the saving).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ _LOGGER = logging.getLogger(__name__)
 
 GRAPH: Final = "vits_decoder"
 INPUTS: Final = ("codes", "phones", "ge", "noise")
+KEEP_INPUT: Final = "keep"
 FRAMES_PER_TOKEN: Final = 2
 """Semantic tokens are 25 Hz; SoVITS frames are 50 Hz."""
 DEFAULT_HOP_SAMPLES: Final = 640
@@ -63,6 +69,7 @@ class VitsDecoder:
         self.sample_rate_hz = model.manifest.sample_rate_hz
         self._session = model.session(GRAPH)
         require_inputs(self._session, GRAPH, INPUTS)
+        self._keep_in_graph = any(i.name == KEEP_INPUT for i in self._session.get_inputs())
         # onnxruntime refuses to shrink an arena a session does not have (sessions made elsewhere).
         self._run_options = RUN_OPTIONS if self._session.get_session_options().enable_cpu_mem_arena else None
 
@@ -92,7 +99,7 @@ class VitsDecoder:
             noise = np.zeros(shape, dtype=np.float32)
         else:
             noise = rng.standard_normal(shape, dtype=np.float32) * np.float32(noise_scale)
-        return self._run(tokens, phones, ge, noise)
+        return self._run(tokens, phones, ge, noise, (0, frames))
 
     def decode_with_noise(
         self,
@@ -100,17 +107,25 @@ class VitsDecoder:
         phones: NDArray[np.int64],
         ge: NDArray[np.float32],
         noise: NDArray[np.float32],
+        keep: tuple[int, int] | None = None,
     ) -> NDArray[np.float32]:
-        """Waveform (F * 640,) for explicit scaled noise (1, inter_channels, F) (epsilon * noise_scale).
+        """Waveform ((stop - start) * 640,) of frames `keep` = [start, stop) (default: all F frames)
+        for explicit scaled noise (1, inter_channels, F) (epsilon * noise_scale).
 
         F sets the frame count: 2 * len(tokens) is speed 1. Token-chunk streaming uses this to give
-        every frame the same epsilon whichever window decodes it (see `streaming.FrameNoise`).
+        every frame the same epsilon whichever window decodes it (see `streaming.FrameNoise`). Kept
+        frames within a few of a cut edge differ from the whole decode (the generator sees zeros
+        beyond it), so callers keep a margin around the samples they use.
         """
         tokens, phones, ge = self._checked(tokens, phones, ge)
         noise = np.asarray(noise, dtype=np.float32)
         if noise.ndim != 3 or noise.shape[:2] != (1, self.inter_channels) or noise.shape[2] < 1:
             raise ValueError(f"noise must have shape (1, {self.inter_channels}, frames), got {noise.shape}")
-        return self._run(tokens, phones, ge, noise)
+        frames = noise.shape[2]
+        start, stop = keep if keep is not None else (0, frames)
+        if not 0 <= start < stop <= frames:
+            raise ValueError(f"keep must be frames [start, stop) within [0, {frames}), got {keep}")
+        return self._run(tokens, phones, ge, noise, (start, stop))
 
     def _run(
         self,
@@ -118,6 +133,7 @@ class VitsDecoder:
         phones: NDArray[np.int64],
         ge: NDArray[np.float32],
         noise: NDArray[np.float32],
+        keep: tuple[int, int],
     ) -> NDArray[np.float32]:
         feeds = {
             "codes": tokens.astype(np.int64).reshape(1, 1, -1),
@@ -125,13 +141,19 @@ class VitsDecoder:
             "ge": ge,
             "noise": noise,
         }
+        if self._keep_in_graph:
+            feeds[KEEP_INPUT] = np.array(keep, dtype=np.int64)
         (wave,) = self._session.run(["wave"], feeds, self._run_options)
+        if not self._keep_in_graph:
+            wave = wave[:, keep[0] * self.hop_samples : keep[1] * self.hop_samples]
         samples: NDArray[np.float32] = np.ascontiguousarray(wave[0], dtype=np.float32)
         _LOGGER.debug(
-            "vits: tokens=%d phones=%d frames=%d samples=%d",
+            "vits: tokens=%d phones=%d frames=%d kept=[%d, %d) samples=%d",
             tokens.shape[0],
             phones.shape[0],
             noise.shape[2],
+            keep[0],
+            keep[1],
             samples.shape[0],
         )
         return samples
