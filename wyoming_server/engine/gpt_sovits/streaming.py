@@ -65,9 +65,9 @@ class ChunkPlan:
 
     first_tokens: int = 12
     """Tokens in the first chunk (25 tokens = 1 s of audio). 12 rather than 16: first audio about
-    45 ms sooner, and the next chunk (24 tokens) still came 0.12-0.15 s before playback needed it on
-    the 2-core development machine. Growth 3 would have saved 8% of a 6 s sentence's decoding time,
-    but its larger second chunk arrived after playback needed it (up to 0.43 s late)."""
+    45 ms sooner, and every later chunk still came 0.18-0.19 s before playback needed it on the
+    2-core development machine. Growth 3 (one join fewer in a 6 s sentence) left 0.06-0.09 s and
+    once arrived 0.06 s late."""
     growth: float = 2.0
     """Each later chunk is this many times the previous one ..."""
     max_tokens: int = 120
