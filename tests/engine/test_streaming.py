@@ -157,24 +157,8 @@ def test_crossfade_ramps_sum_to_one() -> None:
     "plan",
     [
         STREAM_PLAN,
-        ChunkPlan(
-            first_tokens=3,
-            growth=1.5,
-            max_tokens=9,
-            context_tokens=3,
-            lookahead_tokens=3,
-            crossfade_samples=900,
-            generator_margin_tokens=1,
-        ),
-        ChunkPlan(
-            first_tokens=5,
-            growth=1.0,
-            max_tokens=5,
-            context_tokens=4,
-            lookahead_tokens=3,
-            crossfade_samples=0,
-            generator_margin_tokens=0,
-        ),
+        ChunkPlan(3, 1.5, 9, context_tokens=3, lookahead_tokens=3, crossfade_samples=900, generator_margin_tokens=1),
+        ChunkPlan(5, 1.0, 5, context_tokens=4, lookahead_tokens=3, crossfade_samples=0, generator_margin_tokens=0),
     ],
 )
 def test_streamed_equals_whole_when_windows_cover_the_reach(count: int, plan: ChunkPlan) -> None:

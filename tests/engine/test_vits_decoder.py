@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from tests.tiny_models.sovits_folder import cached_sovits_folder, sovits_model
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
-from wyoming_server.convert.sovits_modules import build_sovits_modules
+from wyoming_server.convert.sovits_modules import SovitsModules, build_sovits_modules
 from wyoming_server.engine.gpt_sovits.manifest import Manifest
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel, create_session
 from wyoming_server.engine.gpt_sovits.vits import VitsDecoder, frame_count
@@ -31,6 +31,26 @@ def _inputs(
     )
 
 
+def _torch_wave(
+    modules: SovitsModules,
+    tokens: NDArray[np.int64],
+    phones: NDArray[np.int64],
+    ge: NDArray[np.float32],
+    noise: NDArray[np.float32],
+    keep: tuple[int, int],
+) -> NDArray[np.float32]:
+    """Our torch decoder module on the same inputs."""
+    with torch.inference_mode():
+        wave = modules.decoder(
+            torch.from_numpy(tokens)[None, None],
+            torch.from_numpy(phones)[None],
+            torch.from_numpy(ge),
+            torch.from_numpy(noise),
+            torch.tensor(keep),
+        )
+    return np.asarray(wave[0].numpy(), dtype=np.float32)
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_waveform_matches_torch(version: str) -> None:
     folder = cached_sovits_folder(version)
@@ -44,14 +64,7 @@ def test_waveform_matches_torch(version: str) -> None:
         noise = np.random.default_rng(3).standard_normal(
             (1, decoder.inter_channels, frame_count(15, speed)), dtype=np.float32
         ) * np.float32(0.5)
-        with torch.inference_mode():
-            expected = modules.decoder(
-                torch.from_numpy(tokens)[None, None],
-                torch.from_numpy(phones)[None],
-                torch.from_numpy(ge),
-                torch.from_numpy(noise),
-                torch.tensor([0, noise.shape[2]]),
-            )[0].numpy()
+        expected = _torch_wave(modules, tokens, phones, ge, noise, (0, noise.shape[2]))
         assert wave.dtype == np.float32
         assert wave.shape == expected.shape
         assert float(np.max(np.abs(wave - expected))) <= 1e-4
@@ -118,14 +131,7 @@ def test_keep_runs_the_generator_on_those_frames_and_old_graphs_cut_them_out(tmp
     tokens, phones, ge = _inputs(decoder, tokens=15, phones=9)
     noise = np.random.default_rng(3).standard_normal((1, decoder.inter_channels, 30), dtype=np.float32) * 0.5
     part = decoder.decode_with_noise(tokens, phones, ge, noise, keep=(6, 20))
-    with torch.inference_mode():
-        expected = modules.decoder(
-            torch.from_numpy(tokens)[None, None],
-            torch.from_numpy(phones)[None],
-            torch.from_numpy(ge),
-            torch.from_numpy(noise),
-            torch.tensor([6, 20]),
-        )[0].numpy()
+    expected = _torch_wave(modules, tokens, phones, ge, noise, (6, 20))
     assert part.shape == expected.shape == (14 * 640,)
     assert float(np.max(np.abs(part - expected))) <= 1e-4
     whole = decoder.decode_with_noise(tokens, phones, ge, noise)
