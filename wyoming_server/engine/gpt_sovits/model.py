@@ -30,8 +30,6 @@ NO_ARENA_GRAPHS: Final = ("prompt_extractor", "sv_embedder")
 """Enrollment graphs, run once per clip: their sessions allocate activations per run instead of
 keeping them in onnxruntime's arena. (The SoVITS decoder uses the arena and empties it after each
 run: `vits.RUN_OPTIONS`.)"""
-
-
 DYNAMIC_BLOCK_BASE: Final = 4
 """onnxruntime's dynamic block sizing for its intra-op parallel loops (0 = static blocks)."""
 
