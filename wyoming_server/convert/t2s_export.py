@@ -26,7 +26,7 @@ from .t2s_modules import BERT_DIM, EOS_FREE_STEPS, T2SDims, T2SModel, load_t2s_m
 
 ENCODER_TOLERANCE = 1e-4
 DECODER_TOLERANCE = 2e-4
-"""Largest |onnx - torch| on the logits; fp32 differs only by summation order."""
+"""Largest |onnx - torch| on the logits in units of their scale; fp32 differs only by summation order."""
 HEAD_NODE_MARK = "ar_predict_layer"
 """Node names containing this stay fp32 in the INT8 graph (the output head)."""
 
