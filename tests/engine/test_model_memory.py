@@ -27,7 +27,9 @@ def test_threads_spin_within_a_run_and_stop_after_it(tiny_model_v2: Path) -> Non
         options = model.session(name).get_session_options()
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1", name
         assert options.get_session_config_entry("session.force_spinning_stop") == "1", name
-        assert options.get_session_config_entry("session.dynamic_block_base") == "4", name
+        # Dynamic blocks let the host's timing decide how work is split: not reproducible under load.
+        with pytest.raises(RuntimeError, match="does not have configuration"):
+            options.get_session_config_entry("session.dynamic_block_base")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator exists on Linux only")

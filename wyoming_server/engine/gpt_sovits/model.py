@@ -30,8 +30,6 @@ NO_ARENA_GRAPHS: Final = ("prompt_extractor", "sv_embedder")
 """Enrollment graphs, run once per clip: their sessions allocate activations per run instead of
 keeping them in onnxruntime's arena. (The SoVITS decoder uses the arena and empties it after each
 run: `vits.RUN_OPTIONS`.)"""
-DYNAMIC_BLOCK_BASE: Final = 4
-"""onnxruntime's dynamic block sizing for its intra-op parallel loops (0 = static blocks)."""
 
 
 def create_session(path: Path, threads: int = DEFAULT_THREADS, memory_arena: bool = True) -> ort.InferenceSession:
@@ -45,9 +43,11 @@ def create_session(path: Path, threads: int = DEFAULT_THREADS, memory_arena: boo
     run ends (`force_spinning_stop`), so a T2S session's threads do not take CPU from the decoder
     chunk that follows, nor the decoder's from the next steps. Measured in one process, alternating
     with the former setting (only the T2S sessions spinning, also after their runs): first audio
-    307 -> 261 ms and a streamed 6 s sentence 1.73 -> 1.57 s (best of 8). Parallel loops hand out
-    work in dynamically sized blocks (`dynamic_block_base`), so a thread the host delays holds up
-    less: first audio 265 -> 255 ms, the sentence 1.59 -> 1.55 s, CPU time 3-5% less (same method).
+    307 -> 261 ms and a streamed 6 s sentence 1.73 -> 1.57 s (best of 8).
+
+    Parallel loops split work into static blocks (onnxruntime's default): dynamically sized blocks
+    let the host's timing decide how a computation is split, so the same seed gave different audio
+    under load (docs/reproducibility.md).
     """
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -58,7 +58,6 @@ def create_session(path: Path, threads: int = DEFAULT_THREADS, memory_arena: boo
     options.add_session_config_entry("session.use_device_allocator_for_initializers", "1")
     options.add_session_config_entry("session.intra_op.allow_spinning", "1")
     options.add_session_config_entry("session.force_spinning_stop", "1")
-    options.add_session_config_entry("session.dynamic_block_base", str(DYNAMIC_BLOCK_BASE))
     options.log_severity_level = 3
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
