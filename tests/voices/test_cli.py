@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wyoming_server.cli import main
+from wyoming_server.cli import EXIT_BROKEN_PIPE, main
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.voices.catalogue import RemoteFile
 
@@ -204,3 +205,28 @@ def test_fresh_install_subprocess_lists_the_stock_voice(tmp_path: Path) -> None:
     )
     (voice,) = json.loads(result.stdout)["voices"]
     assert voice["id"] == "joe" and voice["builtin"] is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (("voices", "list", "--json"), EXIT_BROKEN_PIPE),
+        (("voices", "list"), EXIT_BROKEN_PIPE),
+        (("models", "list"), EXIT_BROKEN_PIPE),
+        (("--help",), 0),  # argparse exits before our flush; Python's own exit-time flush is silent
+    ],
+)
+def test_a_closed_output_pipe_ends_quietly(argv: tuple[str, ...], code: int, data_dir: Path) -> None:
+    """`edge-tts-clone voices list --json | grep -q x`: the reader is gone before the command writes."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    extra = ("--data-dir", str(data_dir)) if argv[0] != "--help" else ()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "wyoming_server", *argv, *extra],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert done.returncode == code

@@ -20,6 +20,8 @@ from .. import __version__
 # Sub-command modules, in the order `--help` lists them.
 COMMAND_MODULES: Final = ("serve", "say", "convert", "voices", "models", "detect", "bench")
 _TOP_LEVEL_FLAGS: Final = ("--version", "-h", "--help")
+EXIT_BROKEN_PIPE: Final = 128 + 13
+"""What a shell reports for a command whose reader went away (128 + SIGPIPE), e.g. `| head -1`."""
 DEFAULT_COMMAND: Final = "serve"
 """`python -m wyoming_server --uri stdio://` runs the server, like wyoming-piper."""
 
@@ -76,5 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point; a closed output pipe ends the command quietly, as it does `cat`."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would try (and fail) to flush stdout again at exit, printing a second traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_BROKEN_PIPE
+    sys.exit(code)
