@@ -30,7 +30,6 @@ from .integration_files import (
     ICONS,
     INTEGRATION,
     MANIFEST,
-    QUALITY_SCALE,
     SERVICES,
     STRINGS,
     TRANSLATIONS,
@@ -244,7 +243,7 @@ def _used_keys() -> dict[str, set[str]]:
             if isinstance(node, ast.Dict):
                 for key, value in zip(node.keys, node.values, strict=True):
                     if isinstance(key, ast.Constant) and key.value == "base" and isinstance(value, ast.Constant):
-                        used["error"].add(value.value)
+                        used["error"].add(str(value.value))
             if not isinstance(node, ast.Call):
                 continue
             called = ast.unparse(node.func)
@@ -252,13 +251,14 @@ def _used_keys() -> dict[str, set[str]]:
                 if not isinstance(keyword.value, ast.Constant):
                     continue
                 if keyword.arg == "translation_key":
-                    used["issues" if called.endswith("async_create_issue") else "exceptions"].add(keyword.value.value)
+                    section = "issues" if called.endswith("async_create_issue") else "exceptions"
+                    used[section].add(str(keyword.value.value))
                 elif keyword.arg == "reason":
-                    used["abort"].add(keyword.value.value)
+                    used["abort"].add(str(keyword.value.value))
                 elif keyword.arg == "step_id":
-                    used["step"].add(keyword.value.value)
+                    used["step"].add(str(keyword.value.value))
             if called in ("_error", "_refuse") and isinstance(node.args[0], ast.Constant):
-                used["exceptions"].add(node.args[0].value)
+                used["exceptions"].add(str(node.args[0].value))
     return used
 
 
@@ -268,7 +268,12 @@ def test_every_translation_key_the_code_uses_exists() -> None:
     assert used["exceptions"] <= set(STRINGS["exceptions"]), used["exceptions"] - set(STRINGS["exceptions"])
     assert used["issues"] == set(STRINGS["issues"])
     assert used["error"] <= set(STRINGS["config"]["error"])
-    aborts = used["abort"] | {"already_configured", "already_in_progress", "reauth_successful", "reconfigure_successful"}
+    aborts = used["abort"] | {
+        "already_configured",
+        "already_in_progress",
+        "reauth_successful",
+        "reconfigure_successful",
+    }
     assert aborts <= set(STRINGS["config"]["abort"]), aborts - set(STRINGS["config"]["abort"])
     steps = used["step"] - {"init"}
     assert steps <= set(STRINGS["config"]["step"]) and "init" in STRINGS["options"]["step"]
@@ -314,7 +319,9 @@ def _icon(value: Any) -> str:
 
 ICONS_SCHEMA = vol.Schema(
     {
-        vol.Optional("services"): cv.schema_with_slug_keys({vol.Required("service"): _icon}, slug_validator=translation_key),
+        vol.Optional("services"): cv.schema_with_slug_keys(
+            {vol.Required("service"): _icon}, slug_validator=translation_key
+        ),
         vol.Required("entity"): cv.schema_with_slug_keys(
             cv.schema_with_slug_keys(
                 {vol.Optional("default"): _icon, vol.Optional("state"): {str: _icon}}, slug_validator=translation_key
