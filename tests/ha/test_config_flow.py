@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from ipaddress import ip_address
+from unittest.mock import patch
 
 from homeassistant import config_entries
 from homeassistant.const import CONF_HOST
@@ -12,6 +13,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.edge_tts_clone.client import EdgeTtsCloneClient
 from custom_components.edge_tts_clone.const import (
     CONF_DEFAULT_SPEED,
     CONF_DEFAULT_VOICE,
@@ -355,3 +357,42 @@ async def test_options_flow_default_voice_can_be_cleared(
     result = await hass.config_entries.options.async_configure(result["flow_id"], {CONF_DEFAULT_SPEED: 1.2})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert loaded_entry.options == {CONF_DEFAULT_SPEED: 1.2}
+
+
+async def test_user_step_unexpected_error(hass: HomeAssistant, fake_server: FakeServer) -> None:
+    """A bug while checking the server still answers with a form (error `unknown`), never a crash."""
+    with patch.object(EdgeTtsCloneClient, "async_health", side_effect=RuntimeError("bug")):
+        result = await _user_flow(hass, entry_data(fake_server))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "unknown"}
+
+
+async def test_zeroconf_with_a_bad_admin_port(hass: HomeAssistant, fake_server: FakeServer) -> None:
+    """A TXT http_port that is not a number is not our server's announcement."""
+    info = _zeroconf(fake_server)
+    info.properties["http_port"] = "ten"
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_ZEROCONF}, data=info
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_edge_tts_clone"
+
+
+async def test_discovered_server_gone_before_the_choice(hass: HomeAssistant, fake_server: FakeServer) -> None:
+    """The card was closed while the menu was open: 'discovered' falls back to the address form."""
+    card = await _discovery_card(hass, fake_server)
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    hass.config_entries.flow.async_abort(card)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "discovered"})
+    assert result["type"] is FlowResultType.FORM and result["step_id"] == "manual"
+
+
+async def test_options_flow_keeps_a_voice_the_server_no_longer_lists(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    """A default voice deleted on the server stays selectable (and visible) until the user changes it."""
+    hass.config_entries.async_update_entry(loaded_entry, options={CONF_DEFAULT_VOICE: "grandpa"})
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    assert result["data_schema"] is not None
+    voice_selector = result["data_schema"].schema[CONF_DEFAULT_VOICE]
+    assert [option["value"] for option in voice_selector.config["options"]] == ["joe", "mum", "dad", "grandpa"]
