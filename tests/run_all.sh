@@ -92,8 +92,10 @@ step "Home Assistant integration: types (mypy --strict against HA 2026.2.3)"
 "$VENV/bin/mypy" --config-file= --strict --python-version 3.13 --python-executable .venv-ha2026/bin/python \
   --explicit-package-bases --disable-error-code import-untyped custom_components/edge_tts_clone tests/ha
 
-step "Home Assistant integration tests on HA 2025.4.4"
+# tests/ha also holds hassfest's, the quality scale's and HACS's rules written out (hassfest is
+# not on PyPI), and fails any test in which HA reports a deprecated call by the integration.
+step "Home Assistant integration tests on HA 2025.4.4 (with hassfest, quality-scale and HACS rules)"
 .venv-ha2025/bin/python -m pytest -c tests/ha/pytest.ini tests/ha -q
 
-step "Home Assistant integration tests on HA 2026.2.3"
+step "Home Assistant integration tests on HA 2026.2.3 (with hassfest, quality-scale and HACS rules)"
 .venv-ha2026/bin/python -m pytest -c tests/ha/pytest.ini tests/ha -q

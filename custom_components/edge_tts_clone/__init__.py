@@ -9,13 +9,13 @@ from __future__ import annotations
 from homeassistant.const import CONF_HOST, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .client import EdgeTtsCloneClient
 from .const import CONF_HTTP_PORT, CONF_TOKEN, CONF_WYOMING_PORT, DOMAIN
-from .coordinator import EdgeTtsCloneCoordinator
-from .models import EdgeTtsCloneConfigEntry, EdgeTtsCloneData
+from .coordinator import EdgeTtsCloneConfigEntry, EdgeTtsCloneCoordinator, unreachable_issue_id
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [Platform.TTS]
@@ -39,11 +39,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: EdgeTtsCloneConfigEntry)
     )
     coordinator = EdgeTtsCloneCoordinator(hass, entry, client)
     await coordinator.async_config_entry_first_refresh()
-    entry.runtime_data = EdgeTtsCloneData(client=client, coordinator=coordinator)
+    entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: EdgeTtsCloneConfigEntry) -> bool:
-    """Remove the TTS entity; the coordinator stops polling with the entry."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    """Remove the TTS entity; the coordinator stops polling with the entry, and its outage issue goes."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        ir.async_delete_issue(hass, DOMAIN, unreachable_issue_id(entry))
+    return unloaded

@@ -17,7 +17,7 @@ from yarl import URL
 
 from .const import ENROLL_TIMEOUT_S, HTTP_TIMEOUT_S
 from .errors import CannotConnect, InvalidAuth, NotEdgeTtsClone, ProtocolError, ServerError
-from .models import (
+from .wire import (
     AudioFormat,
     EnrollRequest,
     EnrollResult,
@@ -115,6 +115,8 @@ class EdgeTtsCloneClient:
             form.add_field("style", request.style)
         if request.voice_id:
             form.add_field("voice_id", request.voice_id)
+        if request.force:
+            form.add_field("force", "true")
         form.add_field(
             "audio", request.audio, filename=request.filename, content_type="application/octet-stream"
         )

@@ -36,8 +36,12 @@ OPTION_SEED: Final = "seed"
 # Zeroconf TXT properties (docs/http-api.md, "Zeroconf").
 ZEROCONF_HTTP_PORT: Final = "http_port"
 ZEROCONF_SERVER_ID: Final = "server_id"
+ZEROCONF_INSTANCE_PREFIX: Final = "edge-tts-clone-"
+"""Our servers announce themselves as `edge-tts-clone-<name>`; `<name>` titles the discovery card."""
 
 UPDATE_INTERVAL: Final = timedelta(seconds=30)
+UNREACHABLE_ISSUE_AFTER: Final = timedelta(minutes=5)
+"""An outage this long raises a repair issue; a blip of a poll or two does not."""
 
 CONNECT_TIMEOUT_S: Final = 5.0
 DESCRIBE_TIMEOUT_S: Final = 5.0
@@ -71,3 +75,4 @@ ATTR_AUDIO: Final = "audio"
 ATTR_TRANSCRIPT: Final = "transcript"
 ATTR_CONSENT: Final = "consent"
 ATTR_VOICE_ID: Final = "voice_id"
+ATTR_FORCE: Final = "force"

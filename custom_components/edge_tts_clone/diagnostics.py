@@ -9,7 +9,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_TOKEN
-from .models import EdgeTtsCloneConfigEntry
+from .coordinator import EdgeTtsCloneConfigEntry
 
 TO_REDACT: Final = {CONF_TOKEN}
 
@@ -18,7 +18,7 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: EdgeTtsCloneConfigEntry
 ) -> dict[str, Any]:
     """What a bug report needs; never the admin token."""
-    coordinator = entry.runtime_data.coordinator
+    coordinator = entry.runtime_data
     state = coordinator.data
     return {
         "entry": {

@@ -14,6 +14,10 @@ class CannotConnect(EdgeTtsCloneError):
     """The server is unreachable, timed out, or dropped the connection."""
 
 
+class Unreachable(CannotConnect):
+    """Not even a connection could be opened: the server is down or the address is wrong."""
+
+
 class InvalidAuth(EdgeTtsCloneError):
     """The server rejected the admin token (HTTP 401)."""
 

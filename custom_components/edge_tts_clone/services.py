@@ -4,13 +4,16 @@
 `media_player.play_media` with `announce: true`, Assist satellites get
 `assist_satellite.announce` with a TTS media-source id, so they speak in that voice and not
 in their pipeline's. Voice management goes to the server's admin HTTP API.
+Each action is one row of `ACTIONS`: a schema, a handler and whether it answers with data.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 
 import voluptuous as vol
@@ -21,7 +24,6 @@ from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, Supp
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.service import async_extract_referenced_entity_ids
 from homeassistant.helpers.typing import VolDictType
 
 from .audio_source import async_load_audio
@@ -30,6 +32,7 @@ from .const import (
     ATTR_CACHE,
     ATTR_CONFIG_ENTRY_ID,
     ATTR_CONSENT,
+    ATTR_FORCE,
     ATTR_LANGUAGE,
     ATTR_MESSAGE,
     ATTR_NAME,
@@ -49,8 +52,10 @@ from .const import (
     SERVICE_DELETE_VOICE,
     SERVICE_ENROLL_VOICE,
 )
+from .coordinator import EdgeTtsCloneConfigEntry
 from .errors import CannotConnect, EdgeTtsCloneError, InvalidAuth, ServerError
-from .models import EdgeTtsCloneConfigEntry, EnrollRequest
+from .targets import referenced_entity_ids
+from .wire import EnrollRequest
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -81,6 +86,7 @@ ENROLL_SCHEMA: Final = vol.Schema(
         vol.Required(ATTR_CONSENT): cv.boolean,
         vol.Optional(ATTR_STYLE): cv.string,
         vol.Optional(ATTR_VOICE_ID): _VOICE_ID,
+        vol.Optional(ATTR_FORCE, default=False): cv.boolean,
     }
 )
 CONSENT_STATEMENT: Final = (
@@ -106,9 +112,7 @@ def _entry_for_call(hass: HomeAssistant, call: ServiceCall) -> EdgeTtsCloneConfi
         if entry.state is not ConfigEntryState.LOADED:
             raise _error("entry_not_loaded", entry_id=entry_id)
         return entry
-    loaded = [
-        entry for entry in hass.config_entries.async_entries(DOMAIN) if entry.state is ConfigEntryState.LOADED
-    ]
+    loaded = [entry for entry in hass.config_entries.async_entries(DOMAIN) if entry.state is ConfigEntryState.LOADED]
     if not loaded:
         raise _error("no_server")
     if len(loaded) > 1:
@@ -118,16 +122,12 @@ def _entry_for_call(hass: HomeAssistant, call: ServiceCall) -> EdgeTtsCloneConfi
 
 def _server_failure(entry: EdgeTtsCloneConfigEntry, err: EdgeTtsCloneError) -> HomeAssistantError:
     """A translated HA error for a failed admin API call."""
-    host = entry.runtime_data.client.host
+    coordinator = entry.runtime_data
     if isinstance(err, InvalidAuth):
-        entry.async_start_reauth(entry.runtime_data.coordinator.hass)
+        entry.async_start_reauth(coordinator.hass)
         return HomeAssistantError(translation_domain=DOMAIN, translation_key="invalid_auth")
     if isinstance(err, CannotConnect):
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="server_unavailable",
-            translation_placeholders={"host": host},
-        )
+        return coordinator.unavailable_error()
     if isinstance(err, ServerError) and err.status is not None and err.status < 500:
         return _error("request_refused", message=err.message)
     return HomeAssistantError(
@@ -137,31 +137,20 @@ def _server_failure(entry: EdgeTtsCloneConfigEntry, err: EdgeTtsCloneError) -> H
     )
 
 
-async def _async_announce(hass: HomeAssistant, call: ServiceCall) -> None:
+async def _async_announce(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = _entry_for_call(hass, call)
-    coordinator = entry.runtime_data.coordinator
+    coordinator = entry.runtime_data
     engine = er.async_get(hass).async_get_entity_id("tts", DOMAIN, f"{entry.unique_id}-tts")
     if engine is None:
         raise _error("entry_not_loaded", entry_id=entry.entry_id)
-    if not coordinator.last_update_success:  # fail the automation now, not silently on the speaker
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="server_unavailable",
-            translation_placeholders={"host": entry.runtime_data.client.host},
-        )
-    voice: str | None = call.data.get(ATTR_VOICE)
-    style: str | None = call.data.get(ATTR_STYLE)
-    known = coordinator.data.voice(voice) if voice and coordinator.data else None
-    if voice and coordinator.data and known is None:
-        raise _error("unknown_voice", voice=voice)
-    if known is not None and style and style not in known.styles:
-        raise _error("unknown_style", voice=known.voice_id, style=style, styles=", ".join(known.styles))
-    selected = async_extract_referenced_entity_ids(hass, call)
-    targets = selected.referenced | selected.indirectly_referenced
+    if coordinator.data is not None:
+        coordinator.data.check_choice(call.data.get(ATTR_VOICE), call.data.get(ATTR_STYLE))
+    targets = referenced_entity_ids(hass, call)
     players = sorted(entity for entity in targets if entity.startswith("media_player."))
     satellites = sorted(entity for entity in targets if entity.startswith("assist_satellite."))
     if not players and not satellites:
         raise _error("no_targets")
+    await coordinator.async_ensure_reachable()  # fail the automation now, not silently on the speaker
 
     options: dict[str, Any] = {}
     for field, option in ((ATTR_VOICE, OPTION_VOICE), (ATTR_STYLE, OPTION_STYLE), (ATTR_SPEED, OPTION_SPEED)):
@@ -211,6 +200,7 @@ async def _async_announce(hass: HomeAssistant, call: ServiceCall) -> None:
         )
     _LOGGER.debug("announcing on %s with options %s", players + satellites, options)
     await asyncio.gather(*calls)
+    return None
 
 
 async def _async_enroll_voice(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
@@ -231,6 +221,7 @@ async def _async_enroll_voice(hass: HomeAssistant, call: ServiceCall) -> Service
         language=call.data[ATTR_LANGUAGE],
         style=call.data.get(ATTR_STYLE),
         voice_id=call.data.get(ATTR_VOICE_ID),
+        force=call.data[ATTR_FORCE],
     )
     try:
         result = await entry.runtime_data.client.async_enroll_voice(request)
@@ -241,7 +232,7 @@ async def _async_enroll_voice(hass: HomeAssistant, call: ServiceCall) -> Service
         raise _server_failure(entry, err) from err
     except EdgeTtsCloneError as err:
         raise _server_failure(entry, err) from err
-    await entry.runtime_data.coordinator.async_refresh()
+    await entry.runtime_data.async_refresh()
     voice_id = result.voice.get("id")
     return {"voice_id": voice_id if isinstance(voice_id, str) else "", "report": dict(result.report)}
 
@@ -251,7 +242,7 @@ def _reasons(report: Mapping[str, Any] | None) -> str:
     return "; ".join(str(reason) for reason in reasons) if isinstance(reasons, list) else ""
 
 
-async def _async_delete_voice(hass: HomeAssistant, call: ServiceCall) -> None:
+async def _async_delete_voice(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = _entry_for_call(hass, call)
     voice: str = call.data[ATTR_VOICE]
     try:
@@ -264,28 +255,35 @@ async def _async_delete_voice(hass: HomeAssistant, call: ServiceCall) -> None:
         raise _server_failure(entry, err) from err
     except EdgeTtsCloneError as err:
         raise _server_failure(entry, err) from err
-    await entry.runtime_data.coordinator.async_refresh()
+    await entry.runtime_data.async_refresh()
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One action of this integration: its schema, its handler and whether it answers with data."""
+
+    name: str
+    schema: vol.Schema
+    handler: Callable[[HomeAssistant, ServiceCall], Coroutine[Any, Any, ServiceResponse]]
+    supports_response: SupportsResponse = SupportsResponse.NONE
+
+
+ACTIONS: Final = (
+    Action(SERVICE_ANNOUNCE, ANNOUNCE_SCHEMA, _async_announce),
+    Action(SERVICE_ENROLL_VOICE, ENROLL_SCHEMA, _async_enroll_voice, SupportsResponse.OPTIONAL),
+    Action(SERVICE_DELETE_VOICE, DELETE_SCHEMA, _async_delete_voice),
+)
 
 
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
-    """Register the three actions (once, from `async_setup`)."""
-
-    async def announce(call: ServiceCall) -> None:
-        await _async_announce(hass, call)
-
-    async def enroll_voice(call: ServiceCall) -> ServiceResponse:
-        return await _async_enroll_voice(hass, call)
-
-    async def delete_voice(call: ServiceCall) -> None:
-        await _async_delete_voice(hass, call)
-
-    hass.services.async_register(DOMAIN, SERVICE_ANNOUNCE, announce, schema=ANNOUNCE_SCHEMA)
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_ENROLL_VOICE,
-        enroll_voice,
-        schema=ENROLL_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
-    hass.services.async_register(DOMAIN, SERVICE_DELETE_VOICE, delete_voice, schema=DELETE_SCHEMA)
+    """Register every action of `ACTIONS` (once, from `async_setup`)."""
+    for action in ACTIONS:
+        hass.services.async_register(
+            DOMAIN,
+            action.name,
+            partial(action.handler, hass),
+            schema=action.schema,
+            supports_response=action.supports_response,
+        )

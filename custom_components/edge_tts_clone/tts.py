@@ -1,16 +1,19 @@
 """The TTS entity: one per server, one HA voice per enrolled person.
 
-Voices, languages and availability are read live from the coordinator, so a voice enrolled
-on the server shows up in HA's voice pickers within one refresh, without a reload.
-Speech goes over Wyoming; with a streaming server the text of a long LLM answer is sent as
-it arrives and the first sentence plays before the rest is written.
+Voices and languages are read live from the coordinator, so a voice enrolled on the server
+shows up in HA's voice pickers within one refresh, without a reload.
+Speech goes over Wyoming. A text known whole (tts.speak, announce, a URL) is synthesized
+completely before HA gets any audio: HA answers a media player's request with whatever audio it
+has, so a reply cut off half way would otherwise play as a short file; cut off before, it is an
+error HA reports. Text that arrives in pieces (an LLM answer from Assist) streams instead, with a
+streaming server: the first sentence plays before the rest is written.
 """
 
 from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any, Final
 
 from homeassistant.components.tts import ATTR_VOICE, TextToSpeechEntity, TtsAudioType, Voice
@@ -34,9 +37,9 @@ from .const import (
     OPTION_SPEED,
     OPTION_STYLE,
 )
-from .coordinator import EdgeTtsCloneCoordinator
-from .errors import CannotConnect, EdgeTtsCloneError, ProtocolError, ServerError
-from .models import AudioFormat, EdgeTtsCloneConfigEntry, ServerVoice
+from .coordinator import EdgeTtsCloneConfigEntry, EdgeTtsCloneCoordinator
+from .errors import CannotConnect, EdgeTtsCloneError, ProtocolError, ServerError, Unreachable
+from .wire import AudioFormat, ServerVoice
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -87,6 +90,37 @@ def language_tags(code: str) -> set[str]:
     return {code, code.replace("_", "-"), primary_language(code)}
 
 
+def voices_for_language(voices: tuple[ServerVoice, ...], language: str) -> list[ServerVoice]:
+    """The voices that speak `language` (by primary language), by name: the order of HA's pickers."""
+    wanted = primary_language(language)
+    return [
+        voice
+        for voice in sorted(voices, key=lambda item: (item.name.lower(), item.voice_id))
+        if any(primary_language(code) == wanted for code in voice.languages)
+    ]
+
+
+async def whole_text_or_stream(chunks: AsyncIterator[str]) -> tuple[str | None, AsyncGenerator[str]]:
+    """(the text, ...) when the source gives it in one piece, else (None, the same text as a stream).
+
+    HA hands a text it knows whole as a one-chunk stream; an LLM answer comes in many chunks.
+    Waiting for the second chunk costs a stream nothing: a sentence needs several anyway.
+    """
+    first = await anext(chunks, None)
+    second = await anext(chunks, None) if first is not None else None
+
+    async def replay() -> AsyncGenerator[str]:
+        for chunk in (first, second):
+            if chunk is not None:
+                yield chunk
+        async for chunk in chunks:
+            yield chunk
+
+    if second is None:
+        return first or "", replay()
+    return None, replay()
+
+
 class EdgeTtsCloneTtsEntity(CoordinatorEntity[EdgeTtsCloneCoordinator], TextToSpeechEntity):
     """Speaks with the voices enrolled on one edge-tts-clone server."""
 
@@ -94,10 +128,9 @@ class EdgeTtsCloneTtsEntity(CoordinatorEntity[EdgeTtsCloneCoordinator], TextToSp
     _attr_translation_key = "cloned_voices"
 
     def __init__(self, entry: EdgeTtsCloneConfigEntry) -> None:
-        """Entity of `entry`, whose runtime data holds the client and coordinator."""
-        super().__init__(entry.runtime_data.coordinator)
+        """Entity of `entry`, whose runtime data is the coordinator (which holds the client)."""
+        super().__init__(entry.runtime_data)
         self._entry = entry
-        self._client = entry.runtime_data.client
         self._attr_supported_options = [ATTR_VOICE, OPTION_SPEED, OPTION_STYLE, OPTION_SEED]
         server_id = entry.unique_id or entry.entry_id
         self._attr_unique_id = f"{server_id}-tts"
@@ -108,8 +141,16 @@ class EdgeTtsCloneTtsEntity(CoordinatorEntity[EdgeTtsCloneCoordinator], TextToSp
             model="Wyoming TTS server",
             sw_version=self.coordinator.data.health.version,
             entry_type=DeviceEntryType.SERVICE,
-            configuration_url=str(self._client.base_url),
+            configuration_url=str(self.coordinator.client.base_url),
         )
+
+    @property
+    def available(self) -> bool:
+        """Always: HA silently skips an unavailable engine in tts.speak; a request must fail with a reason.
+
+        An outage shows as the failing requests, the log, and a repair issue when it lasts.
+        """
+        return True
 
     # ---- what HA lists -----------------------------------------------------------------
 
@@ -150,11 +191,8 @@ class EdgeTtsCloneTtsEntity(CoordinatorEntity[EdgeTtsCloneCoordinator], TextToSp
     @callback
     def async_get_supported_voices(self, language: str) -> list[Voice] | None:
         """One HA voice per person who speaks `language` (compared by primary language)."""
-        wanted = primary_language(language)
         return [
-            Voice(voice_id=voice.voice_id, name=voice.name)
-            for voice in sorted(self._voices, key=lambda item: item.name.lower())
-            if any(primary_language(code) == wanted for code in voice.languages)
+            Voice(voice_id=voice.voice_id, name=voice.name) for voice in voices_for_language(self._voices, language)
         ]
 
     def async_supports_streaming_input(self) -> bool:
@@ -164,48 +202,70 @@ class EdgeTtsCloneTtsEntity(CoordinatorEntity[EdgeTtsCloneCoordinator], TextToSp
 
     # ---- speech ------------------------------------------------------------------------
 
+    async def async_speak(
+        self,
+        media_player_entity_id: list[str],
+        message: str,
+        cache: bool,
+        language: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        """tts.speak: refuse a wrong voice or a server that does not answer before any player is told."""
+        self._request_options({**self.default_options, **(options or {})}, language or self.default_language)
+        await self.coordinator.async_ensure_reachable()
+        await super().async_speak(media_player_entity_id, message, cache, language, options)
+
     async def async_get_tts_audio(self, message: str, language: str, options: dict[str, Any]) -> TtsAudioType:
-        """One-shot synthesis over Wyoming; returns a complete WAV."""
-        voice, style, extras = self._request_options(options)
-        self._raise_if_unavailable()
+        """One-shot synthesis over Wyoming; a complete WAV, or an error (never a cut-off file)."""
+        voice, style, extras = self._request_options(options, language)
         try:
-            audio = await self._client.async_synthesize(message, voice, style, extras)
+            audio = await self.coordinator.client.async_synthesize(message, voice, style, extras)
         except EdgeTtsCloneError as err:
-            raise self._translated(err, voice) from err
+            raise await self._translated(err, voice) from err
         return "wav", wav_header(audio.audio_format, len(audio.pcm)) + audio.pcm
 
     async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
-        """Streaming synthesis where the server streams; else join the text and speak once."""
-        voice, style, extras = self._request_options(request.options)
-        self._raise_if_unavailable()
-        if not self.async_supports_streaming_input():
-            message = "".join([chunk async for chunk in request.message_gen])
+        """A text known whole is spoken complete first (see the module doc); a text stream streams."""
+        voice, style, extras = self._request_options(request.options, request.language)
+        whole, text_stream = await whole_text_or_stream(request.message_gen)
+        if whole is not None or not self.async_supports_streaming_input():
+            message = whole if whole is not None else "".join([chunk async for chunk in text_stream])
             extension, data = await self.async_get_tts_audio(message, request.language, request.options)
 
-            async def whole() -> AsyncGenerator[bytes]:
+            async def complete() -> AsyncGenerator[bytes]:
                 yield data or b""
 
-            return TTSAudioResponse(extension or "wav", whole())
+            return TTSAudioResponse(extension or "wav", complete())
 
         async def stream() -> AsyncGenerator[bytes]:
             header_sent = False
             try:
-                async for audio_format, pcm in self._client.async_stream_synthesize(
-                    request.message_gen, voice, style, extras
+                async for audio_format, pcm in self.coordinator.client.async_stream_synthesize(
+                    text_stream, voice, style, extras
                 ):
                     if not header_sent:
                         header_sent = True
                         yield wav_header(audio_format, None)
                     yield pcm
             except EdgeTtsCloneError as err:
-                raise self._translated(err, voice) from err
+                raise await self._translated(err, voice) from err
 
         return TTSAudioResponse("wav", stream())
 
-    def _request_options(self, options: Mapping[str, Any]) -> tuple[str | None, str | None, dict[str, Any]]:
-        """(voice, style, namespaced extras) from HA's merged options, validated."""
-        voice = options.get(ATTR_VOICE) or None
-        style = options.get(OPTION_STYLE) or None
+    def _request_options(
+        self, options: Mapping[str, Any], language: str
+    ) -> tuple[str | None, str | None, dict[str, Any]]:
+        """(voice, style, namespaced extras) from HA's merged options, checked against the server's voices.
+
+        Without a voice (none asked for, no default set), the first voice by name that speaks
+        `language` speaks, as the options flow says.
+        """
+        voice = str(options.get(ATTR_VOICE) or "") or None
+        style = str(options.get(OPTION_STYLE) or "") or None
+        if voice is None and (candidates := voices_for_language(self._voices, language)):
+            voice = candidates[0].voice_id
+        if self.coordinator.data is not None:
+            self.coordinator.data.check_choice(voice, style)
         extras: dict[str, Any] = {}
         try:
             if (speed := options.get(OPTION_SPEED)) is not None:
@@ -220,30 +280,29 @@ class EdgeTtsCloneTtsEntity(CoordinatorEntity[EdgeTtsCloneCoordinator], TextToSp
                 translation_key="invalid_option",
                 translation_placeholders={"min_speed": str(MIN_SPEED), "max_speed": str(MAX_SPEED)},
             ) from err
-        return (str(voice) if voice else None), (str(style) if style else None), extras
+        return voice, style, extras
 
-    def _raise_if_unavailable(self) -> None:
-        if not self.available:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="server_unavailable",
-                translation_placeholders={"host": self._client.host},
-            )
-
-    def _translated(self, err: EdgeTtsCloneError, voice: str | None) -> HomeAssistantError:
+    async def _translated(self, err: EdgeTtsCloneError, voice: str | None) -> HomeAssistantError:
         """A translated HA error for a failed synthesis."""
-        _LOGGER.debug("synthesis failed on %s: %s", self._client.host, err)
+        host = self.coordinator.client.host
+        _LOGGER.debug("synthesis failed on %s: %s", host, err)
+        if isinstance(err, Unreachable):
+            await self.coordinator.async_request_refresh()
+            return self.coordinator.unavailable_error()
         if isinstance(err, ServerError) and err.code == "unknown-voice":
-            return ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="unknown_voice",
-                translation_placeholders={"voice": voice or ""},
-            )
+            await self.coordinator.async_request_refresh()  # a voice deleted since the last poll
+            data = self.coordinator.data
+            if voice is not None and (data is None or data.voice(voice) is None):
+                return ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="unknown_voice",
+                    translation_placeholders={"voice": voice},
+                )
         if isinstance(err, CannotConnect | ProtocolError):
             return HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="synthesis_interrupted",
-                translation_placeholders={"host": self._client.host, "reason": str(err)},
+                translation_placeholders={"host": host, "reason": str(err)},
             )
         return HomeAssistantError(
             translation_domain=DOMAIN,

@@ -28,8 +28,8 @@ from .const import (
     PROGRAM_NAME,
     WYOMING_EXTRA_FIELD,
 )
-from .errors import CannotConnect, NotEdgeTtsClone, ProtocolError, ServerError
-from .models import AudioFormat, SynthesizedAudio, WyomingInfo
+from .errors import CannotConnect, NotEdgeTtsClone, ProtocolError, ServerError, Unreachable
+from .wire import AudioFormat, SynthesizedAudio, WyomingInfo
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class WyomingLink:
                 asyncio.open_connection(self.host, self.port, limit=_STREAM_LIMIT_BYTES), CONNECT_TIMEOUT_S
             )
         except (OSError, TimeoutError) as err:
-            raise CannotConnect(f"cannot reach Wyoming at {self.host}:{self.port}: {err}") from err
+            raise Unreachable(f"cannot reach Wyoming at {self.host}:{self.port}: {err}") from err
         try:
             yield reader, writer
         except (ConnectionError, OSError) as err:

@@ -17,8 +17,17 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import custom_components.edge_tts_clone  # noqa: F401
 from custom_components.edge_tts_clone.const import CONF_HTTP_PORT, CONF_TOKEN, CONF_WYOMING_PORT, DOMAIN
 
+from .deprecation_guard import guard_deprecations
 from .fake_server import SERVER_ID, TOKEN, FakeServer
 from .loop_guard import guard_loop_thread
+
+
+@pytest.fixture(autouse=True)
+def no_deprecated_calls() -> Generator[list[str]]:
+    """Fail the test if HA reports a deprecated call by this integration (defined first: it sees every fixture)."""
+    with guard_deprecations() as found:
+        yield found
+    assert not found, f"deprecated Home Assistant API used: {found}"
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +47,7 @@ def loop_blocking_calls() -> Generator[list[str]]:
 def mock_tts_cache_dir(tmp_path: Path) -> Generator[Path]:
     """Keep HA's TTS file cache in the test's temp folder."""
     cache_dir = tmp_path / "tts"
+    cache_dir.mkdir()
     with (
         patch("homeassistant.components.tts._init_tts_cache_dir", return_value=str(cache_dir)),
         patch("homeassistant.components.tts._get_cache_files", return_value={}),

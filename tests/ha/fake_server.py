@@ -98,6 +98,8 @@ class FakeServer:
         self.requests: list[SynthRequest] = []
         self.uploads: list[dict[str, Any]] = []
         self.reject_enrollment = False
+        self.weak_objections: list[str] = []
+        """Refusals `force` overrides, as the real quality gate's noise or clipping ones."""
         self.wyoming_mode = "ok"
         """`ok`, `garbage` (junk bytes), `huge` (absurd payload_length), `drop` (close mid-audio),
         `hang` (audio-start, then silence with the connection left open)."""
@@ -244,6 +246,14 @@ class FakeServer:
             return web.json_response(
                 {"error": "the recording was refused", "code": "rejected", "report": report}, status=422
             )
+        report = REPORT_OK
+        if self.weak_objections:
+            if fields.get("force") != "true":
+                refused = {**REPORT_OK, "accepted": False, "reasons": list(self.weak_objections)}
+                return web.json_response(
+                    {"error": "the recording was refused", "code": "rejected", "report": refused}, status=422
+                )
+            report = {**REPORT_OK, "warnings": [f"accepted with --force: {why}" for why in self.weak_objections]}
         style = fields.get("style") or "default"
         existing = self.voices.get(fields.get("voice_id", ""))
         if existing is not None:  # a further style of an existing voice
@@ -253,7 +263,7 @@ class FakeServer:
             voice_id = str(fields["name"]).lower().replace(" ", "-")
             voice = voice_json(voice_id, fields["name"], [fields["language"]], [style])
             self.voices[voice_id] = voice
-        return web.json_response({"voice": voice, "report": REPORT_OK}, status=201)
+        return web.json_response({"voice": voice, "report": report}, status=201)
 
     async def _delete(self, request: web.Request) -> web.Response:
         if not self._authorized(request):

@@ -31,7 +31,7 @@ from pytest_homeassistant_custom_component.common import async_mock_service
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.edge_tts_clone.const import CONF_HTTP_PORT, CONF_TOKEN, CONF_WYOMING_PORT, DOMAIN
-from custom_components.edge_tts_clone.models import ServerVoice
+from custom_components.edge_tts_clone.wire import ServerVoice
 
 from .fake_server import parse_wav
 
@@ -146,7 +146,7 @@ async def test_real_server_end_to_end(
     entry = result["result"]
     assert entry.state is config_entries.ConfigEntryState.LOADED
 
-    voices: tuple[ServerVoice, ...] = entry.runtime_data.coordinator.data.voices
+    voices: tuple[ServerVoice, ...] = entry.runtime_data.data.voices
     stock = next((voice for voice in voices if voice.builtin), None)
     assert stock is not None, voices
     engine = next(

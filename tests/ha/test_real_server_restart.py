@@ -1,8 +1,8 @@
 """The real `edge-tts-clone serve` killed (SIGKILL) in the middle of an announcement, then restarted.
 
 Issue 6 item 6 against the real process rather than the fake: the announcement that was cut off
-fails with a translated error (no half WAV is cached or played as if whole), the entity goes
-unavailable while the server is gone, and comes back, speaking, once it restarts on the same ports.
+fails with a translated error (no half WAV is cached or played as if whole), the coordinator marks
+the server down while it is gone, and speech comes back once it restarts on the same ports.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from unittest.mock import patch
 import pytest
 from homeassistant import config_entries
 from homeassistant.components import tts
-from homeassistant.const import CONF_HOST, STATE_UNAVAILABLE
+from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -118,7 +118,7 @@ async def _set_up(hass: HomeAssistant, server: RestartableServer) -> tuple[MockC
     )
     entry = result["result"]
     assert entry.state is config_entries.ConfigEntryState.LOADED
-    stock = next(voice for voice in entry.runtime_data.coordinator.data.voices if voice.builtin)
+    stock = next(voice for voice in entry.runtime_data.data.voices if voice.builtin)
     engine = next(s.entity_id for s in hass.states.async_all("tts") if "edge_tts_clone" in s.entity_id)
     return entry, engine, stock.voice_id
 
@@ -126,7 +126,7 @@ async def _set_up(hass: HomeAssistant, server: RestartableServer) -> tuple[MockC
 async def test_server_killed_mid_announcement_then_restarted(
     hass: HomeAssistant, server: RestartableServer
 ) -> None:
-    _entry, engine_id, voice = await _set_up(hass, server)
+    entry, engine_id, voice = await _set_up(hass, server)
     media_id = tts.generate_media_source_id(
         hass, ANNOUNCEMENT, engine=engine_id, options={"voice": voice, "preferred_format": "wav"}, cache=True
     )
@@ -152,13 +152,11 @@ async def test_server_killed_mid_announcement_then_restarted(
     assert chunks_seen >= 1
 
     await poll(hass)
-    state = hass.states.get(engine_id)
-    assert state is not None and state.state == STATE_UNAVAILABLE
+    assert not entry.runtime_data.last_update_success
 
     await server.start()
     await poll(hass)
-    state = hass.states.get(engine_id)
-    assert state is not None and state.state != STATE_UNAVAILABLE
+    assert entry.runtime_data.last_update_success
 
     # The same cached media id again: complete audio, so the cut-off reply was not kept in HA's cache.
     _, audio = await tts.async_get_media_source_audio(hass, media_id)

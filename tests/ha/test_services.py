@@ -8,6 +8,8 @@ import pytest
 from homeassistant.components import tts
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import area_registry as ar
+from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 
 from custom_components.edge_tts_clone.const import DOMAIN
@@ -75,6 +77,20 @@ async def test_announce_on_satellite_uses_our_voice(
     assert data["media_id"].startswith(f"media-source://tts/{TTS_ENTITY}?")
     assert tts_options(data["media_id"]) == {"voice": "dad"}
     assert [call.data["entity_id"] for call in player_calls] == [["media_player.kitchen"]]
+
+
+async def test_announce_to_an_area(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+    """Targets by area reach the players in it (the target helpers of both HA versions)."""
+    area = ar.async_get(hass).async_create("Kitchen")
+    er.async_get(hass).async_get_or_create(
+        "media_player", "demo", "kitchen-speaker", suggested_object_id="kitchen_speaker"
+    )
+    er.async_get(hass).async_update_entity("media_player.kitchen_speaker", area_id=area.id)
+    calls = async_mock_service(hass, "media_player", "play_media")
+    await hass.services.async_call(
+        DOMAIN, "announce", {"area_id": area.id, "message": "Tea is ready.", "voice": "mum"}, blocking=True
+    )
+    assert [call.data["entity_id"] for call in calls] == [["media_player.kitchen_speaker"]]
 
 
 async def test_announce_needs_a_target(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
@@ -174,7 +190,7 @@ async def test_enroll_and_delete_round_trip(
         "(confirmed in Home Assistant with the edge_tts_clone.enroll_voice action)",
         "style": "warm",
     }
-    coordinator = loaded_entry.runtime_data.coordinator
+    coordinator = loaded_entry.runtime_data
     assert coordinator.data.voice("grandma") is not None
 
     await hass.services.async_call(DOMAIN, "delete_voice", {"voice": "grandma"}, blocking=True)
@@ -207,7 +223,35 @@ async def test_enroll_from_config_folder_path(
     assert response["voice_id"] == "dad"
     assert "name" not in fake_server.uploads[-1]
     assert fake_server.uploads[-1]["voice_id"] == "dad"
-    assert loaded_entry.runtime_data.coordinator.data.voice("dad").styles == ("default", "calm")
+    assert loaded_entry.runtime_data.data.voice("dad").styles == ("default", "calm")
+
+
+async def test_enroll_force_accepts_weak_objections_with_the_report(
+    hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry, media_dir: Path
+) -> None:
+    """A clip the gate only objects to weakly: refused, naming why; with force: true, enrolled, and
+    the report lists the objections as warnings (the CLI's --force)."""
+    fake_server.weak_objections = ["too noisy: SNR 12 dB"]
+    data = {
+        "name": "Grandma",
+        "audio": "media-source://media_source/local/voices/grandma.wav",
+        "transcript": "Hello, this is Grandma speaking.",
+        "language": "en",
+        "consent": True,
+    }
+    with pytest.raises(ServiceValidationError) as caught:
+        await hass.services.async_call(DOMAIN, "enroll_voice", data, blocking=True, return_response=True)
+    assert caught.value.translation_key == "voice_rejected"
+    assert caught.value.translation_placeholders == {"reasons": "too noisy: SNR 12 dB"}
+    assert "force" not in fake_server.uploads[-1]
+    response = await hass.services.async_call(
+        DOMAIN, "enroll_voice", {**data, "force": True}, blocking=True, return_response=True
+    )
+    assert fake_server.uploads[-1]["force"] == "true"
+    assert response is not None and response["voice_id"] == "grandma"
+    report = response["report"]
+    assert isinstance(report, dict)
+    assert report["warnings"] == ["accepted with --force: too noisy: SNR 12 dB"]
 
 
 async def test_enroll_rejection_carries_server_reasons(

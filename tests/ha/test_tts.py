@@ -13,7 +13,7 @@ from homeassistant.components import tts
 from homeassistant.components.tts.entity import TTSAudioRequest
 from homeassistant.components.tts.helper import get_engine_instance
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -26,7 +26,7 @@ from custom_components.edge_tts_clone.const import CONF_DEFAULT_SPEED, CONF_DEFA
 from custom_components.edge_tts_clone.tts import EdgeTtsCloneTtsEntity
 
 from .conftest import TTS_ENTITY
-from .fake_server import RATE_HZ, FakeServer, expected_stream_pcm, fake_pcm, parse_wav, voice_json
+from .fake_server import RATE_HZ, FakeServer, fake_pcm, parse_wav, voice_json
 
 
 async def speak(hass: HomeAssistant, message: str, options: dict[str, Any]) -> str:
@@ -70,19 +70,24 @@ def as_wav(media_id: str) -> str:
 async def test_speak_in_chosen_voice(
     hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry
 ) -> None:
-    """tts.speak with voice mum: the server gets voice mum and HA gets mum's audio as WAV."""
+    """tts.speak with voice mum: the server gets voice mum and HA gets mum's audio as a complete WAV.
+
+    A text known whole goes as one `synthesize` even to a streaming server, so HA only ever
+    gets complete audio (a cut-off reply is an error, not a short file).
+    """
     message = "Dinner is ready. Come down!"
     media_id = await speak(hass, message, {"voice": "mum"})
     extension, audio = await tts.async_get_media_source_audio(hass, media_id)
     assert extension == "wav"
-    rate, width, channels, _, pcm = parse_wav(audio)
+    rate, width, channels, data_size, pcm = parse_wav(audio)
     assert (rate, width, channels) == (RATE_HZ, 2, 1)
-    assert pcm == expected_stream_pcm(message, "mum")
+    assert pcm == fake_pcm(message, "mum")
+    assert data_size == len(pcm)
     request = fake_server.requests[-1]
-    assert request.streaming is True
+    assert request.streaming is False
     assert request.voice == {"name": "mum"}
     assert request.extras is None
-    assert "".join(request.chunks) == message
+    assert request.text == message
 
 
 async def test_non_streaming_server_gets_one_synthesize(
@@ -129,26 +134,79 @@ async def test_options_flow_defaults_apply(
     assert state is not None
 
 
-async def test_invalid_speed_is_refused(
-    hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry
-) -> None:
-    """A speed outside 0.5-2.0 never reaches the server."""
-    media_id = await speak(hass, "Too fast.", {"voice": "mum", "speed": 5})
-    with pytest.raises(HomeAssistantError) as caught:
-        await tts.async_get_media_source_audio(hass, media_id)
-    assert caught.value.translation_key == "invalid_option"
-    assert fake_server.requests == []
+def _media_id(hass: HomeAssistant, message: str, options: dict[str, Any]) -> str:
+    """A media-source id for our engine, as a media browser or an earlier call would hold it."""
+    return tts.generate_media_source_id(
+        hass, message, engine=TTS_ENTITY, options={"preferred_format": "wav", **options}, cache=False
+    )
 
 
-async def test_unknown_voice_is_an_error(
+@pytest.mark.parametrize(
+    ("options", "key", "placeholders"),
+    [
+        ({"voice": "mum", "speed": 5}, "invalid_option", {"min_speed": "0.5", "max_speed": "2.0"}),
+        ({"voice": "nobody"}, "unknown_voice", {"voice": "nobody"}),
+        (
+            {"voice": "joe", "style": "shouty"},
+            "unknown_style",
+            {"voice": "joe", "style": "shouty", "styles": "default"},
+        ),
+    ],
+)
+async def test_bad_options_are_refused_with_the_right_reason(
+    hass: HomeAssistant,
+    fake_server: FakeServer,
+    loaded_entry: MockConfigEntry,
+    options: dict[str, Any],
+    key: str,
+    placeholders: dict[str, str],
+) -> None:
+    """tts.speak fails at once, and a media id fails when fetched; nothing reaches the server.
+
+    An unknown style names the voice's styles, as the announce action does (not "no voice joe").
+    """
+    calls = async_mock_service(hass, "media_player", "play_media")
+    with pytest.raises(ServiceValidationError) as caught:
+        await hass.services.async_call(
+            "tts",
+            "speak",
+            {
+                "entity_id": TTS_ENTITY,
+                "media_player_entity_id": "media_player.kitchen",
+                "message": "Hi.",
+                "options": options,
+            },
+            blocking=True,
+        )
+    assert (caught.value.translation_key, caught.value.translation_placeholders) == (key, placeholders)
+    with pytest.raises(HomeAssistantError) as fetched:
+        await tts.async_get_media_source_audio(hass, _media_id(hass, "Hi.", options))
+    assert fetched.value.translation_key == key
+    assert calls == [] and fake_server.requests == []
+
+
+async def test_unknown_voice_reported_by_the_server(
     hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry
 ) -> None:
-    """The server's `unknown-voice` error becomes a translated HA error."""
-    media_id = await speak(hass, "Hello.", {"voice": "nobody"})
+    """A voice deleted on the server since the last poll: the server's `unknown-voice` names it."""
+    media_id = _media_id(hass, "Hello.", {"voice": "dad"})
+    del fake_server.voices["dad"]
     with pytest.raises(HomeAssistantError) as caught:
         await tts.async_get_media_source_audio(hass, media_id)
     assert caught.value.translation_key == "unknown_voice"
-    assert caught.value.translation_placeholders == {"voice": "nobody"}
+    assert caught.value.translation_placeholders == {"voice": "dad"}
+
+
+@pytest.mark.parametrize(("language", "voice"), [("en", "joe"), ("zh", "dad")])
+async def test_without_default_voice_first_voice_by_name_speaks(
+    hass: HomeAssistant, fake_server: FakeServer, loaded_entry: MockConfigEntry, language: str, voice: str
+) -> None:
+    """No voice asked for and no default set: the first voice by name that speaks the language."""
+    media_id = tts.generate_media_source_id(
+        hass, "Hello.", engine=TTS_ENTITY, language=language, options={"preferred_format": "wav"}, cache=False
+    )
+    await tts.async_get_media_source_audio(hass, media_id)
+    assert fake_server.requests[-1].voice == {"name": voice}
 
 
 async def test_voices_listed_and_refreshed(

@@ -64,10 +64,11 @@ class SynthesisOptions:
     temperature: float = 1.0
     repetition_penalty: float = 1.35
     speed: float = 1.0
-    """Speaking rate factor (0.5-2.0); 1.0 is the model's own pace."""
+    """Speaking rate factor: speech and pauses take 1/speed of the time they take at 1.0, the model's own pace."""
     noise_scale: float = 0.5
     """SoVITS prior noise; 0 makes decoding deterministic."""
     sentence_silence_s: float = DEFAULT_SENTENCE_SILENCE_S
+    """Pause after each sentence at speed 1.0 (see `sentence_pause_s`)."""
     max_tokens: int = MAX_T2S_STEPS
     """Cap on semantic tokens per sentence (tests and benchmarks lower it)."""
     stream_tokens: bool = True
@@ -76,6 +77,11 @@ class SynthesisOptions:
     cannot stream (and speeds other than 1) decode whole sentences."""
     batch_sentences: int = DEFAULT_BATCH_SENTENCES
     """After the first sentence, generate up to this many sentences' tokens in one T2S batch."""
+
+    @property
+    def sentence_pause_s(self) -> float:
+        """The pause after each sentence at this speed: a pause is part of the speaking rate."""
+        return self.sentence_silence_s / self.speed
 
     def __post_init__(self) -> None:
         if self.top_k < 1:

@@ -33,6 +33,9 @@ _ESPEAK_LOCK: Final = threading.Lock()
 """espeak-ng keeps global state; Piper's phonemizer must not run in two threads at once."""
 PEAK_LEVEL: Final = 0.89
 """Each sentence is normalized to this peak (-1 dBFS), leaving headroom for the watermark."""
+CALIBRATION_TEXT: Final = "The quick brown fox jumps over the lazy dog, and then it runs home to sleep."
+MIN_LENGTH_FACTOR: Final = 0.1
+"""Floor of the length-scale factor, so a very high speed cannot ask Piper for zero-length sounds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,8 @@ class PiperEngine:
     def __init__(self, voice: Any, language: str) -> None:
         self._voice = voice
         self._language = language
+        self._rounded_share: float | None = None
+        self._calibration_lock = threading.Lock()
 
     @classmethod
     def load(cls, files: PiperVoiceFiles, threads: int = 1) -> PiperEngine:
@@ -147,7 +152,7 @@ class PiperEngine:
         options: SynthesisOptions,
         stop: threading.Event | None = None,
     ) -> Iterator[AudioChunk]:
-        """One chunk per sentence (plus `options.sentence_silence_s`); `prompt` is ignored."""
+        """One chunk per sentence (plus `options.sentence_pause_s`); `prompt` is ignored."""
         from piper import SynthesisConfig
 
         if not text.strip():
@@ -156,9 +161,8 @@ class PiperEngine:
             sentences = [p for p in self._voice.phonemize(text) if p]
         if not sentences:
             raise TextError("the text has nothing Piper can pronounce")
-        base_scale = float(self._voice.config.length_scale or 1.0)
-        config = SynthesisConfig(length_scale=base_scale / options.speed, normalize_audio=False)
-        silence = np.zeros(round(options.sentence_silence_s * self.sample_rate_hz), dtype=np.float32)
+        config = SynthesisConfig(length_scale=self.length_scale(options.speed), normalize_audio=False)
+        silence = np.zeros(round(options.sentence_pause_s * self.sample_rate_hz), dtype=np.float32)
         for index, phonemes in enumerate(sentences):
             if stop is not None and stop.is_set():
                 return
@@ -169,6 +173,42 @@ class PiperEngine:
                 rate_hz=self.sample_rate_hz,
                 is_last=index == len(sentences) - 1,
             )
+
+    def length_scale(self, speed: float) -> float:
+        """Piper's length scale that makes speech last about 1/speed of its length at speed 1.
+
+        Piper rounds every phoneme up to whole frames, so a share of the frames (about a quarter
+        for the stock voice) does not follow the length scale; dividing the scale by the speed
+        alone would change the duration by far less than asked. That share is measured once per
+        voice and taken out.
+        """
+        base = float(self._voice.config.length_scale or 1.0)
+        if speed == 1.0:
+            return base
+        share = self._share_not_scaling()
+        return base * max((1.0 / speed - share) / (1.0 - share), MIN_LENGTH_FACTOR)
+
+    def _share_not_scaling(self) -> float:
+        """Share of the frames fixed by rounding: F(scale) ~ fixed + k * scale, from two runs."""
+        with self._calibration_lock:
+            if self._rounded_share is None:
+                base = float(self._voice.config.length_scale or 1.0)
+                whole, half = self._frames(CALIBRATION_TEXT, base), self._frames(CALIBRATION_TEXT, base / 2)
+                self._rounded_share = min(max(2.0 * half / whole - 1.0, 0.0), 0.9)
+                _LOGGER.debug("Piper frames not following the length scale: %.2f", self._rounded_share)
+            return self._rounded_share
+
+    def _frames(self, text: str, length_scale: float) -> int:
+        """Samples Piper makes for `text` at `length_scale`, without duration noise (repeatable)."""
+        from piper import SynthesisConfig
+
+        with _ESPEAK_LOCK:
+            sentences = [p for p in self._voice.phonemize(text) if p]
+        config = SynthesisConfig(length_scale=length_scale, noise_w_scale=0.0, normalize_audio=False)
+        return sum(
+            int(np.asarray(self._voice.phoneme_ids_to_audio(self._voice.phonemes_to_ids(p), config)).size)
+            for p in sentences
+        )
 
 
 def _normalize_peak(samples: NDArray[np.float32]) -> NDArray[np.float32]:

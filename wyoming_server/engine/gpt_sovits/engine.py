@@ -253,7 +253,7 @@ class GptSoVitsEngine:
                 wave.size / SAMPLE_RATE_HZ,
                 time.perf_counter() - started,
             )
-            yield finish_sentence(wave, options.sentence_silence_s, SAMPLE_RATE_HZ), sentence.index, True
+            yield finish_sentence(wave, options.sentence_pause_s, SAMPLE_RATE_HZ), sentence.index, True
 
     def _stream_group(
         self,
@@ -304,7 +304,7 @@ class GptSoVitsEngine:
             stream = streams[head]
             if stream.finished and stream.count == 0:
                 _LOGGER.warning("the model produced no tokens for a sentence; skipping it")
-                yield _silence(options.sentence_silence_s, SAMPLE_RATE_HZ), group[head].index, True
+                yield _silence(options.sentence_pause_s, SAMPLE_RATE_HZ), group[head].index, True
                 head += 1
                 continue
             if not stream.ready():
@@ -312,7 +312,7 @@ class GptSoVitsEngine:
             _check_stop(stop)
             wave = gains[head].apply(stream.next_chunk())
             if stream.done:
-                wave = np.concatenate([wave, _silence(options.sentence_silence_s, SAMPLE_RATE_HZ)])
+                wave = np.concatenate([wave, _silence(options.sentence_pause_s, SAMPLE_RATE_HZ)])
                 _LOGGER.debug(
                     "streamed sentence: tokens=%d chunks=%d decoded=%d",
                     stream.count,

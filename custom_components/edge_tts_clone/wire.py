@@ -1,5 +1,6 @@
-"""Typed values the integration passes around, parsed from what the server sends.
+"""What crosses the wire: typed values parsed from the server's answers, and requests to it.
 
+Plain dataclasses without Home Assistant imports (the runtime types live in `coordinator.py`).
 Parsers are strict about shape (a server that answers something else is not ours, or is
 broken) and raise `ValueError` with a short reason; the client turns that into its errors.
 """
@@ -7,14 +8,8 @@ broken) and raise `ValueError` with a short reason; the client turns that into i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias
-
-from homeassistant.config_entries import ConfigEntry
-
-if TYPE_CHECKING:
-    from .client import EdgeTtsCloneClient
-    from .coordinator import EdgeTtsCloneCoordinator
+from dataclasses import dataclass
+from typing import Any
 
 
 def _str(data: Mapping[str, Any], key: str) -> str:
@@ -141,6 +136,8 @@ class EnrollRequest:
     style: str | None = None
     voice_id: str | None = None
     """Add `style` to this existing voice instead of creating a new one."""
+    force: bool = False
+    """Accept a clip the quality gate only has weak objections to (they become warnings)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,29 +146,3 @@ class EnrollResult:
 
     voice: Mapping[str, Any]
     report: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ServerState:
-    """Everything the coordinator knows about the server after one refresh."""
-
-    health: ServerHealth
-    info: WyomingInfo
-    voices: tuple[ServerVoice, ...]
-    skipped: tuple[Mapping[str, Any], ...] = field(default=())
-    """Voice packs the server could not read, with its reasons."""
-
-    def voice(self, voice_id: str) -> ServerVoice | None:
-        """The voice with this id, if the server has it."""
-        return next((voice for voice in self.voices if voice.voice_id == voice_id), None)
-
-
-@dataclass(slots=True)
-class EdgeTtsCloneData:
-    """Runtime data of one config entry (one server)."""
-
-    client: EdgeTtsCloneClient
-    coordinator: EdgeTtsCloneCoordinator
-
-
-EdgeTtsCloneConfigEntry: TypeAlias = ConfigEntry[EdgeTtsCloneData]
