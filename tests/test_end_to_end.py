@@ -22,7 +22,7 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 from wyoming_server.engine import SynthesisOptions
-from wyoming_server.engine.text import split_sentences
+from wyoming_server.engine.gpt_sovits.text import split_sentences
 from wyoming_server.engine.watermark import mark_snr_db
 from wyoming_server.server.app import ServerApp
 from wyoming_server.settings import ServerSettings

@@ -17,7 +17,7 @@ from tests.tiny_models.sovits_folder import convert_sovits_folder, sovits_model
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
 from wyoming_server.convert.random_sovits import REAL_SV_CHANNELS, write_tiny_sv
 from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
-from wyoming_server.engine.gpt_sovits.vits import VitsDecoder
+from wyoming_server.engine.gpt_sovits.sovits import VitsDecoder
 
 pytestmark = pytest.mark.slow
 FIXTURES = Path(os.environ.get("UPSTREAM_FIXTURES", "/work/shared/fixtures/upstream-format"))

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from wyoming_server.engine import AudioChunk, SynthesisCancelled, SynthesisOptions, VoicePrompt, text
+from wyoming_server.engine import AudioChunk, SynthesisCancelled, SynthesisOptions, VoicePrompt
+from wyoming_server.engine.gpt_sovits import text
 from wyoming_server.engine.gpt_sovits.bert import BertFeaturizer
 from wyoming_server.engine.gpt_sovits.engine import (
     GptSoVitsEngine,
@@ -23,9 +24,9 @@ from wyoming_server.engine.gpt_sovits.engine import (
 )
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
 from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
+from wyoming_server.engine.gpt_sovits.sovits import VitsDecoder
 from wyoming_server.engine.gpt_sovits.streaming import FrameNoise, StreamingSentence
 from wyoming_server.engine.gpt_sovits.t2s import T2SDecoder
-from wyoming_server.engine.gpt_sovits.vits import VitsDecoder
 
 RATE_HZ = 32000
 SPT = 1280

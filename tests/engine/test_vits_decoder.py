@@ -14,7 +14,7 @@ from wyoming_server.convert.checkpoints import load_sovits_checkpoint
 from wyoming_server.convert.sovits_modules import SovitsModules, build_sovits_modules
 from wyoming_server.engine.gpt_sovits.manifest import Manifest
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel, create_session
-from wyoming_server.engine.gpt_sovits.vits import VitsDecoder, frame_count
+from wyoming_server.engine.gpt_sovits.sovits import VitsDecoder, frame_count
 
 pytestmark = pytest.mark.slow
 VERSIONS = ["v2", "v2Pro", "v2ProPlus"]

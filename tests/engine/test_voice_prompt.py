@@ -21,7 +21,7 @@ from wyoming_server.engine.audio import resample
 from wyoming_server.engine.gpt_sovits.bert import BertFeaturizer
 from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
 from wyoming_server.engine.gpt_sovits.reference import linear_spectrogram
-from wyoming_server.engine.text import Phones, to_phones
+from wyoming_server.engine.gpt_sovits.text import Phones, to_phones
 
 
 class RecordingFrontend:

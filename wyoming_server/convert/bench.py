@@ -18,8 +18,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from ..engine import text
-from ..engine.gpt_sovits import t2s_io
+from ..engine.gpt_sovits import t2s_io, text
 from ..engine.gpt_sovits.bert import BertFeaturizer
 from ..engine.gpt_sovits.manifest import Manifest
 from ..engine.gpt_sovits.model import GptSoVitsModel

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from ..engine.gpt_sovits.manifest import SAMPLE_RATE_HZ, SAMPLES_PER_TOKEN
 from ..engine.gpt_sovits.model import GptSoVitsModel
-from ..engine.gpt_sovits.vits import VitsDecoder
+from ..engine.gpt_sovits.sovits import VitsDecoder
 from .bench_timing import Timing, snr_db, time_runs
 from .sovits_modules import VitsDecoderModule
 

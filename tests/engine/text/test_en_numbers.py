@@ -7,8 +7,8 @@ import random
 import inflect
 import pytest
 
-from wyoming_server.engine.text.en_numbers import LIMIT, cardinal, ordinal
-from wyoming_server.engine.text.normalize_en import MAX_NUMBER_DIGITS
+from wyoming_server.engine.gpt_sovits.text.en_numbers import LIMIT, cardinal, ordinal
+from wyoming_server.engine.gpt_sovits.text.normalize_en import MAX_NUMBER_DIGITS
 
 
 def _numbers() -> list[int]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from wyoming_server.engine.errors import TextError
-from wyoming_server.engine.text import (
+from wyoming_server.engine.gpt_sovits.text import (
     LANGUAGES,
     Phones,
     PhoneSegment,
@@ -17,7 +17,7 @@ from wyoming_server.engine.text import (
     split_sentences,
     to_phones,
 )
-from wyoming_server.engine.text.lang import LanguageRun, split_languages
+from wyoming_server.engine.gpt_sovits.text.lang import LanguageRun, split_languages
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def test_short_english_gets_a_leading_comma_only_alone() -> None:
 
 
 def test_unknown_characters_are_dropped_with_a_debug_log(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.DEBUG, logger="wyoming_server.engine.text"):
+    with caplog.at_level(logging.DEBUG, logger="wyoming_server.engine.gpt_sovits.text"):
         phones = to_phones("你好😀世界Привет", "zh")
     assert phones.segments[0].norm_text == "你好世界"
     assert any("dropped" in record.getMessage() for record in caplog.records)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from wyoming_server.engine.text import normalize, to_phones
-from wyoming_server.engine.text.espeak_arpabet import espeak_phones, ipa_to_arpabet
-from wyoming_server.engine.text.g2p_en import g2p_en, word_phones
-from wyoming_server.engine.text.symbols import SYMBOL_TO_ID
+from wyoming_server.engine.gpt_sovits.text import normalize, to_phones
+from wyoming_server.engine.gpt_sovits.text.espeak_arpabet import espeak_phones, ipa_to_arpabet
+from wyoming_server.engine.gpt_sovits.text.g2p_en import g2p_en, word_phones
+from wyoming_server.engine.gpt_sovits.text.symbols import SYMBOL_TO_ID
 
 EN_CASES: list[tuple[str, str]] = [
     ('Dinner is ready.', "D IH1 N ER0 IH1 Z R EH1 D IY0 ."),

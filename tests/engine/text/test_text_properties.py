@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wyoming_server.engine.errors import TextError
-from wyoming_server.engine.text import SYMBOLS, Phones, normalize, split_sentences, to_phones
+from wyoming_server.engine.gpt_sovits.text import SYMBOLS, Phones, normalize, split_sentences, to_phones
 
 # Characters the frontend treats specially, mixed with anything Unicode has.
 _INTERESTING = list(

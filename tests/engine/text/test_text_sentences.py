@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from wyoming_server.engine.errors import TextError
-from wyoming_server.engine.text import split_sentences
-from wyoming_server.engine.text.sentences import MAX_SENTENCE_SYLLABLES, spoken_syllables
+from wyoming_server.engine.gpt_sovits.text import split_sentences
+from wyoming_server.engine.gpt_sovits.text.sentences import MAX_SENTENCE_SYLLABLES, spoken_syllables
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from wyoming_server.engine.gpt_sovits.manifest import SYMBOL_TABLE_V2
-from wyoming_server.engine.text.pinyin_phones import PinyinError, syllable_to_phones
-from wyoming_server.engine.text.symbols import (
+from wyoming_server.engine.gpt_sovits.text.pinyin_phones import PinyinError, syllable_to_phones
+from wyoming_server.engine.gpt_sovits.text.symbols import (
     SYMBOL_TABLE_ID,
     SYMBOL_TABLE_SHA256,
     SYMBOL_TO_ID,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wyoming_server.engine.text import SYMBOL_TO_ID, normalize, to_phones
+from wyoming_server.engine.gpt_sovits.text import SYMBOL_TO_ID, normalize, to_phones
 
 ZH_CASES: list[tuple[str, str]] = [
     ('重庆是一座山城。', "ch ong2 q ing4 sh ir4 y i2 z uo4 sh an1 ch eng2 ."),

@@ -27,14 +27,15 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import AudioChunk, SynthesisOptions, VoicePrompt, text
+from .. import AudioChunk, SynthesisOptions, VoicePrompt
 from ..errors import SynthesisCancelled, TextError, VoicePackError
+from . import text
 from .bert import BertFeaturizer
 from .manifest import SAMPLE_RATE_HZ
 from .model import GptSoVitsModel
+from .sovits import VitsDecoder
 from .streaming import ChunkPlan, FrameNoise, StreamingSentence
 from .t2s import FINISHED, T2SDecoder
-from .vits import VitsDecoder
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -23,15 +23,15 @@ from .. import VoicePrompt
 from ..audio import resample
 from ..errors import ReferenceAudioError, TextError
 from ..memory import trim_heap
-from ..text import Phones, to_phones
 from .bert import BertFeaturizer
 from .model import GptSoVitsModel, require_inputs
 from .reference import kaldi_fbank, linear_spectrogram, peak_normalize
+from .text import Phones, to_phones
 
 _LOGGER = logging.getLogger(__name__)
 
 TextFrontend = Callable[[str, str], Phones]
-"""`to_phones(text, language)` of `wyoming_server.engine.text`."""
+"""`to_phones(text, language)` of `wyoming_server.engine.gpt_sovits.text`."""
 
 PROMPT_RATE_HZ: Final = 16000
 SPEC_RATE_HZ: Final = 32000

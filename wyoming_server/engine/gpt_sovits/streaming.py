@@ -31,7 +31,7 @@ from typing import Final, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from .vits import FRAMES_PER_TOKEN
+from .sovits import FRAMES_PER_TOKEN
 
 _LOGGER = logging.getLogger(__name__)
 

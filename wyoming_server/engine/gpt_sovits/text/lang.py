@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from ..errors import TextError
+from ...errors import TextError
 
 LANGUAGES: Final = ("zh", "en")
 """The languages this frontend speaks."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from ..memory import trim_heap
+from ...memory import trim_heap
 from .compact_tables import read_phrase_table
 
 _LOGGER = logging.getLogger(__name__)

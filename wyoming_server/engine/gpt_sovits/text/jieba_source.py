@@ -14,7 +14,7 @@ import logging
 import threading
 from typing import Any
 
-from ..memory import trim_heap
+from ...memory import trim_heap
 from .compact_tables import HashCollisionError, jieba_tables
 
 _LOGGER = logging.getLogger(__name__)

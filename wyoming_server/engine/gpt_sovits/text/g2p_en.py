@@ -23,7 +23,7 @@ import re
 import threading
 from typing import Final
 
-from ..memory import trim_heap
+from ...memory import trim_heap
 from .compact_tables import TableBuilder
 from .espeak_arpabet import espeak_phones
 from .symbols import SYMBOL_TO_ID

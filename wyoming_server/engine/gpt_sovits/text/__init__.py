@@ -18,7 +18,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import TextError
+from ...errors import TextError
 from .g2p_en import g2p_en, pad_short_english
 from .g2p_zh import g2p_zh
 from .lang import LANGUAGES, resolve_language, split_languages, text_language
