@@ -26,7 +26,7 @@ from wyoming_server.engine.gpt_sovits.text import split_sentences
 from wyoming_server.engine.watermark import mark_snr_db
 from wyoming_server.server.app import ServerApp
 from wyoming_server.settings import ServerSettings
-from wyoming_server.voices.store import open_library
+from wyoming_server.voices.folder_library import open_library
 
 EOS_TOKENS = 11
 SAMPLES_PER_TOKEN = 1280

@@ -260,7 +260,7 @@ class _Run:
 
     def _forget_fine_tunes(self) -> None:
         """Delete the fine-tuned voices and models, so every later check stays as cheap as the first."""
-        from wyoming_server.voices.store import open_library
+        from wyoming_server.voices.folder_library import open_library
 
         library = open_library(self.data_dir, max_loaded_models=1, threads=1)
         for pack in library.voices():

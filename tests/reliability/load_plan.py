@@ -128,7 +128,7 @@ class References:
     """Expected audio, synthesized alone with the real library over the server's data folder."""
 
     def __init__(self, data_dir: Path, threads: int) -> None:
-        from wyoming_server.voices.store import open_library
+        from wyoming_server.voices.folder_library import open_library
 
         self._library = open_library(data_dir, max_loaded_models=4, threads=threads)
         self._pcm: dict[tuple[str, str, int], bytes] = {}

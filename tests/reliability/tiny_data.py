@@ -57,7 +57,7 @@ def write_checkpoints(root: Path) -> TinyCheckpointFiles:
 
 def install_model(data_dir: Path, checkpoints: TinyCheckpointFiles, model_id: str = MODEL_ID) -> Path:
     """Convert the tiny checkpoints into `<data>/models/<model_id>` the way `models download` does."""
-    from wyoming_server.voices.models import install_converted_model
+    from wyoming_server.models.install import install_converted_model
 
     return install_converted_model(
         data_dir,
@@ -103,8 +103,8 @@ def enrollment_clip(voice_id: str) -> bytes:
 
 def enroll(data_dir: Path, voice_id: str, *, threads: int = 1) -> None:
     """Enroll `voice_id` with the real library (prompt graphs of the installed tiny model)."""
+    from wyoming_server.voices.folder_library import open_library
     from wyoming_server.voices.library import EnrollmentRequest
-    from wyoming_server.voices.store import open_library
 
     library = open_library(data_dir, max_loaded_models=1, threads=threads)
     pack, _report = library.enroll(

@@ -33,10 +33,10 @@ from .fakes import GPT_SOVITS_RATE_HZ, expected_pcm
 
 REPO: Final = Path(__file__).resolve().parents[2]
 TIMEOUT_S: Final = 60.0
-STORE_MISSING: Final = importlib.util.find_spec("wyoming_server.voices.store") is None
+STORE_MISSING: Final = importlib.util.find_spec("wyoming_server.voices.folder_library") is None
 PENDING_LIBRARY: Final = pytest.mark.xfail(
     STORE_MISSING,
-    reason="pending: the real voice library (wyoming_server.voices.store) is not merged yet",
+    reason="pending: the real voice library (wyoming_server.voices.folder_library) is not merged yet",
     strict=True,
 )
 
@@ -177,7 +177,7 @@ def test_bad_flags_are_refused_with_the_flag_named(flags: list[str]) -> None:
 def test_a_build_without_the_voice_library_fails_with_a_clear_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "wyoming_server.voices.store", None)
+    monkeypatch.setitem(sys.modules, "wyoming_server.voices.folder_library", None)
     parser, _names = build_parser()
     settings = settings_from_args(parser.parse_args(["serve", "--data-dir", str(tmp_path)]))
     with pytest.raises(RuntimeError, match="no voice library"):

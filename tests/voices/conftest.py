@@ -21,9 +21,9 @@ from numpy.typing import NDArray
 from wyoming_server.engine import AudioChunk, ReferenceAudioError, SynthesisOptions, VoicePrompt
 from wyoming_server.engine.gpt_sovits.manifest import MANIFEST_FORMAT, MANIFEST_NAME
 from wyoming_server.engine.watermark import WatermarkKey
+from wyoming_server.voices.folder_library import VoiceStore
 from wyoming_server.voices.library import EnrollmentRequest
 from wyoming_server.voices.pool import LoadedModel
-from wyoming_server.voices.store import VoiceStore
 
 FAKE_RATE_HZ = 32000
 CONSENT = "I, Jane, agree that my family may use my voice"

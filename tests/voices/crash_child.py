@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from wyoming_server.voices import atomic
+from wyoming_server.storage import atomic
 
 from .conftest import make_store, request
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from wyoming_server.voices.archive import ArchiveError, export_pack, import_pack
-from wyoming_server.voices.store import VoiceStore
+from wyoming_server.voices.folder_library import VoiceStore
 
 from .conftest import make_store, request, write_fake_model
 

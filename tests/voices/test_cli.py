@@ -12,7 +12,7 @@ import pytest
 
 from wyoming_server.cli import main
 from wyoming_server.engine import SynthesisOptions
-from wyoming_server.voices.catalogue import RemoteFile
+from wyoming_server.models.catalogue import RemoteFile
 
 from .conftest import CONSENT, GOOD_TEXT, make_store, to_wav
 from .test_download import BLOB, TINY_RELEASE, FakeConverter, _Files, _serve_release, server  # noqa: F401
@@ -136,10 +136,10 @@ def test_models_download_and_from(
     base, files = server
     _serve_release(files)
     monkeypatch.setitem(
-        __import__("wyoming_server.voices.catalogue", fromlist=["CATALOGUE"]).CATALOGUE, "v2pro", TINY_RELEASE
+        __import__("wyoming_server.models.catalogue", fromlist=["CATALOGUE"]).CATALOGUE, "v2pro", TINY_RELEASE
     )
     monkeypatch.setattr(
-        "wyoming_server.voices.catalogue.HUBERT_FILES",
+        "wyoming_server.models.catalogue.HUBERT_FILES",
         (RemoteFile("chinese-hubert-base/pytorch_model.bin", 6),),
     )
     code, out, err = _run(

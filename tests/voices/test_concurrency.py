@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wyoming_server.voices.store import VoiceStore
+from wyoming_server.voices.folder_library import VoiceStore
 
 from .conftest import make_store, request
 from .test_crash_safety import _spawn

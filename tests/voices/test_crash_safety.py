@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from wyoming_server.voices.store import VoiceStore
+from wyoming_server.voices.folder_library import VoiceStore
 
 from .conftest import make_store, request, to_wav
 
@@ -142,7 +142,7 @@ def test_disk_full_while_saving_keeps_the_old_pack(
     store: VoiceStore, good_wav: bytes, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A write error (ENOSPC here) leaves the previous pack untouched and no staging folder behind."""
-    from wyoming_server.voices import atomic
+    from wyoming_server.storage import atomic
     from wyoming_server.voices.registry import VoiceWriteError
 
     pack, _ = store.enroll(request(good_wav))
@@ -161,7 +161,7 @@ def test_disk_full_while_saving_keeps_the_old_pack(
 
 
 def test_recovery_spares_a_live_staging_folder_and_cleans_dead_ones(tmp_path: Path) -> None:
-    from wyoming_server.voices import atomic
+    from wyoming_server.storage import atomic
 
     parent = tmp_path / "voices"
     live = atomic.StagingFolder(parent, "import")  # e.g. a long import in another process

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from wyoming_server.voices.catalogue import ModelRelease, RemoteFile
-from wyoming_server.voices.download import DownloadError, ProgressBar, download_file, fetch_release
-from wyoming_server.voices.models import install_converted_model
+from wyoming_server.models.catalogue import ModelRelease, RemoteFile
+from wyoming_server.models.download import DownloadError, ProgressBar, download_file, fetch_release
+from wyoming_server.models.install import install_converted_model
 
 BLOB = bytes(range(256)) * 40  # 10 kB
 BLOB_SHA = hashlib.sha256(BLOB).hexdigest()
@@ -209,7 +209,7 @@ def test_release_download_then_convert(
     files.drop_once.add("s1v3.ckpt")
     # HuBERT's pytorch_model.bin has a known size (188,811,417 B) in the real catalogue; use ours.
     monkeypatch.setattr(
-        "wyoming_server.voices.catalogue.HUBERT_FILES",
+        "wyoming_server.models.catalogue.HUBERT_FILES",
         (
             RemoteFile("chinese-hubert-base/config.json"),
             RemoteFile("chinese-hubert-base/preprocessor_config.json"),
@@ -245,7 +245,7 @@ def test_release_download_then_convert(
 def test_from_dir_uses_files_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = tmp_path / "pretrained_models"
     monkeypatch.setattr(
-        "wyoming_server.voices.catalogue.HUBERT_FILES", (RemoteFile("chinese-hubert-base/pytorch_model.bin"),)
+        "wyoming_server.models.catalogue.HUBERT_FILES", (RemoteFile("chinese-hubert-base/pytorch_model.bin"),)
     )
     for relative, content in {
         "s1v3.ckpt": BLOB,

@@ -10,8 +10,8 @@ import pytest
 
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.engine.errors import ModelLoadError
+from wyoming_server.voices.folder_library import GPT_SOVITS_KEY
 from wyoming_server.voices.pool import LoadedModel, ModelPool
-from wyoming_server.voices.store import GPT_SOVITS_KEY
 
 from .conftest import FakeEngine, make_store, request, write_fake_model
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from wyoming_server.voices.folder_library import VoiceStore
 from wyoming_server.voices.library import EnrollmentRejected
 from wyoming_server.voices.quality import analyze, decide, decode_audio
-from wyoming_server.voices.store import VoiceStore
 
 from .conftest import request, stock_speech, to_wav
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from wyoming_server.engine import SynthesisOptions
+from wyoming_server.storage.slug import slugify, unique_slug
+from wyoming_server.voices.folder_library import VoiceStore
 from wyoming_server.voices.library import EnrollmentRejected, VoiceLibrary, VoiceNotFoundError
 from wyoming_server.voices.registry import STOCK_VOICE_ID
 from wyoming_server.voices.schema import VOICE_JSON, decode_prompt
-from wyoming_server.voices.slug import slugify, unique_slug
-from wyoming_server.voices.store import VoiceStore
 
 from .conftest import CONSENT, GOOD_TEXT, make_store, request, write_fake_model
 

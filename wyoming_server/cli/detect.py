@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from ..engine.watermark import KEY_FILE, detect, read_key
+from ..voices.folder_library import DEFAULT_DATA_DIR
 from ..voices.quality import UnreadableAudioError, decode_audio
-from ..voices.store import DEFAULT_DATA_DIR
 
 EXIT_MARKED = 0
 EXIT_NOT_MARKED = 1

@@ -79,7 +79,7 @@ def _synthesize(args: argparse.Namespace, options: SynthesisOptions) -> tuple[li
     from ..engine.watermark import WatermarkStream, load_or_create_key
 
     if args.model is None:
-        from ..voices.store import open_library
+        from ..voices.folder_library import open_library
 
         library = open_library(args.data_dir, max_loaded_models=1, threads=args.threads or 1)
         pack = library.resolve(args.voice)

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..engine.errors import EngineError
+from ..models.install import install_converted_model
+from ..storage.slug import slugify
 from ..voices.archive import ArchiveError, export_pack, import_pack
+from ..voices.folder_library import DEFAULT_DATA_DIR, VoiceStore, open_library
 from ..voices.library import EnrollmentRejected, EnrollmentRequest, VoiceNotFoundError
-from ..voices.models import install_converted_model
 from ..voices.pack import VoicePack
 from ..voices.registry import VoiceWriteError
-from ..voices.slug import slugify
-from ..voices.store import DEFAULT_DATA_DIR, VoiceStore, open_library
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -29,11 +29,11 @@ from ..engine.piper_voice import (
     piper_language,
     stock_voice_files,
 )
-from . import atomic
+from ..storage import atomic
+from ..storage.slug import is_slug, slugify, unique_slug
 from .library import VoiceNotFoundError
 from .pack import SkippedPack, VoicePack, VoiceStyle
 from .schema import VOICE_JSON, PackDocument, decode_prompt, encode_document, parse_document, verify_files
-from .slug import is_slug, slugify, unique_slug
 
 _LOGGER = logging.getLogger(__name__)
 

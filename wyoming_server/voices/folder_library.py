@@ -20,7 +20,7 @@ from ..engine.gpt_sovits.manifest import MANIFEST_NAME
 from ..engine.gpt_sovits.model import DEFAULT_THREADS
 from ..engine.piper_voice import PiperEngine, PiperVoiceFiles
 from ..engine.watermark import WatermarkKey, WatermarkStream, load_or_create_key
-from .atomic import FolderLock
+from ..storage.atomic import FolderLock
 from .enroll import Enroller, PhoneCounter, PromptBuilder, default_phone_counter, default_prompt_builder
 from .library import EnrollmentRequest, VoiceNotFoundError
 from .pack import SkippedPack, VoicePack

@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from . import atomic
-from .slug import is_slug
+from ..storage import atomic
+from ..storage.slug import is_slug
 
 _LOGGER = logging.getLogger(__name__)
 
