@@ -43,8 +43,8 @@ class TinyCheckpoints:
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> TinyCheckpoints:
     """Write tiny GPT/SoVITS/HuBERT/SV/BERT files once per test session."""
-    from wyoming_server.convert.random_gpt import write_tiny_gpt
-    from wyoming_server.convert.random_sovits import (
+    from wyoming_server.convert.random_weights.gpt import write_tiny_gpt
+    from wyoming_server.convert.random_weights.sovits import (
         write_tiny_bert,
         write_tiny_hubert,
         write_tiny_sovits,
@@ -104,7 +104,7 @@ def tiny_model_v2_eos(tiny_checkpoints: TinyCheckpoints, tmp_path_factory: pytes
     """A v2 model whose GPT always says EOS as soon as it may (after 11 tokens): short, real audio."""
     from tests.tiny_models.t2s import eos_forcing_weights
     from wyoming_server.convert.pipeline import convert_model
-    from wyoming_server.convert.random_gpt import write_tiny_gpt
+    from wyoming_server.convert.random_weights.gpt import write_tiny_gpt
 
     root = tmp_path_factory.mktemp("eos-model")
     gpt = write_tiny_gpt(root / "gpt.ckpt", weights=eos_forcing_weights())

@@ -95,7 +95,7 @@ def test_every_target_has_a_verdict(bench_run: tuple[dict[str, Any], Path]) -> N
 
 
 def test_a_rerun_uses_the_cached_conversion(bench_run: tuple[dict[str, Any], Path]) -> None:
-    from wyoming_server.convert.bench_models import TINY_V2, prepare_models
+    from wyoming_server.bench.random_models import TINY_V2, prepare_models
 
     figures, cache = bench_run
     again = prepare_models(cache, TINY_V2)

@@ -10,12 +10,12 @@ import torch
 from numpy.typing import NDArray
 
 from tests.tiny_models.sovits_folder import TINY_BERT_HIDDEN, cached_sovits_folder, sovits_model
-from wyoming_server.convert.bert_module import load_bert
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
-from wyoming_server.convert.hubert import load_hubert
 from wyoming_server.convert.sovits_calibration import synthetic_voice
 from wyoming_server.convert.sovits_export import PromptExtractor
-from wyoming_server.convert.sovits_modules import build_sovits_modules
+from wyoming_server.convert.torch_modules.bert import load_bert
+from wyoming_server.convert.torch_modules.hubert import load_hubert
+from wyoming_server.convert.torch_modules.sovits import build_sovits_modules
 from wyoming_server.engine import ReferenceAudioError, TextError, VoicePrompt
 from wyoming_server.engine.audio import resample
 from wyoming_server.engine.gpt_sovits.bert import BertFeaturizer

@@ -43,9 +43,9 @@ class TinyCheckpointFiles:
 
 def write_checkpoints(root: Path) -> TinyCheckpointFiles:
     """Tiny GPT + SoVITS v2 + HuBERT files in upstream's formats (needs torch)."""
-    from wyoming_server.convert.random_frozen_nets import write_tiny_hubert
-    from wyoming_server.convert.random_gpt import write_tiny_gpt
-    from wyoming_server.convert.random_sovits import write_tiny_sovits
+    from wyoming_server.convert.random_weights.frozen_nets import write_tiny_hubert
+    from wyoming_server.convert.random_weights.gpt import write_tiny_gpt
+    from wyoming_server.convert.random_weights.sovits import write_tiny_sovits
 
     root.mkdir(parents=True, exist_ok=True)
     return TinyCheckpointFiles(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from wyoming_server.server.bench import _in_process
+from wyoming_server.bench.server import _in_process
 
 
 async def test_bench_in_process_reports_every_request() -> None:

@@ -17,7 +17,12 @@ from typing import Final
 
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
 from wyoming_server.convert.graph import GraphResult, export_graph, quantize_graph
-from wyoming_server.convert.random_sovits import write_tiny_bert, write_tiny_hubert, write_tiny_sovits, write_tiny_sv
+from wyoming_server.convert.random_weights.sovits import (
+    write_tiny_bert,
+    write_tiny_hubert,
+    write_tiny_sovits,
+    write_tiny_sv,
+)
 from wyoming_server.convert.sovits_export import (
     bert_dims,
     bert_extra_files,

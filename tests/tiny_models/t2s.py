@@ -10,9 +10,9 @@ import torch
 
 from wyoming_server.convert.checkpoints import GptCheckpoint, load_gpt_checkpoint
 from wyoming_server.convert.graph import GraphResult, export_graph, quantize_graph
-from wyoming_server.convert.random_gpt import tiny_gpt_state_dict
+from wyoming_server.convert.random_weights.gpt import tiny_gpt_state_dict
 from wyoming_server.convert.t2s_export import t2s_dims, t2s_graph_specs
-from wyoming_server.convert.t2s_modules import T2SModel, load_t2s_model
+from wyoming_server.convert.torch_modules.t2s import T2SModel, load_t2s_model
 from wyoming_server.engine.gpt_sovits.manifest import GraphEntry, Manifest
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
 from wyoming_server.engine.gpt_sovits.t2s import T2SDecoder

@@ -20,9 +20,9 @@ import torch
 from numpy.typing import NDArray
 
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
-from wyoming_server.convert.random_sovits import write_tiny_sovits
-from wyoming_server.convert.sovits_attention import RelativeSelfAttention
-from wyoming_server.convert.sovits_modules import VitsDecoderModule, build_sovits_modules
+from wyoming_server.convert.random_weights.sovits import write_tiny_sovits
+from wyoming_server.convert.torch_modules.sovits import VitsDecoderModule, build_sovits_modules
+from wyoming_server.convert.torch_modules.sovits_attention import RelativeSelfAttention
 
 HOP_SAMPLES: Final = 640
 BAND_LOGIT: Final = 12.0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from wyoming_server.bench.watermark import TRANSFORMS
 from wyoming_server.engine.audio import resample
 from wyoming_server.engine.watermark import (
     DETECTION_THRESHOLD,
@@ -20,7 +21,6 @@ from wyoming_server.engine.watermark import (
     load_or_create_key,
     mark_snr_db,
 )
-from wyoming_server.engine.watermark_bench import TRANSFORMS
 
 from .conftest import stock_speech
 

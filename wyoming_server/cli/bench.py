@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
         print("error: --threads must be at least 1", file=sys.stderr)
         return 2
     try:
-        from ..convert.bench import BenchConfig, run_bench
-        from ..convert.bench_report import format_report
+        from ..bench.engine import BenchConfig, run_bench
+        from ..bench.report import format_report
     except ImportError as err:
         print(f"error: the benchmark needs torch and onnx: pip install 'edge-tts-clone[convert]' ({err})",
               file=sys.stderr)

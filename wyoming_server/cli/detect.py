@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _detect(args: argparse.Namespace) -> int:
     if args.benchmark:
-        from ..engine.watermark_bench import main as benchmark
+        from ..bench.watermark import main as benchmark
 
         return benchmark(["--clips", str(args.clips)])
     if not args.files:

@@ -25,12 +25,9 @@ from numpy.typing import NDArray
 
 from ..engine.gpt_sovits.reference import kaldi_fbank, linear_spectrogram
 from ..engine.gpt_sovits.sovits import frame_count
-from .bert_module import BertFeatures, load_bert, read_bert_vocab
 from .checkpoints import SovitsCheckpoint
-from .eres2net import ERes2NetV2, load_eres2net, sv_output_dim
 from .errors import ConversionError
 from .graph import GraphSpec, Inputs
-from .hubert import Hubert, load_hubert
 from .sovits_calibration import (
     NOISE_SCALE,
     PROMPT_TAIL_SAMPLES_16K,
@@ -38,8 +35,11 @@ from .sovits_calibration import (
     decoder_calibration_sets,
     synthetic_voice,
 )
-from .sovits_modules import SemanticCodebook, SovitsModules, build_sovits_modules, infer_sovits_dims
-from .state_dicts import StateDictReader, fuse_weight_norm
+from .torch_modules.bert import BertFeatures, load_bert, read_bert_vocab
+from .torch_modules.eres2net import ERes2NetV2, load_eres2net, sv_output_dim
+from .torch_modules.hubert import Hubert, load_hubert
+from .torch_modules.sovits import SemanticCodebook, SovitsModules, build_sovits_modules, infer_sovits_dims
+from .torch_modules.state_dicts import StateDictReader, fuse_weight_norm
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from ..engine.gpt_sovits.t2s_state import prefill_bias
 from . import t2s_kv_cache
 from .checkpoints import GptCheckpoint
 from .graph import GraphSpec, Inputs
-from .t2s_modules import BERT_DIM, EOS_FREE_STEPS, T2SDims, T2SModel, load_t2s_model
+from .torch_modules.t2s import BERT_DIM, EOS_FREE_STEPS, T2SDims, T2SModel, load_t2s_model
 
 ENCODER_TOLERANCE = 1e-4
 DECODER_TOLERANCE = 2e-4

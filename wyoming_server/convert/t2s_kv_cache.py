@@ -39,7 +39,7 @@ from ..engine.gpt_sovits.t2s_state import KVCache, T2SState
 from .errors import ConversionError
 from .graph import GraphResult
 from .sovits_calibration import SENTENCE_PHONES
-from .t2s_modules import BERT_DIM, T2SModel
+from .torch_modules.t2s import BERT_DIM, T2SModel
 
 _LOGGER = logging.getLogger(__name__)
 

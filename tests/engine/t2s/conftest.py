@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.tiny_models.t2s import ConvertedT2S, Inputs, convert_t2s, eos_forcing_weights
-from wyoming_server.convert.random_gpt import write_tiny_gpt
+from wyoming_server.convert.random_weights.gpt import write_tiny_gpt
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,9 @@ from tests.tiny_models.t2s import ConvertedT2S, Inputs, convert_t2s
 from wyoming_server.convert.checkpoints import load_gpt_checkpoint
 from wyoming_server.convert.errors import ConversionError
 from wyoming_server.convert.graph import export_graph
-from wyoming_server.convert.random_gpt import tiny_gpt_state_dict, write_tiny_gpt
+from wyoming_server.convert.random_weights.gpt import tiny_gpt_state_dict, write_tiny_gpt
 from wyoming_server.convert.t2s_export import t2s_dims, t2s_graph_specs
-from wyoming_server.convert.t2s_modules import load_t2s_model, prefix_lm_blocked
+from wyoming_server.convert.torch_modules.t2s import load_t2s_model, prefix_lm_blocked
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.engine.gpt_sovits.t2s_state import prefill_bias
 

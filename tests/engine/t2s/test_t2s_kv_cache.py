@@ -12,7 +12,7 @@ from onnx import numpy_helper
 
 from tests.tiny_models.t2s import ConvertedT2S, Inputs, convert_t2s
 from wyoming_server.convert import t2s_kv_cache
-from wyoming_server.convert.random_gpt import write_tiny_gpt
+from wyoming_server.convert.random_weights.gpt import write_tiny_gpt
 from wyoming_server.convert.t2s_kv_cache import KV_SCALE_MARGIN, MIN_COSINE
 from wyoming_server.engine import ModelLoadError, SynthesisOptions
 from wyoming_server.engine.gpt_sovits import t2s_io

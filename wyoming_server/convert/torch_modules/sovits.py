@@ -16,8 +16,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .checkpoints import SovitsCheckpoint
-from .errors import ConversionError
+from ..checkpoints import SovitsCheckpoint
+from ..errors import ConversionError
 from .hifigan import Generator, GeneratorDims
 from .sovits_flow import FlowDims, ReverseFlow
 from .sovits_ref_encoder import GlobalEmbedder, RefEncoderDims

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from ..convert.torch_modules.t2s import T2SModel, prefix_lm_blocked
 from ..engine.gpt_sovits.model import GptSoVitsModel
 from ..engine.gpt_sovits.t2s import T2SDecoder
-from .bench_timing import Timing, best_of, cosine, time_runs
-from .t2s_modules import T2SModel, prefix_lm_blocked
+from .timing import Timing, best_of, cosine, time_runs
 
 CACHE_LENGTHS: Final = (100, 500, 1000)
 """Cache lengths (rows: text + prompt + generated) at which one step is timed."""

@@ -1,7 +1,7 @@
 """Server benchmark: time to first audio and throughput under N concurrent Wyoming clients.
 
-    python -m wyoming_server.server.bench --clients 8 --requests 5            # in-process, simulated engine
-    python -m wyoming_server.server.bench --uri tcp://127.0.0.1:10210 --voice mum   # a running server
+    python -m wyoming_server.bench.server --clients 8 --requests 5            # in-process, simulated engine
+    python -m wyoming_server.bench.server --uri tcp://127.0.0.1:10210 --voice mum   # a running server
 
 In-process mode serves a simulated engine that takes `--rtf` seconds per second of audio it
 produces (so the figures measure the server: queueing, threads, framing), not a model. Every
@@ -30,10 +30,10 @@ from wyoming.error import Error
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 from ..engine import AudioChunk, SynthesisOptions
+from ..server.transport import parse_uri
 from ..settings import Limits, ServerSettings
 from ..voices.library import EnrollmentRequest, VoiceNotFoundError
 from ..voices.pack import SkippedPack, VoicePack, VoiceStyle
-from .transport import parse_uri
 
 SIMULATED_RATE_HZ: Final = 32000
 SECONDS_PER_CHAR: Final = 0.07
@@ -182,7 +182,7 @@ async def run_load(host: str, port: int, *, clients: int, requests: int, text: s
 
 
 async def _in_process(args: argparse.Namespace) -> str:
-    from .app import ServerApp
+    from ..server.app import ServerApp
 
     with tempfile.TemporaryDirectory() as data_dir:
         settings = ServerSettings(

@@ -1,6 +1,6 @@
 """Watermark benchmark: detection rate and false-positive rate after each transform.
 
-    python -m wyoming_server.engine.watermark_bench [--clips 200] [--seed 1]
+    python -m wyoming_server.bench.watermark [--clips 200] [--seed 1]
 
 Speech comes from the stock Piper voice (distinct generated sentences, 1.5-5 s each), resampled to
 `--rate` (32 kHz, the GPT-SoVITS rate, by default) and marked there. Every clip is scored three
@@ -24,9 +24,9 @@ import numpy as np
 import soundfile as sf
 from numpy.typing import NDArray
 
-from . import SynthesisOptions
-from .audio import float_to_pcm16, pcm16_to_float, resample
-from .watermark import DETECTION_THRESHOLD, WatermarkKey, detection_score, embed, mark_snr_db
+from ..engine import SynthesisOptions
+from ..engine.audio import float_to_pcm16, pcm16_to_float, resample
+from ..engine.watermark import DETECTION_THRESHOLD, WatermarkKey, detection_score, embed, mark_snr_db
 
 Transform = Callable[[NDArray[np.float32], int], tuple[NDArray[np.float32], int]]
 MP3_KBPS: Final = 64
@@ -143,7 +143,7 @@ def benchmark_sentences(count: int, seed: int) -> list[str]:
 
 def piper_clips(sentences: Sequence[str]) -> tuple[list[NDArray[np.float32]], int]:
     """Speech for each sentence from the stock voice (the sentence silence is left out)."""
-    from .piper_voice import PiperEngine, stock_voice_files
+    from ..engine.piper_voice import PiperEngine, stock_voice_files
 
     files = stock_voice_files()
     if files is None:

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoints import load_state_dict_file
-from .errors import ConversionError
+from ..checkpoints import load_state_dict_file
+from ..errors import ConversionError
 from .state_dicts import StateDictReader
 
 FBANK_BINS = 80

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .checkpoints import load_state_dict_file
-from .errors import ConversionError
+from ..checkpoints import load_state_dict_file
+from ..errors import ConversionError
 from .state_dicts import StateDictReader, fuse_weight_norm
 
 WEIGHTS_FILE = "pytorch_model.bin"

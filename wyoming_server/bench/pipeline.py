@@ -16,7 +16,7 @@ from ..engine import SynthesisOptions, VoicePrompt
 from ..engine.gpt_sovits.engine import GptSoVitsEngine
 from ..engine.gpt_sovits.manifest import SAMPLE_RATE_HZ, SAMPLES_PER_TOKEN
 from ..engine.gpt_sovits.model import GptSoVitsModel
-from .bench_timing import best_of
+from .timing import best_of
 
 FIRST_AUDIO_TEXT: Final = "今天天气很好，出去走走。"
 """Ten Chinese characters."""

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import torch
 
-from .t2s_modules import T2SDims, T2SModel
+from ..torch_modules.t2s import T2SDims, T2SModel
 
 PHONE_VOCAB: Final = 732
 AUDIO_VOCAB: Final = 1025

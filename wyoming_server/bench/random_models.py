@@ -21,14 +21,20 @@ from typing import Any, Final
 import numpy as np
 
 from .. import __version__
+from ..convert.random_weights.frozen_nets import (
+    BERT_REAL,
+    HUBERT_REAL,
+    tiny_hubert_dims,
+    write_tiny_bert,
+    write_tiny_hubert,
+)
+from ..convert.random_weights.gpt import T2S_REAL, tiny_gpt_state_dict, without_eos, write_tiny_gpt
+from ..convert.random_weights.sovits import SOVITS_REAL, SOVITS_TINY, SovitsSize, write_tiny_sovits
+from ..convert.sovits_calibration import synthetic_voice
+from ..convert.torch_modules.hubert import HubertDims
 from ..engine import VoicePrompt
 from ..engine.gpt_sovits.model import GptSoVitsModel
 from ..engine.gpt_sovits.prompt import build_voice_prompt
-from .hubert import HubertDims
-from .random_frozen_nets import BERT_REAL, HUBERT_REAL, tiny_hubert_dims, write_tiny_bert, write_tiny_hubert
-from .random_gpt import T2S_REAL, tiny_gpt_state_dict, without_eos, write_tiny_gpt
-from .random_sovits import SOVITS_REAL, SOVITS_TINY, SovitsSize, write_tiny_sovits
-from .sovits_calibration import synthetic_voice
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,11 +46,10 @@ PROMPT_FILE: Final = "prompt.npz"
 _CODE_ROOT: Final = Path(__file__).resolve().parent.parent
 # The code a converted folder depends on: the converter and the engine modules it imports.
 _HASHED_CODE: Final = (
-    "convert/*.py",
+    "convert/**/*.py",
     "engine/audio.py",
-    *(f"engine/gpt_sovits/{name}.py" for name in ("manifest", "reference", "t2s_io", "t2s_state", "vits")),
+    *(f"engine/gpt_sovits/{name}.py" for name in ("manifest", "reference", "t2s_io", "t2s_state", "sovits")),
 )
-_NOT_HASHED_PREFIX: Final = "bench"
 _HASHED_PACKAGES: Final = ("torch", "onnx", "onnxruntime", "numpy")
 
 
@@ -90,8 +95,6 @@ def code_key(size: BenchSize, bert: bool) -> str:
             digest.update(f"{package}=absent".encode())
     for pattern in _HASHED_CODE:
         for path in sorted(_CODE_ROOT.glob(pattern)):
-            if path.name.startswith(_NOT_HASHED_PREFIX):
-                continue  # the benchmark's own code does not change the graphs
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -108,7 +111,7 @@ def _write_sources(folder: Path, size: BenchSize, bert: bool) -> tuple[Path, Pat
 
 def prepare_models(cache_dir: Path, size: BenchSize, bert: bool = False) -> BenchModels:
     """The converted model for `size`, from the cache when its key matches, else written and converted."""
-    from .pipeline import convert_model
+    from ..convert.pipeline import convert_model
 
     key = code_key(size, bert)
     name = f"{size.name}{'-bert' if bert else ''}"

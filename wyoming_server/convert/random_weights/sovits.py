@@ -27,8 +27,17 @@ from typing import Any, Final
 
 import torch
 
-from .hifigan import GeneratorDims
-from .random_frozen_nets import (
+from ..torch_modules.hifigan import GeneratorDims
+from ..torch_modules.sovits import (
+    CODEBOOK_KEY,
+    SemanticCodebook,
+    SovitsDims,
+    VitsDecoderModule,
+)
+from ..torch_modules.sovits_flow import FlowDims
+from ..torch_modules.sovits_ref_encoder import GlobalEmbedder, RefEncoderDims
+from ..torch_modules.sovits_text_encoder import TextEncoderDims
+from .frozen_nets import (
     REAL_SV_CHANNELS,
     TINY_SV_CHANNELS,
     randomize,
@@ -37,15 +46,6 @@ from .random_frozen_nets import (
     write_tiny_hubert,
     write_tiny_sv,
 )
-from .sovits_flow import FlowDims
-from .sovits_modules import (
-    CODEBOOK_KEY,
-    SemanticCodebook,
-    SovitsDims,
-    VitsDecoderModule,
-)
-from .sovits_ref_encoder import GlobalEmbedder, RefEncoderDims
-from .sovits_text_encoder import TextEncoderDims
 
 __all__ = [
     "REAL_SV_CHANNELS",

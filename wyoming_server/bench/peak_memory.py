@@ -1,7 +1,7 @@
 """Peak resident memory while speaking with one voice, measured in a fresh child process.
 
 The benchmark's own process holds torch and the conversion's leftovers, so the figure comes from
-`python -m wyoming_server.convert.bench_rss`: it loads the INT8 model as the server does, reads
+`python -m wyoming_server.bench.peak_memory`: it loads the INT8 model as the server does, reads
 the voice prompt from its npz file, speaks a few sentences (Chinese, English, mixed) and prints
 VmRSS/VmHWM after each phase as JSON. This module imports no torch (the child checks).
 """
@@ -31,7 +31,7 @@ def _child(model_dir: Path, prompt_path: Path, threads: int, precision: str) -> 
     from ..engine import SynthesisOptions, VoicePrompt
     from ..engine.gpt_sovits.engine import GptSoVitsEngine
     from ..engine.gpt_sovits.model import GptSoVitsModel
-    from .bench_timing import proc_status_mb
+    from .timing import proc_status_mb
 
     phases: dict[str, dict[str, float]] = {"imports": proc_status_mb()}
     engine = GptSoVitsEngine(GptSoVitsModel.load(model_dir, precision=precision, threads=threads))

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 import torch
 
-from .errors import ConversionError
+from ..errors import ConversionError
 
 _WEIGHT_NORM_PAIRS = (
     (".weight_g", ".weight_v"),

@@ -22,7 +22,7 @@ from typing import Any, Final, cast
 import torch
 from torch import nn
 
-from .errors import ConversionError
+from ..errors import ConversionError
 
 BERT_DIM: Final = 1024
 """Width of the per-phone BERT features (chinese-roberta-wwm-ext-large hidden size)."""
