@@ -106,7 +106,8 @@ async def test_enroll_over_http_then_speak_over_wyoming(server: ServerApp, refer
     assert audio.size == len(sentences) * (EOS_TOKENS * SAMPLES_PER_TOKEN + SENTENCE_SILENCE)
     assert np.std(audio) > 0
     # The same request straight from the engine, unmarked: the served audio is it plus the watermark.
-    # (Detection itself is tested on speech in tests/voices; a random tiny model's output is not speech.)
+    # (Detection itself is tested on speech in tests/engine/test_watermark.py; a random tiny model's
+    # output is not speech.)
     library = open_library(server.settings.data_dir, max_loaded_models=1, threads=1)
     pack = library.resolve(voice["id"])
     raw = library.engine_for(pack).synthesize(TEXT, library.prompt(pack, None), SynthesisOptions(seed=3))

@@ -1,7 +1,11 @@
-"""`edge-tts-clone bench --tiny --json` end to end: every figure is there (timings are never asserted)."""
+"""The benchmarks end to end: every figure is there (timings are never asserted).
+
+`edge-tts-clone bench --tiny --json` for the engine, and the server benchmark in-process.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import subprocess
@@ -11,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.support.tiny_models.checkpoints import REPO_ROOT
+from wyoming_server.bench.server import _in_process
 
 IMPLEMENTATIONS = ("int8", "fp32", "torch")
 
@@ -101,3 +106,13 @@ def test_a_rerun_uses_the_cached_conversion(bench_run: tuple[dict[str, Any], Pat
     again = prepare_models(cache, TINY_V2)
     assert again.cached and again.conversion_s == 0.0
     assert str(again.model_dir) == figures["config"]["model_dir"]
+
+
+async def test_server_bench_in_process_reports_every_request() -> None:
+    args = argparse.Namespace(
+        clients=3, requests=2, text="Short test. Two sentences.", rtf=0.0, max_concurrent=2
+    )
+    report = await _in_process(args)
+    print(report)
+    assert "total=6 ok=6 errors=0" in report
+    assert "time to first audio: median" in report and "requests/s" in report

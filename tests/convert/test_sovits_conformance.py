@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.tiny_models.sovits_folder import convert_sovits_folder, sovits_model
+from tests.support.tiny_models.sovits_folder import convert_sovits_folder, sovits_model
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
 from wyoming_server.convert.random_weights.sovits import REAL_SV_CHANNELS, write_tiny_sv
 from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt

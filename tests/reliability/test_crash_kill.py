@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TinyCheckpoints
+from tests.support.tiny_models.checkpoints import TinyCheckpoints
 
 from .crash_checks import check_data_dir, wav_problem
 from .crash_kill import run_crash

@@ -26,10 +26,9 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
+from tests.support.fakes import GPT_SOVITS_RATE_HZ, expected_pcm
 from wyoming_server.cli import build_parser
 from wyoming_server.cli.serve import open_voice_library, settings_from_args
-
-from .fakes import GPT_SOVITS_RATE_HZ, expected_pcm
 
 REPO: Final = Path(__file__).resolve().parents[2]
 TIMEOUT_S: Final = 60.0
@@ -96,7 +95,7 @@ async def _audio(proc: asyncio.subprocess.Process) -> tuple[AudioStart, bytes]:
 
 
 async def test_stdio_server_answers_and_finishes_its_replies_at_end_of_input(tmp_path: Path) -> None:
-    async with _process("tests/server/stdio_fake_server.py", str(tmp_path)) as proc:
+    async with _process("tests/support/stdio_fake_server.py", str(tmp_path)) as proc:
         await _send(proc, Describe().event())
         info = Info.from_event(await _next(proc))
         assert [voice.name for voice in info.tts[0].voices] == ["joe", "mum"]
@@ -238,7 +237,7 @@ async def test_serve_end_to_end_over_tcp_with_the_stock_voice(tmp_path: Path) ->
 
 
 async def test_sigterm_stops_the_server_gracefully(tmp_path: Path) -> None:
-    async with _process("tests/server/stdio_fake_server.py", str(tmp_path)) as proc:
+    async with _process("tests/support/stdio_fake_server.py", str(tmp_path)) as proc:
         await _send(proc, Describe().event())
         assert Info.is_type((await _next(proc)).type)  # it is up and serving
         proc.terminate()

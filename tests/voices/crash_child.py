@@ -11,9 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from tests.support.voices import make_store, request
 from wyoming_server.storage import atomic
-
-from .conftest import make_store, request
 
 
 def main() -> None:

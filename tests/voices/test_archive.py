@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.voices import make_store, request, write_fake_model
 from wyoming_server.voices.archive import ArchiveError, export_pack, import_pack
 from wyoming_server.voices.folder_library import VoiceStore
-
-from .conftest import make_store, request, write_fake_model
 
 
 def _entries(folder: Path) -> list[str]:

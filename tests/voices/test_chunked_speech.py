@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from tests.support.voices import FAKE_RATE_HZ, make_store, request
 from wyoming_server.engine import AudioChunk, SynthesisOptions, VoicePrompt
 from wyoming_server.engine.watermark import WatermarkKey, WatermarkStream, embed
 from wyoming_server.voices.pool import LoadedModel
-
-from .conftest import FAKE_RATE_HZ, make_store, request
 
 KEY = WatermarkKey(bytes(range(32)))
 PIECES = 3

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.voices import make_store, request
 from wyoming_server.voices.folder_library import VoiceStore
 
-from .conftest import make_store, request
 from .test_crash_safety import _spawn
 
 

@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from tests.support.voices import make_store, request, to_wav
 from wyoming_server.voices.folder_library import VoiceStore
-
-from .conftest import make_store, request, to_wav
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -79,7 +78,7 @@ def _state(data_dir: Path) -> dict[str, str]:
 def setup(tmp_path: Path, speech: tuple[NDArray[np.float32], int]) -> tuple[Path, Path, Path]:
     """A template data folder with pack 'mum' (clip A) and clip B on disk for the child to write."""
     template = tmp_path / "template"
-    from .conftest import write_fake_model
+    from tests.support.voices import write_fake_model
 
     write_fake_model(template, "v2pro")
     samples, rate = speech

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.voices import FakeEngine, make_store, request, write_fake_model
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.engine.errors import ModelLoadError
 from wyoming_server.voices.folder_library import GPT_SOVITS_KEY
 from wyoming_server.voices.pool import LoadedModel, ModelPool
-
-from .conftest import FakeEngine, make_store, request, write_fake_model
 
 
 def _pool(max_loaded: int, versions: dict[str, int], loads: list[str]) -> ModelPool:

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from tests.support.voices import request, stock_speech, to_wav
 from wyoming_server.voices.folder_library import VoiceStore
 from wyoming_server.voices.library import EnrollmentRejected
 from wyoming_server.voices.quality import analyze, decide, decode_audio
-
-from .conftest import request, stock_speech, to_wav
 
 Clip = tuple[NDArray[np.float32], int]
 

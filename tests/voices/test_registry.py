@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.voices import CONSENT, GOOD_TEXT, make_store, request, write_fake_model
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.storage.slug import slugify, unique_slug
 from wyoming_server.voices.folder_library import VoiceStore
 from wyoming_server.voices.library import EnrollmentRejected, VoiceLibrary, VoiceNotFoundError
 from wyoming_server.voices.registry import STOCK_VOICE_ID
 from wyoming_server.voices.schema import VOICE_JSON, decode_prompt
-
-from .conftest import CONSENT, GOOD_TEXT, make_store, request, write_fake_model
 
 
 def test_fresh_install_lists_only_the_stock_voice(tmp_path: Path) -> None:

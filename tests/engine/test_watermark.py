@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from tests.support.voices import stock_speech
 from wyoming_server.bench.watermark import TRANSFORMS
 from wyoming_server.engine.audio import resample
 from wyoming_server.engine.watermark import (
@@ -21,8 +22,6 @@ from wyoming_server.engine.watermark import (
     load_or_create_key,
     mark_snr_db,
 )
-
-from .conftest import stock_speech
 
 KEY = WatermarkKey(bytes(range(32)))
 OTHER = WatermarkKey(bytes(range(1, 33)))

@@ -10,7 +10,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from tests.tiny_models.t2s import ConvertedT2S, Inputs, convert_t2s
+from tests.support.tiny_models.t2s import ConvertedT2S, Inputs, convert_t2s
 from wyoming_server.convert import t2s_kv_cache
 from wyoming_server.convert.random_weights.gpt import write_tiny_gpt
 from wyoming_server.convert.t2s_kv_cache import KV_SCALE_MARGIN, MIN_COSINE

@@ -10,7 +10,7 @@ import onnx
 import pytest
 import torch
 
-from tests.tiny_models.t2s import ConvertedT2S, Inputs, convert_t2s
+from tests.support.tiny_models.t2s import ConvertedT2S, Inputs, convert_t2s
 from wyoming_server.convert.checkpoints import load_gpt_checkpoint
 from wyoming_server.convert.errors import ConversionError
 from wyoming_server.convert.graph import export_graph

@@ -10,12 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.model_server import BLOB, TINY_RELEASE, FakeConverter, ServedFiles, serve_release
+from tests.support.voices import CONSENT, GOOD_TEXT, make_store, to_wav
 from wyoming_server.cli import main
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.models.catalogue import RemoteFile
-
-from .conftest import CONSENT, GOOD_TEXT, make_store, to_wav
-from .test_download import BLOB, TINY_RELEASE, FakeConverter, _Files, _serve_release, server  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -129,12 +128,12 @@ def test_export_import(
 
 def test_models_download_and_from(
     capsys: pytest.CaptureFixture[str],
-    server: tuple[str, _Files],  # noqa: F811
+    server: tuple[str, ServedFiles],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base, files = server
-    _serve_release(files)
+    serve_release(files)
     monkeypatch.setitem(
         __import__("wyoming_server.models.catalogue", fromlist=["CATALOGUE"]).CATALOGUE, "v2pro", TINY_RELEASE
     )

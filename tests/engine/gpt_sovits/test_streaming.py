@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from tests.tiny_models.window_decoders import TorchWindowDecoder, window_decoder
+from tests.support.tiny_models.window_decoders import TorchWindowDecoder, window_decoder
 from wyoming_server.engine.gpt_sovits.engine import STREAM_PLAN
 from wyoming_server.engine.gpt_sovits.streaming import (
     ChunkPlan,

@@ -9,7 +9,7 @@ import pytest
 import torch
 from numpy.typing import NDArray
 
-from tests.tiny_models.sovits_folder import cached_sovits_folder, sovits_model
+from tests.support.tiny_models.sovits_folder import cached_sovits_folder, sovits_model
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
 from wyoming_server.convert.torch_modules.sovits import SovitsModules, build_sovits_modules
 from wyoming_server.engine.gpt_sovits.manifest import Manifest

@@ -1,6 +1,6 @@
 """Runs the real server on stdin/stdout around the fake library (the stdio subprocess test starts it).
 
-Usage: python tests/server/stdio_fake_server.py DATA_DIR
+Usage: python tests/support/stdio_fake_server.py DATA_DIR
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from tests.server.fakes import FakeLibrary
+from tests.support.fakes import FakeLibrary
 from wyoming_server.cli.serve import serve
 from wyoming_server.settings import ServerSettings
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.tiny_models.t2s import ConvertedT2S, Inputs
+from tests.support.tiny_models.t2s import ConvertedT2S, Inputs
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.engine.errors import ModelLoadError, SynthesisCancelled, TextError, VoicePackError
 from wyoming_server.engine.gpt_sovits import t2s as t2s_runtime

@@ -12,10 +12,9 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
+from tests.support.fakes import FakeLibrary
 from wyoming_server.server.app import ServerApp
 from wyoming_server.settings import ServerSettings
-
-from .fakes import FakeLibrary
 
 START_TIMEOUT_S: Final = 20.0
 _T = TypeVar("_T")

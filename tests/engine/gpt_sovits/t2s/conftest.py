@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from tests.tiny_models.t2s import ConvertedT2S, Inputs, convert_t2s, eos_forcing_weights
+from tests.support.tiny_models.t2s import ConvertedT2S, Inputs, convert_t2s, eos_forcing_weights
 from wyoming_server.convert.random_weights.gpt import write_tiny_gpt
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from numpy.typing import NDArray
 
-from tests.tiny_models.sovits_folder import TINY_BERT_HIDDEN, cached_sovits_folder, sovits_model
+from tests.support.tiny_models.sovits_folder import TINY_BERT_HIDDEN, cached_sovits_folder, sovits_model
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
 from wyoming_server.convert.sovits_calibration import synthetic_voice
 from wyoming_server.convert.sovits_export import PromptExtractor

@@ -2,88 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from wyoming_server.models.catalogue import ModelRelease, RemoteFile
+from tests.support.model_server import BLOB, BLOB_SHA, TINY_RELEASE, FakeConverter, ServedFiles, serve_release
+from wyoming_server.models.catalogue import RemoteFile
 from wyoming_server.models.download import DownloadError, ProgressBar, download_file, fetch_release
 from wyoming_server.models.install import install_converted_model
-
-BLOB = bytes(range(256)) * 40  # 10 kB
-BLOB_SHA = hashlib.sha256(BLOB).hexdigest()
-
-
-class _Files:
-    def __init__(self) -> None:
-        self.content: dict[str, bytes] = {}
-        self.drop_once: set[str] = set()
-        self.requests: list[tuple[str, str | None]] = []
-        self.ignore_range = False
-
-
-def _handler(files: _Files) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet."""
-
-        def do_GET(self) -> None:
-            path = self.path.lstrip("/")
-            range_header = self.headers.get("Range")
-            files.requests.append((path, range_header))
-            body = files.content.get(path)
-            if body is None:
-                self.send_error(404)
-                return
-            start = 0
-            if range_header and not files.ignore_range:
-                start = int(range_header.removeprefix("bytes=").rstrip("-"))
-                if start >= len(body):
-                    self.send_error(416)
-                    return
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-            else:
-                self.send_response(200)
-            self.send_header("Content-Length", str(len(body) - start))
-            self.end_headers()
-            if path in files.drop_once:
-                files.drop_once.discard(path)
-                self.wfile.write(body[start : start + (len(body) - start) // 2])
-                self.wfile.flush()
-                self.close_connection = True
-                return
-            self.wfile.write(body[start:])
-
-    return Handler
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[str, _Files]]:
-    files = _Files()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(files))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/", files
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
 
 
 def _no_wait(attempt: int) -> float:
     return 0.0
 
 
-def test_normal_download_with_progress(server: tuple[str, _Files], tmp_path: Path) -> None:
+def test_normal_download_with_progress(server: tuple[str, ServedFiles], tmp_path: Path) -> None:
     base, files = server
     files.content["w/a.bin"] = BLOB
     stream = io.StringIO()
@@ -100,7 +34,7 @@ def test_normal_download_with_progress(server: tuple[str, _Files], tmp_path: Pat
     assert len(files.requests) == 1
 
 
-def test_interrupted_transfer_resumes_with_range(server: tuple[str, _Files], tmp_path: Path) -> None:
+def test_interrupted_transfer_resumes_with_range(server: tuple[str, ServedFiles], tmp_path: Path) -> None:
     base, files = server
     files.content["b.bin"] = BLOB
     files.drop_once.add("b.bin")
@@ -111,7 +45,7 @@ def test_interrupted_transfer_resumes_with_range(server: tuple[str, _Files], tmp
     assert files.requests == [("b.bin", None), ("b.bin", f"bytes={len(BLOB) // 2}-")]
 
 
-def test_part_file_from_a_killed_run_is_resumed(server: tuple[str, _Files], tmp_path: Path) -> None:
+def test_part_file_from_a_killed_run_is_resumed(server: tuple[str, ServedFiles], tmp_path: Path) -> None:
     base, files = server
     files.content["c.bin"] = BLOB
     (tmp_path / "c.bin.part").write_bytes(BLOB[:3000])
@@ -119,7 +53,7 @@ def test_part_file_from_a_killed_run_is_resumed(server: tuple[str, _Files], tmp_
     assert (tmp_path / "c.bin").read_bytes() == BLOB and files.requests == [("c.bin", "bytes=3000-")]
 
 
-def test_server_ignoring_range_restarts_cleanly(server: tuple[str, _Files], tmp_path: Path) -> None:
+def test_server_ignoring_range_restarts_cleanly(server: tuple[str, ServedFiles], tmp_path: Path) -> None:
     base, files = server
     files.content["d.bin"] = BLOB
     files.ignore_range = True
@@ -128,7 +62,7 @@ def test_server_ignoring_range_restarts_cleanly(server: tuple[str, _Files], tmp_
     assert (tmp_path / "d.bin").read_bytes() == BLOB
 
 
-def test_corrupt_file_is_deleted_and_reported(server: tuple[str, _Files], tmp_path: Path) -> None:
+def test_corrupt_file_is_deleted_and_reported(server: tuple[str, ServedFiles], tmp_path: Path) -> None:
     base, files = server
     files.content["e.bin"] = BLOB[:-1] + b"\x00"
     with pytest.raises(DownloadError, match=r"e\.bin is corrupt \(its sha256 is .*; it was deleted"):
@@ -139,73 +73,17 @@ def test_corrupt_file_is_deleted_and_reported(server: tuple[str, _Files], tmp_pa
         download_file(base + "f.bin", tmp_path / "f.bin", RemoteFile("f.bin", len(BLOB), sha256_prefix="00"))
 
 
-def test_missing_file_says_check_base_url(server: tuple[str, _Files], tmp_path: Path) -> None:
+def test_missing_file_says_check_base_url(server: tuple[str, ServedFiles], tmp_path: Path) -> None:
     base, _ = server
     with pytest.raises(DownloadError, match="HTTP 404; check --base-url"):
         download_file(base + "nope", tmp_path / "nope", RemoteFile("nope"))
 
 
-TINY_RELEASE = ModelRelease(
-    id="v2pro",
-    version="v2Pro",
-    gpt=RemoteFile("s1v3.ckpt", len(BLOB), BLOB_SHA),
-    sovits=RemoteFile("v2Pro/s2Gv2Pro.pth", 5, sha256_prefix=hashlib.sha256(b"sovit").hexdigest()[:8]),
-    sv=RemoteFile("sv/pretrained_eres2netv2w24s4ep4.ckpt"),
-)
-
-
-def _serve_release(files: _Files) -> None:
-    files.content.update(
-        {
-            "s1v3.ckpt": BLOB,
-            "v2Pro/s2Gv2Pro.pth": b"sovit",
-            "sv/pretrained_eres2netv2w24s4ep4.ckpt": b"sv",
-            "chinese-hubert-base/config.json": b"{}",
-            "chinese-hubert-base/preprocessor_config.json": b"{}",
-            "chinese-hubert-base/pytorch_model.bin": b"hubert",
-        }
-    )
-
-
-class FakeConverter:
-    """Records its arguments and writes a manifest, like convert_model."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-
-    def __call__(
-        self,
-        gpt: Path,
-        sovits: Path,
-        hubert_dir: Path,
-        out_dir: Path,
-        *,
-        sv: Path | None = None,
-        bert_dir: Path | None = None,
-        precision: str = "both",
-        progress: Any = None,
-    ) -> None:
-        self.calls.append(
-            {"gpt": gpt, "sovits": sovits, "hubert_dir": hubert_dir, "sv": sv, "bert_dir": bert_dir}
-        )
-        out_dir.mkdir()
-        manifest = {
-            "format": 1,
-            "version": "v2Pro",
-            "symbol_table": "gpt-sovits-v2-732",
-            "precision": ["fp32"],
-            "dims": {},
-            "graphs": {},
-            "files": {},
-        }
-        (out_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-
-
 def test_release_download_then_convert(
-    server: tuple[str, _Files], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: tuple[str, ServedFiles], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base, files = server
-    _serve_release(files)
+    serve_release(files)
     files.drop_once.add("s1v3.ckpt")
     # HuBERT's pytorch_model.bin has a known size (188,811,417 B) in the real catalogue; use ours.
     monkeypatch.setattr(

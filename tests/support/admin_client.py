@@ -10,8 +10,8 @@ import aiohttp
 import numpy as np
 import soundfile
 
-from tests.server.conftest import RunningServer
-from tests.server.fakes import wav_bytes
+from tests.support.fakes import wav_bytes
+from tests.support.servers import RunningServer
 
 READ_TIMEOUT_S: Final = 10.0
 SAMPLE_RATE_HZ: Final = 16000
