@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..engine.gpt_sovits.model import DEFAULT_THREADS
+from ..settings import DEFAULT_THREADS
 
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "edge-tts-clone" / "bench"
 

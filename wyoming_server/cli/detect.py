@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..engine.watermark import KEY_FILE, detect, read_key
-from ..voices.folder_library import DEFAULT_DATA_DIR
+from ..settings import DEFAULT_DATA_DIR
 from ..voices.quality import UnreadableAudioError, decode_audio
 
 EXIT_MARKED = 0

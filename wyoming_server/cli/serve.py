@@ -35,11 +35,10 @@ from ..settings import (
     Limits,
     ServerSettings,
 )
+from ..storage.layout import CACHE_SUBDIR
 from ..voices.library import VoiceLibrary
 
 _LOGGER = logging.getLogger(__name__)
-
-CACHE_SUBDIR = "cache"
 
 
 def register(subparsers: Any) -> None:

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from . import AudioChunk, SynthesisOptions, VoicePrompt
 from .errors import ModelLoadError, TextError
-from .gpt_sovits.model import create_session
+from .onnx import create_session
 
 _LOGGER = logging.getLogger(__name__)
 

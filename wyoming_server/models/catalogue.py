@@ -76,7 +76,8 @@ BERT_FILES: Final = (
     RemoteFile(f"{BERT_DIR}/pytorch_model.bin", size=651_225_145),
 )
 _S1V3: Final = RemoteFile("s1v3.ckpt")
-_SV: Final = RemoteFile("sv/pretrained_eres2netv2w24s4ep4.ckpt")
+SV_FILE: Final = RemoteFile("sv/pretrained_eres2netv2w24s4ep4.ckpt")
+"""The speaker-verification net v2Pro and v2ProPlus need."""
 
 CATALOGUE: Final[dict[str, ModelRelease]] = {
     "v2": ModelRelease(
@@ -90,9 +91,9 @@ CATALOGUE: Final[dict[str, ModelRelease]] = {
         sovits=RemoteFile("gsv-v2final-pretrained/s2G2333k.pth", size=106_035_259, sha256_prefix="924fdcca"),
     ),
     "v2pro": ModelRelease(
-        id="v2pro", version="v2Pro", gpt=_S1V3, sovits=RemoteFile("v2Pro/s2Gv2Pro.pth"), sv=_SV
+        id="v2pro", version="v2Pro", gpt=_S1V3, sovits=RemoteFile("v2Pro/s2Gv2Pro.pth"), sv=SV_FILE
     ),
     "v2proplus": ModelRelease(
-        id="v2proplus", version="v2ProPlus", gpt=_S1V3, sovits=RemoteFile("v2Pro/s2Gv2ProPlus.pth"), sv=_SV
+        id="v2proplus", version="v2ProPlus", gpt=_S1V3, sovits=RemoteFile("v2Pro/s2Gv2ProPlus.pth"), sv=SV_FILE
     ),
 }

@@ -23,7 +23,6 @@ from .catalogue import CATALOGUE, DEFAULT_BASE_URL, ModelRelease, RemoteFile
 
 _LOGGER = logging.getLogger(__name__)
 
-DOWNLOADS_SUBDIR: Final = "downloads"
 CHUNK_BYTES: Final = 1 << 20
 DEFAULT_ATTEMPTS: Final = 6
 DEFAULT_TIMEOUT_S: Final = 60.0

@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from ..storage import atomic
+from ..storage.layout import MODELS_SUBDIR
 from ..storage.slug import is_slug
 
 _LOGGER = logging.getLogger(__name__)
 
-MODELS_SUBDIR: Final = "models"
 
 
 class ModelConverter(Protocol):

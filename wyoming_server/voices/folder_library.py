@@ -17,14 +17,14 @@ from typing import Any, Final
 from ..engine import AudioChunk, SynthesisOptions, TtsEngine, VoicePrompt
 from ..engine.errors import VoicePackError
 from ..engine.gpt_sovits.manifest import MANIFEST_NAME
-from ..engine.gpt_sovits.model import DEFAULT_THREADS
 from ..engine.piper_voice import PiperEngine, PiperVoiceFiles
 from ..engine.watermark import WatermarkKey, WatermarkStream, load_or_create_key
+from ..settings import DEFAULT_MAX_LOADED_MODELS, DEFAULT_THREADS
 from ..storage.atomic import FolderLock
 from .enroll import Enroller, PhoneCounter, PromptBuilder, default_phone_counter, default_prompt_builder
 from .library import EnrollmentRequest, VoiceNotFoundError
 from .pack import SkippedPack, VoicePack
-from .pool import DEFAULT_MAX_LOADED_MODELS, LoadedModel, ModelPool
+from .pool import LoadedModel, ModelPool
 from .registry import STOCK_VOICE_ID, VoiceRegistry
 from .schema import decode_prompt, sha256_bytes
 
@@ -33,8 +33,6 @@ _LOGGER = logging.getLogger(__name__)
 GPT_SOVITS_KEY: Final = "gpt-sovits:"
 PIPER_KEY: Final = "piper:"
 PROMPT_CACHE_SIZE: Final = 32
-DEFAULT_DATA_DIR: Final = Path("voices")
-"""The repository's `voices/` folder when run from a checkout; `--data-dir` moves it."""
 
 GptSoVitsLoader = Callable[[Path, int], LoadedModel]
 """(model folder, threads) -> the loaded model and its engine."""

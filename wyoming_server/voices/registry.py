@@ -30,6 +30,7 @@ from ..engine.piper_voice import (
     stock_voice_files,
 )
 from ..storage import atomic
+from ..storage.layout import MODELS_SUBDIR, VOICES_SUBDIR
 from ..storage.slug import is_slug, slugify, unique_slug
 from .library import VoiceNotFoundError
 from .pack import SkippedPack, VoicePack, VoiceStyle
@@ -37,8 +38,6 @@ from .schema import VOICE_JSON, PackDocument, decode_prompt, encode_document, pa
 
 _LOGGER = logging.getLogger(__name__)
 
-VOICES_SUBDIR: Final = "voices"
-MODELS_SUBDIR: Final = "models"
 STOCK_VOICE_ID: Final = "joe"
 STOCK_VOICE_NAME: Final = "Joe (built-in)"
 PIPER_SUFFIX: Final = ".onnx"

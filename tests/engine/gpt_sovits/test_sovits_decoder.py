@@ -13,8 +13,9 @@ from tests.support.tiny_models.sovits_folder import cached_sovits_folder, sovits
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
 from wyoming_server.convert.torch_modules.sovits import SovitsModules, build_sovits_modules
 from wyoming_server.engine.gpt_sovits.manifest import Manifest
-from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel, create_session
+from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
 from wyoming_server.engine.gpt_sovits.sovits import VitsDecoder, frame_count
+from wyoming_server.engine.onnx import create_session
 
 pytestmark = pytest.mark.slow
 VERSIONS = ["v2", "v2Pro", "v2ProPlus"]

@@ -23,8 +23,9 @@ from .. import VoicePrompt
 from ..audio import resample
 from ..errors import ReferenceAudioError, TextError
 from ..memory import trim_heap
+from ..onnx import require_inputs
 from .bert import BertFeaturizer
-from .model import GptSoVitsModel, require_inputs
+from .model import GptSoVitsModel
 from .reference import kaldi_fbank, linear_spectrogram, peak_normalize
 from .text import Phones, to_phones
 
