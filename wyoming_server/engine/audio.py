@@ -110,12 +110,6 @@ def speech_bounds(
     return (start, end)
 
 
-def trim_silence(samples: NDArray[np.float32], rate_hz: int) -> NDArray[np.float32]:
-    """The clip without leading and trailing silence (empty when it is all silence)."""
-    start, end = speech_bounds(samples, rate_hz)
-    return np.asarray(samples[start:end], dtype=np.float32)
-
-
 def fade(samples: NDArray[np.float32], rate_hz: int, seconds: float = 0.01) -> NDArray[np.float32]:
     """Linear fade-in and fade-out of `seconds` each, so a cut does not click."""
     out = np.array(samples, dtype=np.float32, copy=True)

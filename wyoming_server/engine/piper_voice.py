@@ -72,11 +72,6 @@ def stock_voice_files() -> PiperVoiceFiles | None:
     return PiperVoiceFiles.beside(model)
 
 
-def piper_sample_rate(config: dict[str, Any]) -> int:
-    """The voice's output rate from its config."""
-    return int(config["audio"]["sample_rate"])
-
-
 def piper_language(config: dict[str, Any]) -> str:
     """Primary language subtag of the voice ("en" for en_US); "" when the config does not say."""
     language = config.get("language", {})
