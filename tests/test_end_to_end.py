@@ -22,8 +22,8 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 from wyoming_server.engine import SynthesisOptions
+from wyoming_server.engine.audio import snr_db
 from wyoming_server.engine.gpt_sovits.text import split_sentences
-from wyoming_server.engine.watermark import mark_snr_db
 from wyoming_server.server.app import ServerApp
 from wyoming_server.settings import ServerSettings
 from wyoming_server.voices.folder_library import open_library
@@ -113,7 +113,7 @@ async def test_enroll_over_http_then_speak_over_wyoming(server: ServerApp, refer
     raw = library.engine_for(pack).synthesize(TEXT, library.prompt(pack, None), SynthesisOptions(seed=3))
     unmarked = np.concatenate([chunk.samples for chunk in raw])
     assert unmarked.shape == audio.shape
-    assert 15.0 < mark_snr_db(unmarked, audio) < 40.0
+    assert 15.0 < snr_db(unmarked, audio) < 40.0
 
 
 async def test_streamed_text_speaks_each_sentence(server: ServerApp, tmp_path: Path) -> None:

@@ -6,14 +6,16 @@ import numpy as np
 import pytest
 
 from wyoming_server.engine.audio import (
+    SILENCE_LUFS,
     cut,
     fade,
     float_to_pcm16,
+    integrated_loudness,
+    k_weighting_biquads,
     pcm16_to_float,
     speech_bounds,
     to_mono,
 )
-from wyoming_server.engine.loudness import SILENCE_LUFS, integrated_loudness, k_weighting_biquads
 
 
 def test_float_to_pcm16_bytes() -> None:

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from tests.support.voices import stock_speech
 from wyoming_server.bench.watermark import TRANSFORMS
-from wyoming_server.engine.audio import resample
+from wyoming_server.engine.audio import resample, snr_db
 from wyoming_server.engine.watermark import (
     DETECTION_THRESHOLD,
     KEY_FILE,
@@ -20,7 +20,6 @@ from wyoming_server.engine.watermark import (
     detect,
     embed,
     load_or_create_key,
-    mark_snr_db,
 )
 
 KEY = WatermarkKey(bytes(range(32)))
@@ -56,7 +55,7 @@ def test_detection_after_transform(clips: list[NDArray[np.float32]], transform: 
 
 def test_mark_is_well_below_the_speech(clips: list[NDArray[np.float32]]) -> None:
     for clip in clips:
-        assert mark_snr_db(clip, embed(clip, 32000, KEY)) > 22.0
+        assert snr_db(clip, embed(clip, 32000, KEY)) > 22.0
 
 
 def test_stream_of_chunks_keeps_one_mark(clips: list[NDArray[np.float32]]) -> None:

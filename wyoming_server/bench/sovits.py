@@ -19,10 +19,11 @@ import torch
 from numpy.typing import NDArray
 
 from ..convert.torch_modules.sovits import VitsDecoderModule
+from ..engine.audio import snr_db
 from ..engine.gpt_sovits.manifest import SAMPLE_RATE_HZ, SAMPLES_PER_TOKEN
 from ..engine.gpt_sovits.model import GptSoVitsModel
 from ..engine.gpt_sovits.sovits import VitsDecoder
-from .timing import Timing, snr_db, time_runs
+from .timing import Timing, time_runs
 
 AUDIO_SECONDS: Final = 6.0
 NOISE_SCALE: Final = 0.5

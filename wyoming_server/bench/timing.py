@@ -124,14 +124,6 @@ def proc_status_mb(keys: tuple[str, ...] = ("VmRSS", "VmHWM")) -> dict[str, floa
     return values
 
 
-def snr_db(reference: np.ndarray, other: np.ndarray) -> float:
-    """10 log10(|reference|^2 / |reference - other|^2) over the common length."""
-    n = min(reference.size, other.size)
-    a = reference[:n].astype(np.float64)
-    noise = float(np.sum((a - other[:n].astype(np.float64)) ** 2))
-    return float("inf") if noise == 0.0 else float(10.0 * np.log10(float(np.sum(a**2)) / noise))
-
-
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     """Cosine similarity of two vectors (float64)."""
     a64, b64 = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()

@@ -25,8 +25,8 @@ import soundfile as sf
 from numpy.typing import NDArray
 
 from ..engine import SynthesisOptions
-from ..engine.audio import float_to_pcm16, pcm16_to_float, resample
-from ..engine.watermark import DETECTION_THRESHOLD, WatermarkKey, detection_score, embed, mark_snr_db
+from ..engine.audio import float_to_pcm16, pcm16_to_float, resample, snr_db
+from ..engine.watermark import DETECTION_THRESHOLD, WatermarkKey, detection_score, embed
 
 Transform = Callable[[NDArray[np.float32], int], tuple[NDArray[np.float32], int]]
 MP3_KBPS: Final = 64
@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     durations = np.array([c.shape[0] / rate for c in clips])
     marked = [embed(c, rate, key) for c in clips]
     foreign = [embed(c, rate, other) for c in clips]
-    snrs = np.array([mark_snr_db(c, m) for c, m in zip(clips, marked, strict=True)])
+    snrs = np.array([snr_db(c, m) for c, m in zip(clips, marked, strict=True)])
     print(
         f"{len(clips)} clips of {durations.min():.1f}-{durations.max():.1f} s "
         f"(mean {durations.mean():.1f} s) "

@@ -34,6 +34,7 @@ import torch
 from numpy.typing import NDArray
 from onnx import helper, numpy_helper
 
+from ..engine.audio import snr_db
 from ..engine.gpt_sovits import t2s_io
 from ..engine.gpt_sovits.t2s_state import KVCache, T2SState
 from .errors import ConversionError
@@ -191,18 +192,21 @@ def compare_with_fp32(
     phones = np.concatenate([_sentence(last), _sentence(0)])
     capacity = phones.size + prompt.size + CHECK_STEPS + 1
     a, b = fp32.start(phones, prompt, capacity), int8.start(phones, prompt, capacity)
-    cosines, agree, worst, signal, noise = [], 0, 0.0, 0.0, 0.0
+    cosines, agree, worst = [], 0, 0.0
+    references: list[NDArray[np.float64]] = []
+    outputs: list[NDArray[np.float64]] = []
     for _ in range(CHECK_STEPS):
         a64, b64 = a.astype(np.float64), b.astype(np.float64)
         cosines.append(float(a64 @ b64 / np.sqrt((a64 @ a64) * (b64 @ b64))))
         worst = max(worst, float(np.max(np.abs(a64 - b64))))
-        signal, noise = signal + float(a64 @ a64), noise + float((a64 - b64) @ (a64 - b64))
+        references.append(a64)
+        outputs.append(b64)
         token = int(np.argmax(a[: model.dims.eos]))
         agree += int(token == int(np.argmax(b[: model.dims.eos])))
         a, b = fp32.step(token), int8.step(token)
     return {
         "max_abs_error": worst,
-        "snr_db": float(10 * np.log10(signal / noise)) if noise > 0 else float("inf"),
+        "snr_db": snr_db(np.concatenate(references), np.concatenate(outputs)),
         "cosine": float(np.mean(cosines)),
         "cosine_min": float(np.min(cosines)),
         "greedy_agreement": agree / CHECK_STEPS,

@@ -17,8 +17,7 @@ import numpy as np
 import soundfile as sf
 from numpy.typing import NDArray
 
-from ..engine.audio import cut, frame_rms_db, rms_db, speech_bounds, to_mono
-from ..engine.loudness import integrated_loudness
+from ..engine.audio import cut, frame_rms_db, integrated_loudness, rms_db, speech_bounds, to_mono
 
 MIN_REFERENCE_S: Final = 3.0
 MAX_REFERENCE_S: Final = 10.0

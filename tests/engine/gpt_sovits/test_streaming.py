@@ -9,6 +9,7 @@ import pytest
 from numpy.typing import NDArray
 
 from tests.support.tiny_models.window_decoders import TorchWindowDecoder, window_decoder
+from wyoming_server.bench.streaming import measure_streaming
 from wyoming_server.engine.gpt_sovits.engine import STREAM_PLAN
 from wyoming_server.engine.gpt_sovits.streaming import (
     ChunkPlan,
@@ -16,7 +17,6 @@ from wyoming_server.engine.gpt_sovits.streaming import (
     StreamingSentence,
     WindowDecoder,
     crossfade,
-    measure_streaming,
 )
 
 CHANNELS = 8
