@@ -18,7 +18,7 @@ from typing import Final
 
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.engine.audio import float_to_pcm16
-from wyoming_server.server.streaming import SentenceSplitter
+from wyoming_server.engine.gpt_sovits.text.sentences import SentenceSplitter
 
 from .tiny_data import ENROLLED_VOICES, STEADY_PIPER_ID, STOCK_VOICE_ID
 

@@ -1,4 +1,5 @@
-"""Text -> sentences, the unit one T2S call speaks and the server streams.
+"""Text -> sentences, the unit one T2S call speaks and the server streams: one set of boundary rules,
+used whole (`split_sentences`) and incrementally on streamed text (`SentenceSplitter`).
 
 Upstream cuts text with a "cut method" before synthesis (api_v2's default cut5 cuts after every mark,
 the web UI's cut1 after every fourth clause). One T2S call per clause gives the fastest first audio but
@@ -18,6 +19,12 @@ of the model looping. The rules here sit in between:
   (upstream's limit is 510 characters for BERT; this one keeps a sentence well under T2S's 60 s cap).
 
 Syllables are estimated from the text: one per Hanzi or digit, one per vowel group of a Latin word.
+
+Streamed text (Home Assistant forwards a language model's answer cut anywhere, even mid-word) goes
+through `SentenceSplitter`, which hands back each sentence as soon as the same rules say it is
+complete: at once after `。！？!?`, after `.` or `…` only once whitespace and, for an abbreviation,
+the next word have arrived; a run-on sentence longer than `MAX_STREAMED_SENTENCE_CHARS` is cut at
+its last clause mark or space, so speech starts before the writer finally puts a full stop.
 """
 
 from __future__ import annotations
@@ -32,18 +39,25 @@ MIN_SENTENCE_SYLLABLES: Final = 4
 MAX_SENTENCE_SYLLABLES: Final = 80
 FIRST_CLAUSE_MIN_CHARS: Final = 4
 
-SENTENCE_MARKS: Final = frozenset("。！？!?….\n")
+MAX_STREAMED_SENTENCE_CHARS: Final = 300
+"""Streamed text longer than this is cut at a soft break without waiting for an end mark."""
+
+STRONG_ENDS: Final = frozenset("。！？!?｡")
+"""Always end a sentence."""
+WEAK_ENDS: Final = frozenset(".…．")
+"""End a sentence unless what follows continues it (3.14, Mr. Smith, example.com)."""
+SENTENCE_MARKS: Final = STRONG_ENDS | WEAK_ENDS | {"\n"}
 CLAUSE_MARKS: Final = frozenset("，,、；;：:—~～")
 SPLIT_MARKS: Final = SENTENCE_MARKS | CLAUSE_MARKS
+_END_MARKS: Final = STRONG_ENDS | WEAK_ENDS
 _WINDOW_CHARS: Final = 24
-_CLOSERS: Final = frozenset("\"'”’」』）)]】》")
-_TITLES: Final = frozenset(("mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "mt"))
+_CLOSERS: Final = frozenset("\"'”’」』）)]}】》〉")
+_TITLES: Final = frozenset(("mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "mt", "vs"))
+"""Never end a sentence."""
 _ABBREVIATIONS: Final = frozenset(
-    (
-        "vs", "etc", "eg", "ie", "inc", "ltd", "co", "no", "fig", "approx", "dept", "est", "ft", "am",
-        "pm",
-    )
+    ("etc", "eg", "ie", "inc", "ltd", "co", "no", "fig", "approx", "dept", "est", "ft", "am", "pm")
 )
+"""End a sentence unless a lowercase word or a number follows."""
 _MARK_CLASS: Final = "[" + re.escape("".join(sorted(SPLIT_MARKS - {"\n"} | {"-"}))) + "]"
 _RE_MARK_RUN: Final = re.compile(f"({_MARK_CLASS}){_MARK_CLASS}+")
 _RE_BARE_NEWLINE: Final = re.compile(f"(?<=[^\\s{_MARK_CLASS[1:-1]}])[ \t]*\n")
@@ -62,7 +76,8 @@ def spoken_syllables(text: str) -> int:
     return count
 
 
-def _has_content(text: str) -> bool:
+def has_speech(text: str) -> bool:
+    """True when `text` contains something to pronounce (a letter, digit or CJK character)."""
     return any(char.isalnum() for char in text)
 
 
@@ -198,9 +213,96 @@ def split_sentences(text: str, language: str = "auto") -> list[str]:
         text.replace("\r\n", "\n").replace("\r", "\n"),
     )
     text = _RE_MARK_RUN.sub(r"\1", text)
-    pieces = [piece for piece in _cut(text) if _has_content(piece)]
+    pieces = [piece for piece in _cut(text) if has_speech(piece)]
     return [
         _finish(part, text_language(part, language))
         for piece in _merge_short(pieces)
         for part in _break_long(piece)
     ]
+
+
+class SentenceSplitter:
+    """Buffers streamed text and returns sentences as soon as they are complete (see the module doc)."""
+
+    def __init__(self, max_sentence_chars: int = MAX_STREAMED_SENTENCE_CHARS) -> None:
+        self._buffer = ""
+        self._max_sentence_chars = max_sentence_chars
+
+    @property
+    def pending(self) -> str:
+        """Text received but not yet returned as a sentence."""
+        return self._buffer
+
+    def add(self, text: str) -> list[str]:
+        """Append a piece of text; returns the sentences it completed (possibly none)."""
+        self._buffer += text
+        sentences: list[str] = []
+        while (cut := self._next_boundary()) is not None:
+            sentence, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:]
+            if has_speech(sentence):  # a hard cut through a long run of "-----" has nothing to say
+                sentences.append(sentence)
+        return sentences
+
+    def finish(self) -> list[str]:
+        """End of input: the remainder as a last sentence (nothing if it has nothing to say)."""
+        remainder, self._buffer = self._buffer.strip(), ""
+        return [remainder] if has_speech(remainder) else []
+
+    def _next_boundary(self) -> int | None:
+        """Index just past the first complete, speakable sentence in the buffer, or None."""
+        text = self._buffer
+        index = 0
+        while index < len(text):
+            char = text[index]
+            end: int | None = None
+            next_index = index + 1
+            if char == "\n":
+                end = index + 1
+            elif char in STRONG_ENDS or char in WEAK_ENDS:
+                end, next_index = self._end_after_mark(text, index)
+                if end is None and next_index >= len(text):
+                    break
+            if end is not None and has_speech(text[:end]):
+                return end
+            index = next_index
+        return self._soft_cut(text)
+
+    @staticmethod
+    def _end_after_mark(text: str, start: int) -> tuple[int | None, int]:
+        """At an end mark: (sentence end or None, index to continue scanning from; past the text = wait)."""
+        run_end = start
+        strong = False
+        while run_end < len(text) and (text[run_end] in _END_MARKS or text[run_end] in _CLOSERS):
+            strong = strong or text[run_end] in STRONG_ENDS
+            run_end += 1
+        if strong:
+            return run_end, run_end
+        if run_end >= len(text):
+            return None, run_end  # "3." might become "3.14": wait for the next character
+        if not text[run_end].isspace():
+            return None, run_end
+        if text[start] == ".":
+            if not text[run_end:].strip() and _abbreviation_before(text, start):
+                return None, len(text)  # "etc. " ends a sentence only if no lowercase word follows
+            if _is_protected_period(text, start):
+                return None, run_end
+        return run_end, run_end
+
+    def _soft_cut(self, text: str) -> int | None:
+        """For run-on text: a cut after the last clause mark or space within the length bound."""
+        if len(text) <= self._max_sentence_chars:
+            return None
+        window = text[: self._max_sentence_chars]
+        for index in range(len(window) - 1, 0, -1):
+            if window[index] in CLAUSE_MARKS and _is_mark(text, index) and has_speech(window[:index]):
+                return index + 1
+        for index in range(len(window) - 1, 0, -1):
+            if window[index].isspace() and has_speech(window[:index]):
+                return index + 1
+        return self._max_sentence_chars
+
+
+def _abbreviation_before(text: str, index: int) -> bool:
+    """True when the word before the "." at `index` is one whose end depends on the next word."""
+    token = re.search(r"[A-Za-z.]+$", text[max(0, index - _WINDOW_CHARS) : index])
+    return token is not None and token.group(0).replace(".", "").lower() in _ABBREVIATIONS

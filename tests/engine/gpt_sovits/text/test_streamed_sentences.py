@@ -1,10 +1,10 @@
-"""The incremental sentence splitter (exact golden values)."""
+"""The incremental sentence splitter for streamed text (exact golden values)."""
 
 from __future__ import annotations
 
 import pytest
 
-from wyoming_server.server.streaming import SentenceSplitter, has_speech
+from wyoming_server.engine.gpt_sovits.text.sentences import SentenceSplitter, has_speech
 
 
 def _feed(pieces: list[str], max_chars: int = 300) -> list[list[str]]:
