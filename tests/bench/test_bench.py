@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import subprocess
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.tiny_models.checkpoints import REPO_ROOT
-from wyoming_server.bench.server import _in_process
+from wyoming_server.bench.server import in_process_report
 
 IMPLEMENTATIONS = ("int8", "fp32", "torch")
 
@@ -109,10 +108,9 @@ def test_a_rerun_uses_the_cached_conversion(bench_run: tuple[dict[str, Any], Pat
 
 
 async def test_server_bench_in_process_reports_every_request() -> None:
-    args = argparse.Namespace(
+    report = await in_process_report(
         clients=3, requests=2, text="Short test. Two sentences.", rtf=0.0, max_concurrent=2
     )
-    report = await _in_process(args)
     print(report)
     assert "total=6 ok=6 errors=0" in report
     assert "time to first audio: median" in report and "requests/s" in report

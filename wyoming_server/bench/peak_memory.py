@@ -1,14 +1,13 @@
 """Peak resident memory while speaking with one voice, measured in a fresh child process.
 
 The benchmark's own process holds torch and the conversion's leftovers, so the figure comes from
-`python -m wyoming_server.bench.peak_memory`: it loads the INT8 model as the server does, reads
+a child, `edge-tts-clone bench memory`: it loads the INT8 model as the server does, reads
 the voice prompt from its npz file, speaks a few sentences (Chinese, English, mixed) and prints
 VmRSS/VmHWM after each phase as JSON. This module imports no torch (the child checks).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -25,7 +24,8 @@ TOKENS_PER_SENTENCE: Final = 150
 CHILD_TIMEOUT_S: Final = 900
 
 
-def _child(model_dir: Path, prompt_path: Path, threads: int, precision: str) -> dict[str, Any]:
+def child_report(model_dir: Path, prompt_path: Path, threads: int, precision: str) -> dict[str, Any]:
+    """In the child: load the model as the server does, speak, and report VmRSS/VmHWM after each phase."""
     import numpy as np
 
     from ..engine import SynthesisOptions, VoicePrompt
@@ -57,7 +57,7 @@ def _child(model_dir: Path, prompt_path: Path, threads: int, precision: str) -> 
 def measure_peak_rss(model_dir: Path, prompt_path: Path, threads: int, precision: str = "int8") -> dict[str, Any]:
     """Run the child and return its JSON report; raises RuntimeError with its stderr on failure."""
     command = [
-        sys.executable, "-m", __name__,
+        sys.executable, "-m", "wyoming_server", "bench", "memory",
         "--model", str(model_dir), "--prompt", str(prompt_path),
         "--threads", str(threads), "--precision", precision,
     ]
@@ -66,19 +66,3 @@ def measure_peak_rss(model_dir: Path, prompt_path: Path, threads: int, precision
         raise RuntimeError(f"the memory probe failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the child process."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", type=Path, required=True, help="converted model folder")
-    parser.add_argument("--prompt", type=Path, required=True, help="voice prompt (.npz)")
-    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
-    parser.add_argument("--precision", default="int8", help="graphs to load")
-    args = parser.parse_args(argv)
-    print(json.dumps(_child(args.model, args.prompt, args.threads, args.precision)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

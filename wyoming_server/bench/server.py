@@ -1,7 +1,7 @@
 """Server benchmark: time to first audio and throughput under N concurrent Wyoming clients.
 
-    python -m wyoming_server.bench.server --clients 8 --requests 5            # in-process, simulated engine
-    python -m wyoming_server.bench.server --uri tcp://127.0.0.1:10210 --voice mum   # a running server
+    edge-tts-clone bench server --clients 8 --requests 5                    # in-process, simulated engine
+    edge-tts-clone bench server --uri tcp://127.0.0.1:10210 --voice mum     # a running server
 
 In-process mode serves a simulated engine that takes `--rtf` seconds per second of audio it
 produces (so the figures measure the server: queueing, threads, framing), not a model. Every
@@ -10,7 +10,6 @@ request's text is unique, so a running server's cache does not flatter the numbe
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import re
 import statistics
@@ -30,7 +29,6 @@ from wyoming.error import Error
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 from ..engine import AudioChunk, SynthesisOptions
-from ..server.transport import parse_uri
 from ..settings import Limits, ServerSettings
 from ..voices.library import EnrollmentRequest, VoiceNotFoundError
 from ..voices.pack import SkippedPack, VoicePack, VoiceStyle
@@ -38,7 +36,6 @@ from ..voices.pack import SkippedPack, VoicePack, VoiceStyle
 SIMULATED_RATE_HZ: Final = 32000
 SECONDS_PER_CHAR: Final = 0.07
 """Roughly how long a character takes to say (English prose)."""
-DEFAULT_TEXT: Final = "The washing machine has finished. Please hang the laundry before dinner."
 
 
 class SimulatedLibrary:
@@ -181,7 +178,8 @@ async def run_load(host: str, port: int, *, clients: int, requests: int, text: s
     return "\n".join(lines)
 
 
-async def _in_process(args: argparse.Namespace) -> str:
+async def in_process_report(*, clients: int, requests: int, text: str, rtf: float, max_concurrent: int) -> str:
+    """Run the load against an in-process server around `SimulatedLibrary`; returns the report."""
     from ..server.app import ServerApp
 
     with tempfile.TemporaryDirectory() as data_dir:
@@ -189,61 +187,14 @@ async def _in_process(args: argparse.Namespace) -> str:
             data_dir=Path(data_dir),
             uri="tcp://127.0.0.1:0",
             http_port=None,
-            limits=Limits(max_concurrent=args.max_concurrent, max_queued=args.clients * 2),
+            limits=Limits(max_concurrent=max_concurrent, max_queued=clients * 2),
         )
-        app = ServerApp(settings, SimulatedLibrary(Path(data_dir), args.rtf))
+        app = ServerApp(settings, SimulatedLibrary(Path(data_dir), rtf))
         await app.start()
         try:
             report = await run_load(
-                "127.0.0.1",
-                app.wyoming_port,
-                clients=args.clients,
-                requests=args.requests,
-                text=args.text,
-                voice=None,
+                "127.0.0.1", app.wyoming_port, clients=clients, requests=requests, text=text, voice=None
             )
         finally:
             await app.stop()
-    return (
-        f"in-process server, simulated engine rtf={args.rtf}, --max-concurrent {args.max_concurrent}\n"
-        + report
-    )
-
-
-def main() -> None:
-    """Command line."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
-    parser.add_argument("--uri", help="a running server (tcp://host:port); default: an in-process one")
-    parser.add_argument("--voice", help="voice id to request (running server)")
-    parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
-    parser.add_argument("--requests", type=int, default=3, help="requests per client")
-    parser.add_argument("--text", default=DEFAULT_TEXT, help="text of every request (a counter is appended)")
-    parser.add_argument(
-        "--rtf", type=float, default=0.3, help="in-process: simulated engine real-time factor"
-    )
-    parser.add_argument("--max-concurrent", type=int, default=2, help="in-process: --max-concurrent")
-    args = parser.parse_args()
-    if args.uri:
-        endpoint = parse_uri(args.uri)
-        if endpoint.scheme != "tcp":
-            parser.error("--uri must be tcp://host:port")
-        print(
-            asyncio.run(
-                run_load(
-                    endpoint.host,
-                    endpoint.port,
-                    clients=args.clients,
-                    requests=args.requests,
-                    text=args.text,
-                    voice=args.voice,
-                )
-            )
-        )
-    else:
-        print(asyncio.run(_in_process(args)))
-
-
-if __name__ == "__main__":
-    main()
+    return f"in-process server, simulated engine rtf={rtf}, --max-concurrent {max_concurrent}\n" + report

@@ -1,6 +1,6 @@
 """Watermark benchmark: detection rate and false-positive rate after each transform.
 
-    python -m wyoming_server.bench.watermark [--clips 200] [--seed 1]
+    edge-tts-clone bench watermark [--clips 200] [--seed 1]
 
 Speech comes from the stock Piper voice (distinct generated sentences, 1.5-5 s each), resampled to
 `--rate` (32 kHz, the GPT-SoVITS rate, by default) and marked there. Every clip is scored three
@@ -11,7 +11,6 @@ with another key (should not). The figures are printed, never asserted.
 
 from __future__ import annotations
 
-import argparse
 import io
 import shutil
 import subprocess
@@ -154,25 +153,13 @@ def piper_clips(sentences: Sequence[str]) -> tuple[list[NDArray[np.float32]], in
     return clips, engine.sample_rate_hz
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark and print one row per transform."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--clips", type=int, default=200, help="number of speech clips (default 200)")
-    parser.add_argument("--seed", type=int, default=1, help="seed for sentences and keys (default 1)")
-    parser.add_argument(
-        "--rate",
-        type=int,
-        default=32000,
-        help="rate the clips are marked at (default 32000, the GPT-SoVITS output rate)",
-    )
-    args = parser.parse_args(argv)
-    rng = np.random.default_rng(args.seed)
+def print_report(clip_count: int, seed: int, rate_hz: int) -> None:
+    """Run the benchmark on `clip_count` generated sentences marked at `rate_hz`; print one row per transform."""
+    rng = np.random.default_rng(seed)
     key, other = WatermarkKey(rng.bytes(32)), WatermarkKey(rng.bytes(32))
     started = time.monotonic()
-    clips, piper_rate = piper_clips(benchmark_sentences(args.clips, args.seed))
-    rate = args.rate
+    clips, piper_rate = piper_clips(benchmark_sentences(clip_count, seed))
+    rate = rate_hz
     clips = [resample(c, piper_rate, rate) for c in clips]
     durations = np.array([c.shape[0] / rate for c in clips])
     marked = [embed(c, rate, key) for c in clips]
@@ -208,8 +195,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         print(f"clips under 2 s: {int(short.sum())}, detected {np.mean(short_hits):.1%} (no transform)")
     print(f"took {time.monotonic() - started:.0f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -58,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     starts_with_option = not args_list or (args_list[0].startswith("-") and args_list[0] not in _TOP_LEVEL_FLAGS)
     if starts_with_option:
         args_list.insert(0, DEFAULT_COMMAND)
+    if args_list and args_list[0] == "bench":
+        rest = args_list[1:]
+        if not rest or (rest[0].startswith("-") and rest[0] not in _TOP_LEVEL_FLAGS):
+            args_list.insert(1, bench.DEFAULT_ACTION)  # `bench --tiny` is `bench engine --tiny`
     args = parser.parse_args(args_list)
     if not getattr(args, "func", None):
         parser.print_help()
