@@ -2,7 +2,7 @@
 
 Every request is drawn from a seeded generator per (run seed, client, index), from small pools of
 texts and seeds per voice, so repeated keys exercise the cache while distinct ones keep the engine
-busy. The expected audio of a request is synthesized beforehand, alone, by a `VoiceStore` over the
+busy. The expected audio of a request is synthesized beforehand, alone, by a `FolderLibrary` over the
 same data folder (same watermark key, same model, same thread count): a reply that differs by one
 sample is audio that crossed from another request or was damaged.
 """

@@ -2,7 +2,7 @@
 
 Everything is real except the weights: tiny random-weight checkpoints in the official formats
 (tests/support/tiny_models), converted by the real converter, installed with `install_converted_model`, and
-voices enrolled with `VoiceStore.enroll` (real HuBERT/prompt graphs of the tiny model, real quality
+voices enrolled with `FolderLibrary.enroll` (real HuBERT/prompt graphs of the tiny model, real quality
 gate) from speech the stock Piper voice says. A second Piper voice, `joe-steady`, is the stock
 voice's model dropped into the voices folder with its sampling noise turned off, so its audio can be
 recomputed exactly (the stock voice samples noise inside its ONNX graph, unseeded).

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from wyoming_server.engine import AudioChunk, ReferenceAudioError, SynthesisOptions, VoicePrompt
 from wyoming_server.engine.gpt_sovits.manifest import MANIFEST_FORMAT, MANIFEST_NAME
 from wyoming_server.engine.watermark import WatermarkKey
-from wyoming_server.voices.folder_library import VoiceStore
+from wyoming_server.voices.folder_library import FolderLibrary
 from wyoming_server.voices.library import EnrollmentRequest
 from wyoming_server.voices.pool import LoadedModel
 
@@ -108,8 +108,8 @@ def write_fake_model(data_dir: Path, model_id: str, version: str = "v2") -> Path
     return folder
 
 
-def make_store(data_dir: Path, **overrides: Any) -> VoiceStore:
-    """A VoiceStore with the fakes and a fixed watermark key."""
+def make_store(data_dir: Path, **overrides: Any) -> FolderLibrary:
+    """A FolderLibrary with the fakes and a fixed watermark key."""
     options: dict[str, Any] = {
         "gpt_sovits_loader": fake_loader,
         "prompt_builder": fake_prompt_builder,
@@ -118,7 +118,7 @@ def make_store(data_dir: Path, **overrides: Any) -> VoiceStore:
         "clock": lambda: "2026-01-02T03:04:05Z",
     }
     options.update(overrides)
-    return VoiceStore(data_dir, **options)
+    return FolderLibrary(data_dir, **options)
 
 
 def to_wav(samples: NDArray[np.float32], rate_hz: int, fmt: str = "WAV", channels: int = 1) -> bytes:
@@ -170,7 +170,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(data_dir: Path) -> VoiceStore:
+def store(data_dir: Path) -> FolderLibrary:
     """The library over `data_dir`, with fakes."""
     return make_store(data_dir)
 

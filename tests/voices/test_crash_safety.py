@@ -14,7 +14,7 @@ import pytest
 from numpy.typing import NDArray
 
 from tests.support.voices import make_store, request, to_wav
-from wyoming_server.voices.folder_library import VoiceStore
+from wyoming_server.voices.folder_library import FolderLibrary
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -138,7 +138,7 @@ def test_kill_at_random_moments(setup: tuple[Path, Path, Path]) -> None:
 
 
 def test_disk_full_while_saving_keeps_the_old_pack(
-    store: VoiceStore, good_wav: bytes, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    store: FolderLibrary, good_wav: bytes, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A write error (ENOSPC here) leaves the previous pack untouched and no staging folder behind."""
     from wyoming_server.storage import atomic

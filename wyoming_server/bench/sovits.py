@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from ..convert.torch_modules.sovits import VitsDecoderModule
+from ..convert.torch_modules.sovits import SovitsDecoderModule
 from ..engine.audio import snr_db
 from ..engine.gpt_sovits.manifest import SAMPLE_RATE_HZ, SAMPLES_PER_TOKEN
 from ..engine.gpt_sovits.model import GptSoVitsModel
-from ..engine.gpt_sovits.sovits import VitsDecoder
+from ..engine.gpt_sovits.sovits import SovitsDecoder
 from .timing import Timing, time_runs
 
 AUDIO_SECONDS: Final = 6.0
@@ -56,17 +56,17 @@ def decoder_inputs(prompt_tokens: NDArray[np.int64], phones: NDArray[np.int64], 
     return DecoderInputs(np.tile(prompt_tokens, reps)[:count].astype(np.int64), phones.astype(np.int64), ge)
 
 
-def onnx_decoder(model_dir: Path, precision: str, threads: int) -> VitsDecoder:
+def onnx_decoder(model_dir: Path, precision: str, threads: int) -> SovitsDecoder:
     """The runtime's decoder over one precision of the folder."""
-    return VitsDecoder(GptSoVitsModel.load(model_dir, precision=precision, threads=threads, verify_hashes=False))
+    return SovitsDecoder(GptSoVitsModel.load(model_dir, precision=precision, threads=threads, verify_hashes=False))
 
 
-def onnx_wave(decoder: VitsDecoder, inputs: DecoderInputs) -> NDArray[np.float32]:
+def onnx_wave(decoder: SovitsDecoder, inputs: DecoderInputs) -> NDArray[np.float32]:
     """One decode with the benchmark's fixed noise."""
     return decoder.decode(inputs.tokens, inputs.phones, inputs.ge, 1.0, NOISE_SCALE, np.random.default_rng(SEED))
 
 
-def torch_wave(module: VitsDecoderModule, inputs: DecoderInputs, inter_channels: int) -> NDArray[np.float32]:
+def torch_wave(module: SovitsDecoderModule, inputs: DecoderInputs, inter_channels: int) -> NDArray[np.float32]:
     """The same decode through our torch module (the same noise as `onnx_wave`)."""
     frames = 2 * inputs.tokens.size
     noise = np.random.default_rng(SEED).standard_normal((1, inter_channels, frames), dtype=np.float32)
@@ -83,7 +83,7 @@ def torch_wave(module: VitsDecoderModule, inputs: DecoderInputs, inter_channels:
 
 
 def decoder_figures(
-    model_dir: Path, module: VitsDecoderModule, inputs: DecoderInputs, threads: int, repeats: int = DECODE_REPEATS
+    model_dir: Path, module: SovitsDecoderModule, inputs: DecoderInputs, threads: int, repeats: int = DECODE_REPEATS
 ) -> dict[str, Any]:
     """Seconds and RTF per implementation, and INT8 / torch against ONNX fp32 (SNR dB)."""
     torch.set_num_threads(threads)

@@ -44,7 +44,7 @@ def measure_streaming(
     """Stream `tokens` (pushed one by one, each chunk taken once ready) and compare with the whole decode.
 
     With real weights this is the figure that tells whether the joins can be heard; `channels` is
-    the decoder's noise width (`VitsDecoder.inter_channels`).
+    the decoder's noise width (`SovitsDecoder.inter_channels`).
     """
     whole = decoder.decode_with_noise(
         tokens,

@@ -17,17 +17,17 @@ from ..settings import DEFAULT_DATA_DIR
 from ..storage.layout import DOWNLOADS_SUBDIR
 from ..storage.slug import slugify
 from ..voices.archive import ArchiveError, export_pack, import_pack
-from ..voices.folder_library import VoiceStore, open_library
+from ..voices.folder_library import FolderLibrary, open_library
 from ..voices.library import EnrollmentRejected, EnrollmentRequest, VoiceNotFoundError
 from ..voices.pack import VoicePack
 from ..voices.registry import VoiceWriteError
 
 _LOGGER = logging.getLogger(__name__)
 
-LibraryFactory = Callable[[Path], VoiceStore]
+LibraryFactory = Callable[[Path], FolderLibrary]
 
 
-def _open(data_dir: Path) -> VoiceStore:
+def _open(data_dir: Path) -> FolderLibrary:
     return open_library(data_dir, max_loaded_models=1, threads=1)
 
 
@@ -221,7 +221,7 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _find(library: VoiceStore, voice_id: str) -> VoicePack | None:
+def _find(library: FolderLibrary, voice_id: str) -> VoicePack | None:
     try:
         return library.resolve(voice_id)
     except VoiceNotFoundError:

@@ -52,7 +52,7 @@ def _language_matches(wanted: str, languages: list[str]) -> bool:
     return any(language.replace("_", "-").split("-")[0].lower() == primary for language in languages)
 
 
-class VoiceStore:
+class FolderLibrary:
     """The `VoiceLibrary` implementation over one data folder."""
 
     def __init__(
@@ -259,7 +259,7 @@ class VoiceStore:
 
 def open_library(
     data_dir: Path, *, max_loaded_models: int = DEFAULT_MAX_LOADED_MODELS, threads: int = DEFAULT_THREADS
-) -> VoiceStore:
+) -> FolderLibrary:
     """The voice library of `data_dir` (created if missing) with the real engines."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    return VoiceStore(data_dir, max_loaded_models=max_loaded_models, threads=threads)
+    return FolderLibrary(data_dir, max_loaded_models=max_loaded_models, threads=threads)

@@ -24,7 +24,7 @@ from wyoming_server.engine.gpt_sovits.engine import (
 )
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
 from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
-from wyoming_server.engine.gpt_sovits.sovits import VitsDecoder
+from wyoming_server.engine.gpt_sovits.sovits import SovitsDecoder
 from wyoming_server.engine.gpt_sovits.streaming import FrameNoise, StreamingSentence
 from wyoming_server.engine.gpt_sovits.t2s import T2SDecoder
 
@@ -39,7 +39,7 @@ class Stages:
 
     def __init__(self, model: GptSoVitsModel) -> None:
         self.t2s = T2SDecoder(model)
-        self.vits = VitsDecoder(model)
+        self.vits = SovitsDecoder(model)
         self.bert = BertFeaturizer(model)
 
     def inputs(

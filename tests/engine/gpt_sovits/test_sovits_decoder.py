@@ -1,4 +1,4 @@
-"""The SoVITS decoder end to end: tiny checkpoints -> real converter graphs -> VitsDecoder on onnxruntime."""
+"""The SoVITS decoder end to end: tiny checkpoints -> real converter graphs -> SovitsDecoder on onnxruntime."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from wyoming_server.convert.checkpoints import load_sovits_checkpoint
 from wyoming_server.convert.torch_modules.sovits import SovitsModules, build_sovits_modules
 from wyoming_server.engine.gpt_sovits.manifest import Manifest
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
-from wyoming_server.engine.gpt_sovits.sovits import VitsDecoder, frame_count
+from wyoming_server.engine.gpt_sovits.sovits import SovitsDecoder, frame_count
 from wyoming_server.engine.onnx import create_session
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,7 @@ VERSIONS = ["v2", "v2Pro", "v2ProPlus"]
 
 
 def _inputs(
-    decoder: VitsDecoder, tokens: int = 12, phones: int = 7, seed: int = 0
+    decoder: SovitsDecoder, tokens: int = 12, phones: int = 7, seed: int = 0
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
     rng = np.random.default_rng(seed)
     return (
@@ -56,7 +56,7 @@ def _torch_wave(
 def test_waveform_matches_torch(version: str) -> None:
     folder = cached_sovits_folder(version)
     assert folder.results["vits_decoder"].max_abs_error <= 1e-4
-    decoder = VitsDecoder(sovits_model(folder))
+    decoder = SovitsDecoder(sovits_model(folder))
     modules = build_sovits_modules(load_sovits_checkpoint(folder.sovits_path))
     tokens, phones, ge = _inputs(decoder, tokens=15, phones=9)
     for speed in (1.0, 0.8, 1.3):
@@ -76,7 +76,7 @@ def test_waveform_matches_torch(version: str) -> None:
     ("tokens", "speed", "samples"), [(10, 1.0, 12800), (25, 1.0, 32000), (10, 0.8, 16640), (10, 1.25, 10880)]
 )
 def test_length_is_frames_times_640(tokens: int, speed: float, samples: int) -> None:
-    decoder = VitsDecoder(sovits_model(cached_sovits_folder("v2")))
+    decoder = SovitsDecoder(sovits_model(cached_sovits_folder("v2")))
     wave = decoder.decode(*_inputs(decoder, tokens=tokens), speed=speed, noise_scale=0.5, rng=np.random.default_rng(0))
     assert wave.shape == (samples,)
     assert samples == frame_count(tokens, speed) * 640
@@ -85,7 +85,7 @@ def test_length_is_frames_times_640(tokens: int, speed: float, samples: int) -> 
 
 
 def test_noise_scale_zero_is_deterministic_and_seeds_repeat() -> None:
-    decoder = VitsDecoder(sovits_model(cached_sovits_folder("v2")))
+    decoder = SovitsDecoder(sovits_model(cached_sovits_folder("v2")))
     args = _inputs(decoder)
     quiet_a = decoder.decode(*args, speed=1.0, noise_scale=0.0, rng=np.random.default_rng(1))
     quiet_b = decoder.decode(*args, speed=1.0, noise_scale=0.0, rng=np.random.default_rng(2))
@@ -100,7 +100,7 @@ def test_noise_scale_zero_is_deterministic_and_seeds_repeat() -> None:
 
 def test_arena_is_emptied_after_each_decode_and_sessions_without_one_still_decode() -> None:
     folder = cached_sovits_folder("v2")
-    decoder = VitsDecoder(sovits_model(folder))
+    decoder = SovitsDecoder(sovits_model(folder))
     assert decoder._session.get_session_options().enable_cpu_mem_arena  # the runtime's own session
     args = _inputs(decoder, tokens=40)
     wave = decoder.decode(*args, speed=1.0, noise_scale=0.0, rng=np.random.default_rng(0))
@@ -108,7 +108,7 @@ def test_arena_is_emptied_after_each_decode_and_sessions_without_one_still_decod
     manifest = Manifest.read(folder.model_dir)
     graph_file = folder.model_dir / manifest.graphs["vits_decoder"].files["fp32"]
     plain = create_session(graph_file, threads=1, memory_arena=False)
-    other = VitsDecoder(GptSoVitsModel.from_sessions(manifest, {"vits_decoder": plain}))
+    other = SovitsDecoder(GptSoVitsModel.from_sessions(manifest, {"vits_decoder": plain}))
     np.testing.assert_array_equal(other.decode(*args, speed=1.0, noise_scale=0.0, rng=np.random.default_rng(0)), wave)
 
 
@@ -127,7 +127,7 @@ class _WholeWindowOnly(torch.nn.Module):
 
 def test_keep_runs_the_generator_on_those_frames_and_old_graphs_cut_them_out(tmp_path: Path) -> None:
     folder = cached_sovits_folder("v2")
-    decoder = VitsDecoder(sovits_model(folder))
+    decoder = SovitsDecoder(sovits_model(folder))
     modules = build_sovits_modules(load_sovits_checkpoint(folder.sovits_path))
     tokens, phones, ge = _inputs(decoder, tokens=15, phones=9)
     noise = np.random.default_rng(3).standard_normal((1, decoder.inter_channels, 30), dtype=np.float32) * 0.5
@@ -156,7 +156,7 @@ def test_keep_runs_the_generator_on_those_frames_and_old_graphs_cut_them_out(tmp
         dynamo=False,
     )
     manifest = Manifest.read(folder.model_dir)
-    old = VitsDecoder(GptSoVitsModel.from_sessions(manifest, {"vits_decoder": create_session(old_path, threads=1)}))
+    old = SovitsDecoder(GptSoVitsModel.from_sessions(manifest, {"vits_decoder": create_session(old_path, threads=1)}))
     old_whole = old.decode_with_noise(tokens, phones, ge, noise)
     assert float(np.max(np.abs(old_whole - whole))) <= 1e-4
     np.testing.assert_array_equal(
@@ -168,7 +168,7 @@ def test_keep_runs_the_generator_on_those_frames_and_old_graphs_cut_them_out(tmp
 
 
 def test_bad_inputs_are_rejected_with_the_reason() -> None:
-    decoder = VitsDecoder(sovits_model(cached_sovits_folder("v2")))
+    decoder = SovitsDecoder(sovits_model(cached_sovits_folder("v2")))
     tokens, phones, ge = _inputs(decoder)
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="tokens must be a non-empty"):
@@ -187,8 +187,8 @@ def test_bad_inputs_are_rejected_with_the_reason() -> None:
 
 def test_int8_decoder_runs_and_its_distance_is_printed() -> None:
     folder = cached_sovits_folder("v2", int8=True)
-    fp32 = VitsDecoder(sovits_model(folder, "fp32"))
-    int8 = VitsDecoder(sovits_model(folder, "int8"))
+    fp32 = SovitsDecoder(sovits_model(folder, "fp32"))
+    int8 = SovitsDecoder(sovits_model(folder, "int8"))
     assert folder.results["vits_decoder"].files["int8"] == "vits_decoder.int8.onnx"
     args = _inputs(fp32, tokens=40, phones=20)
     a = fp32.decode(*args, speed=1.0, noise_scale=0.5, rng=np.random.default_rng(4)).astype(np.float64)

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
 from wyoming_server.convert.random_weights.sovits import write_tiny_sovits
-from wyoming_server.convert.torch_modules.sovits import VitsDecoderModule, build_sovits_modules
+from wyoming_server.convert.torch_modules.sovits import SovitsDecoderModule, build_sovits_modules
 from wyoming_server.convert.torch_modules.sovits_attention import RelativeSelfAttention
 
 HOP_SAMPLES: Final = 640
@@ -32,7 +32,7 @@ BAND_LOGIT: Final = 12.0
 class TorchWindowDecoder:
     """`streaming.WindowDecoder` over our torch decoder module."""
 
-    def __init__(self, module: VitsDecoderModule) -> None:
+    def __init__(self, module: SovitsDecoderModule) -> None:
         self.module = module
         self.hop_samples = HOP_SAMPLES
         self.inter_channels = module.dims.text.inter

@@ -31,8 +31,8 @@ from ..torch_modules.hifigan import GeneratorDims
 from ..torch_modules.sovits import (
     CODEBOOK_KEY,
     SemanticCodebook,
+    SovitsDecoderModule,
     SovitsDims,
-    VitsDecoderModule,
 )
 from ..torch_modules.sovits_flow import FlowDims
 from ..torch_modules.sovits_ref_encoder import GlobalEmbedder, RefEncoderDims
@@ -198,7 +198,7 @@ def sovits_state_dict(version: str, size: SovitsSize, seed: int, with_enc_q: boo
     """Official SoVITS key names and shapes, random values (fp32)."""
     dims = sovits_dims_for(version, size)
     generator = torch.Generator().manual_seed(seed)
-    decoder = VitsDecoderModule(dims)
+    decoder = SovitsDecoderModule(dims)
     ref = GlobalEmbedder(dims.ref)
     codebook = SemanticCodebook(dims.ssl_dim, dims.codebook_size)
     for whole in (decoder, ref, codebook):

@@ -225,7 +225,7 @@ class SemanticCodebook(nn.Module):
         return F.embedding(codes[0], self.embed).transpose(1, 2)
 
 
-class VitsDecoderModule(nn.Module):
+class SovitsDecoderModule(nn.Module):
     """The `vits_decoder` graph: tokens + phones + ge + scaled noise -> 32 kHz waveform (1, S)."""
 
     def __init__(self, dims: SovitsDims) -> None:
@@ -265,7 +265,7 @@ class SovitsModules:
     """The torch modules of one SoVITS checkpoint, weights loaded, in eval mode."""
 
     dims: SovitsDims
-    decoder: VitsDecoderModule
+    decoder: SovitsDecoderModule
     ref_embedder: GlobalEmbedder
     codebook: SemanticCodebook
 
@@ -274,7 +274,7 @@ def build_sovits_modules(sovits: SovitsCheckpoint) -> SovitsModules:
     """Build and strictly load every inference module; ConversionError names a missing/extra/misshapen key."""
     reader = StateDictReader(fuse_weight_norm(sovits.weights), f"SoVITS checkpoint {sovits.path.name}")
     dims = infer_sovits_dims(sovits, reader)
-    decoder = VitsDecoderModule(dims)
+    decoder = SovitsDecoderModule(dims)
     reader.load(decoder.enc_p, "enc_p.")
     reader.load(decoder.flow, "flow.")
     reader.load(decoder.dec, "dec.")

@@ -55,7 +55,7 @@ def _dim(dims: dict[str, Any], key: str) -> int:
         raise ModelLoadError(f"manifest dims['sovits'] lacks a valid {key!r}") from err
 
 
-class VitsDecoder:
+class SovitsDecoder:
     """The SoVITS decoder of one model folder."""
 
     def __init__(self, model: GptSoVitsModel) -> None:
@@ -149,7 +149,7 @@ class VitsDecoder:
             wave = wave[:, keep[0] * self.hop_samples : keep[1] * self.hop_samples]
         samples: NDArray[np.float32] = np.ascontiguousarray(wave[0], dtype=np.float32)
         _LOGGER.debug(
-            "vits: tokens=%d phones=%d frames=%d kept=[%d, %d) samples=%d",
+            "sovits: tokens=%d phones=%d frames=%d kept=[%d, %d) samples=%d",
             tokens.shape[0],
             phones.shape[0],
             noise.shape[2],

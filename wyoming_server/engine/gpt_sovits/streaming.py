@@ -5,7 +5,7 @@ generator's convolutions reach a few frames either way. So a chunk of tokens is 
 window with `context_tokens` already-emitted tokens before it and `lookahead_tokens` not-yet-emitted
 tokens after it, and only the chunk's own samples are kept. The window's latent (enc_p and flow)
 covers all of it, but the generator, most of the work and only a few frames' reach, synthesizes
-just the samples kept plus `generator_margin_tokens` on each side (`VitsDecoder` `keep`).
+just the samples kept plus `generator_margin_tokens` on each side (`SovitsDecoder` `keep`).
 Neighbouring chunks overlap by `crossfade_samples` around each join, where the two decodes are
 blended with complementary raised-cosine ramps. Both windows give every frame the same epsilon
 (`FrameNoise`), so away from the joins the streamed audio differs from the whole-sentence decode
@@ -40,7 +40,7 @@ NOISE_BLOCK_FRAMES: Final = 256
 
 
 class WindowDecoder(Protocol):
-    """What streaming needs of a SoVITS decoder (`vits.VitsDecoder`; tests pass torch stand-ins)."""
+    """What streaming needs of a SoVITS decoder (`vits.SovitsDecoder`; tests pass torch stand-ins)."""
 
     @property
     def hop_samples(self) -> int:
@@ -147,18 +147,18 @@ class StreamingSentence:
 
     def __init__(
         self,
-        vits: WindowDecoder,
+        sovits: WindowDecoder,
         phones: NDArray[np.int64],
         ge: NDArray[np.float32],
         noise: FrameNoise,
         plan: ChunkPlan,
     ) -> None:
-        self._vits = vits
+        self._sovits = sovits
         self._phones = phones
         self._ge = ge
         self._noise = noise
         self._plan = plan
-        self.samples_per_token = FRAMES_PER_TOKEN * vits.hop_samples
+        self.samples_per_token = FRAMES_PER_TOKEN * sovits.hop_samples
         half = plan.crossfade_samples // 2
         # The blend around join p covers [p - fade_before, p + fade_after): as centred as the
         # decoding window allows (lookahead on the right, context on the left).
@@ -221,7 +221,7 @@ class StreamingSentence:
         stop = self.count if final else end + self._plan.lookahead_tokens
         frames = FRAMES_PER_TOKEN
         # Samples this chunk hands out or blends, in the window's frames, widened by the generator margin.
-        hop = self._vits.hop_samples
+        hop = self._sovits.hop_samples
         used_from = self._emitted * spt - (self._fade_before if self._tail is not None else 0)
         used_to = self.count * spt if final else end * spt + self._fade_after
         margin = frames * self._plan.generator_margin_tokens
@@ -229,7 +229,7 @@ class StreamingSentence:
             max(0, used_from // hop - frames * start - margin),
             min(frames * (stop - start), -(-used_to // hop) - frames * start + margin),
         )
-        wave = self._vits.decode_with_noise(
+        wave = self._sovits.decode_with_noise(
             self._tokens[start:stop], self._phones, self._ge, self._noise.window(frames * start, frames * stop), keep
         )
         self.decoded_tokens += stop - start
