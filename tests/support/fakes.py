@@ -1,10 +1,11 @@
-"""A fake `VoiceLibrary` and `TtsEngine` for server tests: deterministic tones, no models.
+"""The one fake `TtsEngine`, and a fake `VoiceLibrary` for server tests: deterministic tones, no models.
 
-Every sentence becomes a tone whose pitch and length are derived from (voice, style, text,
-seed, speed), so a test can compute the exact audio a request must get and check that it got
-that and nothing else. Knobs: per-sentence delay, a text marker that makes the engine fail, a
-gate that holds synthesis until the test opens it, and events the test can wait on (started,
-stop observed). Synthesis honours the stop event like the real engine: it returns early.
+By default every sentence becomes a tone whose pitch and length are derived from (voice, style,
+text, seed, speed), so a test can compute the exact audio a request must get and check that it got
+that and nothing else. Knobs: per-sentence delay, a text marker that makes the engine fail, a gate
+that holds synthesis until the test opens it, and events the test can wait on (started, stop
+observed); the voice-layer tests choose their own sentence split and sound, and streaming tests
+several chunks per sentence. Synthesis honours the stop event like the real engine: it returns early.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 import threading
 import wave
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
@@ -81,13 +82,30 @@ class Behaviour:
     """Raised by the library's warm-up (a default voice whose model is broken)."""
 
 
-class FakeEngine:
-    """Implements `TtsEngine`: one tone per sentence."""
+Splitter = Callable[[str], list[str]]
+Sound = Callable[[str, str, SynthesisOptions], NDArray[np.float32]]
+"""(voice key, sentence, options) -> the samples of that sentence."""
 
-    def __init__(self, voice_key: str, behaviour: Behaviour, rate_hz: int = GPT_SOVITS_RATE_HZ) -> None:
+
+class FakeEngine:
+    """Implements `TtsEngine`: one sound per sentence, in `pieces` chunks (the last has `sentence_end`)."""
+
+    def __init__(
+        self,
+        voice_key: str,
+        behaviour: Behaviour | None = None,
+        rate_hz: int = GPT_SOVITS_RATE_HZ,
+        *,
+        split: Splitter = split_sentences,
+        sound: Sound = tone,
+        pieces: int = 1,
+    ) -> None:
         self.voice_key = voice_key
-        self.behaviour = behaviour
+        self.behaviour = behaviour if behaviour is not None else Behaviour()
         self._rate_hz = rate_hz
+        self._split = split
+        self._sound = sound
+        self._pieces = pieces
 
     @property
     def sample_rate_hz(self) -> int:
@@ -101,7 +119,7 @@ class FakeEngine:
 
     def render(self, text: str, options: SynthesisOptions) -> list[NDArray[np.float32]]:
         """The samples of every sentence of `text`, as `synthesize` would yield them."""
-        return [tone(self.voice_key, sentence, options) for sentence in split_sentences(text)]
+        return [self._sound(self.voice_key, sentence, options) for sentence in self._split(text)]
 
     def synthesize(
         self,
@@ -124,7 +142,7 @@ class FakeEngine:
     def _sentences(self, text: str, options: SynthesisOptions, stop: threading.Event) -> Iterator[AudioChunk]:
         behaviour = self.behaviour
         behaviour.started.set()
-        sentences = split_sentences(text)
+        sentences = self._split(text)
         for index, sentence in enumerate(sentences):
             gate = behaviour.gate
             if gate is not None:
@@ -139,12 +157,16 @@ class FakeEngine:
                 raise EngineError("the fake engine was told to fail on this sentence")
             with behaviour.lock:
                 behaviour.sentences_done += 1
-            yield AudioChunk(
-                samples=np.tile(tone(self.voice_key, sentence, options), behaviour.repeat),
-                rate_hz=self._rate_hz,
-                text=sentence,
-                is_last=index == len(sentences) - 1,
-            )
+            samples = np.tile(self._sound(self.voice_key, sentence, options), behaviour.repeat)
+            for piece, part in enumerate(np.array_split(samples, self._pieces)):
+                end = piece == self._pieces - 1
+                yield AudioChunk(
+                    samples=part,
+                    rate_hz=self._rate_hz,
+                    text=sentence,
+                    is_last=end and index == len(sentences) - 1,
+                    sentence_end=end,
+                )
 
 
 def expected_pcm(voice_id: str, style: str, text: str, options: SynthesisOptions | None = None) -> bytes:

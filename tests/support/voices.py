@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,8 @@ import pytest
 import soundfile as sf
 from numpy.typing import NDArray
 
-from wyoming_server.engine import AudioChunk, ReferenceAudioError, SynthesisOptions, VoicePrompt
+from tests.support.fakes import FakeEngine
+from wyoming_server.engine import ReferenceAudioError, SynthesisOptions, VoicePrompt
 from wyoming_server.engine.gpt_sovits.manifest import MANIFEST_FORMAT, MANIFEST_NAME
 from wyoming_server.engine.watermark import WatermarkKey
 from wyoming_server.voices.folder_library import FolderLibrary
@@ -29,34 +28,20 @@ FAKE_RATE_HZ = 32000
 CONSENT = "I, Jane, agree that my family may use my voice"
 
 
-class FakeEngine:
-    """A TtsEngine that speaks one 220 Hz tone of 0.5 s per sentence ('.'-separated)."""
+def split_at_periods(text: str) -> list[str]:
+    """The voice-layer fakes' sentence split: at every '.', the mark dropped."""
+    return [sentence for sentence in text.split(".") if sentence.strip()]
 
-    def __init__(self, model_id: str) -> None:
-        self.model_id = model_id
 
-    @property
-    def sample_rate_hz(self) -> int:
-        return FAKE_RATE_HZ
+def steady_tone(voice_key: str, sentence: str, options: SynthesisOptions) -> NDArray[np.float32]:
+    """0.5 s of a 220 Hz tone at 0.3 for every sentence: long and loud enough to carry the watermark."""
+    t = np.arange(FAKE_RATE_HZ // 2) / FAKE_RATE_HZ
+    return (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
 
-    @property
-    def languages(self) -> list[str]:
-        return ["zh", "en"]
 
-    def synthesize(
-        self,
-        text: str,
-        prompt: VoicePrompt | None,
-        options: SynthesisOptions,
-        stop: threading.Event | None = None,
-    ) -> Iterator[AudioChunk]:
-        sentences = [s for s in text.split(".") if s.strip()]
-        t = np.arange(FAKE_RATE_HZ // 2) / FAKE_RATE_HZ
-        for index, sentence in enumerate(sentences):
-            if stop is not None and stop.is_set():
-                return
-            tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
-            yield AudioChunk(tone, FAKE_RATE_HZ, sentence, index == len(sentences) - 1)
+def fake_engine(model_id: str) -> FakeEngine:
+    """The engine the fake loader gives every model: a steady tone per '.'-separated sentence."""
+    return FakeEngine(model_id, rate_hz=FAKE_RATE_HZ, split=split_at_periods, sound=steady_tone)
 
 
 def fake_loader(model_dir: Path, threads: int) -> LoadedModel:
@@ -65,7 +50,7 @@ def fake_loader(model_dir: Path, threads: int) -> LoadedModel:
         from wyoming_server.engine.errors import ModelLoadError
 
         raise ModelLoadError(f"{model_dir} is not a model folder")
-    return LoadedModel(engine=FakeEngine(model_dir.name), model=model_dir.name)
+    return LoadedModel(engine=fake_engine(model_dir.name), model=model_dir.name)
 
 
 def fake_prompt_builder(

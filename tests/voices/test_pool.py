@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.voices import FakeEngine, make_store, request, write_fake_model
+from tests.support.voices import fake_engine, make_store, request, write_fake_model
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.engine.errors import ModelLoadError
 from wyoming_server.voices.folder_library import GPT_SOVITS_KEY
@@ -20,7 +20,7 @@ def _pool(max_loaded: int, versions: dict[str, int], loads: list[str]) -> ModelP
         if key == "broken":
             raise ModelLoadError("model broken: file t2s_decoder.onnx is missing")
         loads.append(key)
-        return LoadedModel(engine=FakeEngine(key), model=key)
+        return LoadedModel(engine=fake_engine(key), model=key)
 
     return ModelPool(loader, lambda key: versions.get(key, 0), max_loaded)
 
