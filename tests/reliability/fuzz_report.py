@@ -46,7 +46,7 @@ class FuzzReport:
     failures: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """The figures for RELIABILITY.md."""
+        """The figures for docs/reliability.md."""
         codes = ", ".join(f"{code} {count}" for code, count in sorted(self.error_codes.items()))
         return "\n".join(
             [

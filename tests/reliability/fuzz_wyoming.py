@@ -1,6 +1,6 @@
 """Fuzz the Wyoming server over real sockets while a well-behaved client keeps being served.
 
-    python -m tests.reliability.fuzz_wyoming --frames 10000          # full run (RELIABILITY.md)
+    python -m tests.reliability.fuzz_wyoming --frames 10000          # full run (docs/reliability.md)
     python -m tests.reliability.fuzz_wyoming --frames 1500 --seed 3  # quick
 
 An in-process server (its own thread and event loop) around the FakeLibrary gets hypothesis-

@@ -1,6 +1,6 @@
 """Crash safety (CI size): SIGKILL the server and the converter, then check what a restart finds.
 
-The full run is `python -m tests.reliability.crash_kill` (see RELIABILITY.md).
+The full run is `python -m tests.reliability.crash_kill` (see docs/reliability.md).
 """
 
 from __future__ import annotations

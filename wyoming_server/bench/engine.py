@@ -1,4 +1,4 @@
-"""`run_bench`: every figure of issue 7 from one run, so the ratios compare like with like.
+"""`run_bench`: every figure of the engine benchmark from one run, so the ratios compare like with like.
 
 Steps: random-weight checkpoints at the released v2 sizes (or tiny ones), converted by the real
 converter (cached, see `random_models`); a voice prompt from a synthetic clip; then the T2S

@@ -1,4 +1,4 @@
-"""Targets of issue 7 and the benchmark's printed report.
+"""The engine's performance targets (docs/performance.md) and the benchmark's printed report.
 
 Each target reads one figure from the benchmark's result (a nested dict, also printed as JSON)
 and says pass or fail. On `--tiny` models the figures only prove the code path runs.

@@ -1,6 +1,6 @@
 """Graph specs for the T2S model: the text encoder and one decoder graph for prefill and steps.
 
-Design (README "T2S graphs and KV cache"): the decoder uses onnxruntime's contrib operator
+Design (docs/engine.md, "T2S graphs and KV cache"): the decoder uses onnxruntime's contrib operator
 `com.microsoft.GroupQueryAttention` with `causal=0` and an additive attention bias. That one
 operator serves the prefill (bias = prefix-LM mask) and every step (bias = zeros), so prefill and
 step share one set of transformer weights, and it reads and appends the KV cache in place when
@@ -189,7 +189,7 @@ def t2s_graph_specs(gpt: GptCheckpoint, int8_kv_cache: bool = True) -> list[Grap
     """The `t2s_encoder` and `t2s_decoder` graph specs of a GPT checkpoint (loaded strictly).
 
     `int8_kv_cache`: the INT8 conversion also writes `t2s_step`, the INT8 decoder with an int8 KV
-    cache for the steps after the prefill (`t2s_kv_cache`; README "Performance").
+    cache for the steps after the prefill (`t2s_kv_cache`).
     """
     model = load_t2s_model(gpt.weights, gpt.config)
     dims = model.dims

@@ -48,7 +48,7 @@ DEFAULT_SENTENCE_SILENCE_S: Final = 0.3
 
 MAX_BATCH_SENTENCES: Final = 8
 DEFAULT_BATCH_SENTENCES: Final = 3
-"""Sentences decoded together by T2S (1 = one by one; see README "Streaming and batching")."""
+"""Sentences decoded together by T2S (1 = one by one; docs/engine.md, "Streaming and batching")."""
 
 
 @dataclass(frozen=True, slots=True)

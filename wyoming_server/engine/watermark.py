@@ -17,7 +17,7 @@ How it works (pure numpy):
 
 Resampling, int16 and MP3 keep the band below 7 kHz and do not shift time by a fraction of the
 period, so the mark survives them. It proves nothing cryptographically and a determined attacker
-can remove it (see README "Watermark").
+can remove it (docs/voices.md, "Watermark").
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ SPT = 1280
 """Samples per token at 32 kHz."""
 STATED_SNR_NO_ATTENTION_DB = 60.0
 STATED_SNR_LOCAL_ATTENTION_DB = 50.0
-"""What README "Streaming and batching" states for the default plan on these tiny decoders."""
+"""What docs/engine.md ("Streaming and batching") states for the default plan on these tiny decoders."""
 
 
 def snr_db(reference: NDArray[np.float32], other: NDArray[np.float32]) -> float:
@@ -282,7 +282,7 @@ def test_joins_add_no_discontinuity(decoders: dict[str, TorchWindowDecoder]) -> 
 
 
 def test_random_attention_reaches_everywhere(decoders: dict[str, TorchWindowDecoder]) -> None:
-    """Random weights attend over the whole sentence: reported, not asserted (README states it)."""
+    """Random weights attend over the whole sentence: reported, not asserted (docs/engine.md states it)."""
     decoder = decoders["random"]
     tokens, phones, ge = _sentence(decoder, 150, seed=2)
     quality = measure_streaming(decoder, decoder.inter_channels, tokens, phones, ge, STREAM_PLAN, seed=9)

@@ -2,7 +2,7 @@
 
 Random weights make every attention row nearly uniform over the whole sentence, so every frame
 depends on every other frame: no windowed decode can match the whole-sentence decode there (the
-README gives that figure too). To test the join design itself, these variants bound the reach:
+figure is in docs/engine.md too). To test the join design itself, these variants bound the reach:
 - "none": the SSL-side encoders' attention output is zeroed, leaving only convolutions (flow,
   generator, FFNs), whose receptive field is finite;
 - "local": every head attends almost only within the relative-position window (+-4 frames), as a

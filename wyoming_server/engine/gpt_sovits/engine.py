@@ -3,13 +3,13 @@
 Stages (each testable alone): text.split_sentences -> text.to_phones -> BertFeaturizer
 -> T2SDecoder.decode_steps -> SovitsDecoder -> peak limit + sentence silence.
 
-Two ways through a sentence (README "Streaming and batching"):
+Two ways through a sentence (docs/engine.md, "Streaming and batching"):
 - `stream_tokens` (default, speed 1 only): SoVITS decodes the tokens in growing chunks while T2S
   still generates them (`streaming.StreamingSentence`), so first audio comes after 20 tokens (a
   12-token chunk and 8 of lookahead), not after the whole sentence. Several AudioChunks per
   sentence; the last has `sentence_end=True`.
 - whole sentences (`stream_tokens=False`, or speed != 1): T2S finishes, then one decode, one
-  chunk per sentence, bit for bit what this engine produced before streaming existed.
+  chunk per sentence, as upstream decodes.
 The first sentence is always decoded alone (latency); later ones go through T2S in batches of up
 to `options.batch_sentences` (and `MAX_BATCH_PHONES`) and are still yielded in order.
 """
@@ -41,7 +41,7 @@ _LOGGER = logging.getLogger(__name__)
 
 LANGUAGES: Final = ["zh", "en"]
 STREAM_PLAN: Final = ChunkPlan()
-"""Chunk sizes, context, lookahead and crossfade chosen by measurement (README)."""
+"""Chunk sizes, context, lookahead and crossfade chosen by measurement (docs/decisions.md, "Streaming")."""
 NOISE_STREAM: Final = 1
 """Seed word of the streamed decoder noise (the T2S sampler's generator is [seed, sentence])."""
 GAIN_RAMP_SAMPLES: Final = 320

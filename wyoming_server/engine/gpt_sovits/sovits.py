@@ -6,8 +6,8 @@ noise = epsilon * noise_scale. The noise's length is the frame count, which carr
 rate: 2 frames per token at speed 1, otherwise upstream's `int(2 * tokens / speed) + 1` computed in
 double precision here (float32 arithmetic inside a graph would lose a frame at speeds like 0.8).
 
-Its optional `keep` input (frames [start, stop)) runs the HiFi-GAN generator, about 80% of the
-work, on those frames only while the latent still sees the whole window: token-chunk streaming
+Its optional `keep` input (frames [start, stop)) runs the HiFi-GAN generator, most of the work,
+on those frames only while the latent still sees the whole window: token-chunk streaming
 synthesizes its chunk, not the context around it. Folders converted before `keep` existed decode
 the whole window and the frames are cut out here (the same audio, without the saving).
 """
@@ -36,10 +36,8 @@ FRAMES_PER_TOKEN: Final = 2
 DEFAULT_HOP_SAMPLES: Final = 640
 RUN_OPTIONS: Final = ort.RunOptions()
 RUN_OPTIONS.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-"""Each decode gives its arena back when it ends. Within a run the arena reuses its blocks, so the
-large activations are not mapped and unmapped (and their pages zeroed) one by one: measured on the
-real-size INT8 decoder, windows of 64-136 tokens decode 12-15% faster than without an arena, for a
-peak 19 MB higher (+120 MB above the RSS before, against +101; a 12 s whole decode +204 / +141)."""
+"""Each decode gives its arena back when it ends; within a run the arena reuses its blocks, so the large
+activations are not mapped and zeroed one by one (faster windows for a little more peak memory)."""
 
 
 def frame_count(tokens: int, speed: float) -> int:

@@ -9,7 +9,7 @@ just the samples kept plus `generator_margin_tokens` on each side (`SovitsDecode
 Neighbouring chunks overlap by `crossfade_samples` around each join, where the two decodes are
 blended with complementary raised-cosine ramps. Both windows give every frame the same epsilon
 (`FrameNoise`), so away from the joins the streamed audio differs from the whole-sentence decode
-only by what lies outside each window; the README lists the measured SNR.
+only by what lies outside each window (`bench/streaming.py` measures it; docs/engine.md).
 
 Chunks grow (first `first_tokens`, then x`growth`, capped at `max_tokens`), so time to first
 audio is short and the re-decoded context stays a bounded fraction of the work: each token goes
@@ -64,10 +64,8 @@ class ChunkPlan:
     """Chunk sizes, decoding context and the crossfade of token-chunk streaming (see the module doc)."""
 
     first_tokens: int = 12
-    """Tokens in the first chunk (25 tokens = 1 s of audio). 12 rather than 16: first audio about
-    45 ms sooner, and every later chunk still came 0.18-0.19 s before playback needed it on the
-    2-core development machine. Growth 3 (one join fewer in a 6 s sentence) left 0.06-0.09 s and
-    once arrived 0.06 s late."""
+    """Tokens in the first chunk (25 tokens = 1 s of audio): first audio soon, while every later chunk
+    still comes before playback needs it (docs/decisions.md, "Streaming")."""
     growth: float = 2.0
     """Each later chunk is this many times the previous one ..."""
     max_tokens: int = 120
@@ -81,8 +79,7 @@ class ChunkPlan:
     generator_margin_tokens: int = 3
     """Context of a window that also goes through the HiFi-GAN generator, on each side of the samples
     kept: the latent sees the whole window, the generator (its reach is about 5 tokens) only this
-    margin. On the real-size decoder 3 tokens put the edge error 47 dB below the signal, where the
-    crossfade ramps it down further; the generator then synthesizes 9 tokens fewer per join."""
+    margin, enough to put its edge error well under the crossfade (docs/decisions.md, "Streaming")."""
 
     def __post_init__(self) -> None:
         if self.first_tokens < 1 or self.max_tokens < self.first_tokens:
