@@ -48,6 +48,7 @@ def randomize(module: nn.Module, generator: torch.Generator) -> None:
 
 
 def split_weight_norm(key: str, weight: torch.Tensor, dim: int = 0) -> dict[str, torch.Tensor]:
+    """A weight as the `weight_g` / `weight_v` pair that weight normalization saves in official files."""
     dims = [i for i in range(weight.dim()) if i != dim]
     g = weight.pow(2).sum(dim=dims, keepdim=True).sqrt()
     stem = key.removesuffix(".weight")
