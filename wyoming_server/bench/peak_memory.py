@@ -1,7 +1,7 @@
 """Peak resident memory while speaking with one voice, measured in a fresh child process.
 
 The benchmark's own process holds torch and the conversion's leftovers, so the figure comes from
-a child, `edge-tts-clone bench memory`: it loads the INT8 model as the server does, reads
+a child that imports only this module and the engine: it loads the INT8 model as the server does, reads
 the voice prompt from its npz file, speaks a few sentences (Chinese, English, mixed) and prints
 VmRSS/VmHWM after each phase as JSON. This module imports no torch (the child checks).
 """
@@ -22,6 +22,11 @@ SENTENCES: Final = (
 )
 TOKENS_PER_SENTENCE: Final = 150
 CHILD_TIMEOUT_S: Final = 900
+_CHILD_CODE: Final = (
+    "import json, sys; from pathlib import Path; from wyoming_server.bench.peak_memory import child_report; "
+    "print(json.dumps(child_report(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4])))"
+)
+"""The child's whole program: no command line around it, so its imports are the engine's alone."""
 
 
 def child_report(model_dir: Path, prompt_path: Path, threads: int, precision: str) -> dict[str, Any]:
@@ -56,11 +61,7 @@ def child_report(model_dir: Path, prompt_path: Path, threads: int, precision: st
 
 def measure_peak_rss(model_dir: Path, prompt_path: Path, threads: int, precision: str = "int8") -> dict[str, Any]:
     """Run the child and return its JSON report; raises RuntimeError with its stderr on failure."""
-    command = [
-        sys.executable, "-m", "wyoming_server", "bench", "memory",
-        "--model", str(model_dir), "--prompt", str(prompt_path),
-        "--threads", str(threads), "--precision", precision,
-    ]
+    command = [sys.executable, "-c", _CHILD_CODE, str(model_dir), str(prompt_path), str(threads), precision]
     done = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the memory probe failed ({done.returncode}): {done.stderr.strip()[-2000:]}")

@@ -5,7 +5,7 @@ targets in docs/performance.md; `bench server` the server under concurrent clien
 the watermark's detection rates. The engine benchmark needs the converter's extra (torch, onnx): it
 writes random-weight checkpoints at the released v2 sizes and converts them, cached under `--out-dir`
 and keyed by the converter's code, so reruns skip the conversion. Benchmark modules are imported
-only when their action runs: `bench memory` (the engine benchmark's child) must not load torch.
+only when their action runs, so the other commands never load torch.
 """
 
 from __future__ import annotations
@@ -72,13 +72,6 @@ def register(subparsers: Any) -> None:
         "--rate", type=int, default=32000, help="rate the clips are marked at (32000: the GPT-SoVITS output rate)"
     )
     watermark.set_defaults(func=_watermark)
-
-    memory = action("memory", "peak RSS of one voice in this process (the engine benchmark's child)")
-    memory.add_argument("--model", type=Path, required=True, help="converted model folder")
-    memory.add_argument("--prompt", type=Path, required=True, help="voice prompt (.npz)")
-    memory.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
-    memory.add_argument("--precision", default="int8", help="graphs to load")
-    memory.set_defaults(func=_memory)
 
 
 def _json_safe(value: Any) -> Any:
@@ -147,9 +140,3 @@ def _watermark(args: argparse.Namespace) -> int:
     print_report(args.clips, args.seed, args.rate)
     return 0
 
-
-def _memory(args: argparse.Namespace) -> int:
-    from ..bench.peak_memory import child_report
-
-    print(json.dumps(child_report(args.model, args.prompt, args.threads, args.precision)))
-    return 0
