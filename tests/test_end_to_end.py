@@ -22,11 +22,11 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 from wyoming_server.engine import SynthesisOptions
-from wyoming_server.engine.text import split_sentences
-from wyoming_server.engine.watermark import mark_snr_db
+from wyoming_server.engine.audio import snr_db
+from wyoming_server.engine.gpt_sovits.text import split_sentences
 from wyoming_server.server.app import ServerApp
 from wyoming_server.settings import ServerSettings
-from wyoming_server.voices.store import open_library
+from wyoming_server.voices.folder_library import open_library
 
 EOS_TOKENS = 11
 SAMPLES_PER_TOKEN = 1280
@@ -106,13 +106,14 @@ async def test_enroll_over_http_then_speak_over_wyoming(server: ServerApp, refer
     assert audio.size == len(sentences) * (EOS_TOKENS * SAMPLES_PER_TOKEN + SENTENCE_SILENCE)
     assert np.std(audio) > 0
     # The same request straight from the engine, unmarked: the served audio is it plus the watermark.
-    # (Detection itself is tested on speech in tests/voices; a random tiny model's output is not speech.)
+    # (Detection itself is tested on speech in tests/engine/test_watermark.py; a random tiny model's
+    # output is not speech.)
     library = open_library(server.settings.data_dir, max_loaded_models=1, threads=1)
     pack = library.resolve(voice["id"])
     raw = library.engine_for(pack).synthesize(TEXT, library.prompt(pack, None), SynthesisOptions(seed=3))
     unmarked = np.concatenate([chunk.samples for chunk in raw])
     assert unmarked.shape == audio.shape
-    assert 15.0 < mark_snr_db(unmarked, audio) < 40.0
+    assert 15.0 < snr_db(unmarked, audio) < 40.0
 
 
 async def test_streamed_text_speaks_each_sentence(server: ServerApp, tmp_path: Path) -> None:

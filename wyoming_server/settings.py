@@ -1,19 +1,27 @@
-"""Frozen server settings, built once by `cli/serve.py` from the command line and passed down.
+"""Every default a user can change, and the frozen settings `cli/serve.py` builds from the command line.
 
-Nothing below the CLI reads argv or the environment: every knob arrives here. Defaults are
-`Final` constants next to the field that uses them, and `cli/serve.py` shows them in `--help`.
+Nothing below the CLI reads argv or the environment: every knob arrives here, and the command
+line shows these defaults in `--help`. Per-request synthesis defaults (upstream's sampling
+values) are the fields of `engine.SynthesisOptions`.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+DEFAULT_DATA_DIR: Final = Path("voices")
+"""The repository's `voices/` folder when run from a checkout; `--data-dir` moves it."""
+DEFAULT_THREADS: Final = min(4, os.cpu_count() or 1)
+"""onnxruntime intra-op threads per session: a Pi 4/5 is fastest at its core count."""
+DEFAULT_MAX_LOADED_MODELS: Final = 2
+"""Models kept in memory at once; the least recently used one is unloaded."""
+
 DEFAULT_URI: Final = "tcp://0.0.0.0:10210"
 DEFAULT_HTTP_HOST: Final = "0.0.0.0"
 DEFAULT_HTTP_PORT: Final = 10211
-DEFAULT_DATA_DIR: Final = Path("voices")
 DEFAULT_SAMPLES_PER_CHUNK: Final = 1024
 """Samples per `audio-chunk` event (wyoming-piper's default): 2048 bytes of s16le mono."""
 
@@ -38,7 +46,6 @@ DEFAULT_HTTP_HEADER_TIMEOUT_S: Final = 15.0
 """Seconds an HTTP client may take to send a request's headers (and to start one on a kept-alive connection)."""
 DEFAULT_MAX_UPLOAD_AUDIO_S: Final = 60.0
 DEFAULT_CACHE_SIZE_MB: Final = 200
-DEFAULT_MAX_LOADED_MODELS: Final = 2
 
 BYTES_PER_MB: Final = 1024 * 1024
 

@@ -1,4 +1,7 @@
-"""`edge-tts-clone bench --tiny --json` end to end: every figure is there (timings are never asserted)."""
+"""The benchmarks end to end: every figure is there (timings are never asserted).
+
+`edge-tts-clone bench --tiny --json` for the engine, and the server benchmark in-process.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.support.tiny_models.checkpoints import REPO_ROOT
+from wyoming_server.bench.server import in_process_report
 
 IMPLEMENTATIONS = ("int8", "fp32", "torch")
 
@@ -95,9 +99,18 @@ def test_every_target_has_a_verdict(bench_run: tuple[dict[str, Any], Path]) -> N
 
 
 def test_a_rerun_uses_the_cached_conversion(bench_run: tuple[dict[str, Any], Path]) -> None:
-    from wyoming_server.convert.bench_models import TINY_V2, prepare_models
+    from wyoming_server.bench.random_models import TINY_V2, prepare_models
 
     figures, cache = bench_run
     again = prepare_models(cache, TINY_V2)
     assert again.cached and again.conversion_s == 0.0
     assert str(again.model_dir) == figures["config"]["model_dir"]
+
+
+async def test_server_bench_in_process_reports_every_request() -> None:
+    report = await in_process_report(
+        clients=3, requests=2, text="Short test. Two sentences.", rtf=0.0, max_concurrent=2
+    )
+    print(report)
+    assert "total=6 ok=6 errors=0" in report
+    assert "time to first audio: median" in report and "requests/s" in report

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import TinyCheckpoints, upstream_fixtures_dir
+from tests.support.tiny_models.checkpoints import TinyCheckpoints, upstream_fixtures_dir
 from wyoming_server.convert.checkpoints import HParams
 from wyoming_server.convert.errors import ConversionError
 from wyoming_server.convert.pipeline import convert_model

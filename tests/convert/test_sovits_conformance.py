@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.tiny_models.sovits_folder import convert_sovits_folder, sovits_model
+from tests.support.tiny_models.sovits_folder import convert_sovits_folder, sovits_model
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
-from wyoming_server.convert.random_sovits import REAL_SV_CHANNELS, write_tiny_sv
+from wyoming_server.convert.random_weights.sovits import REAL_SV_CHANNELS, write_tiny_sv
 from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
-from wyoming_server.engine.gpt_sovits.vits import VitsDecoder
+from wyoming_server.engine.gpt_sovits.sovits import SovitsDecoder
 
 pytestmark = pytest.mark.slow
 FIXTURES = Path(os.environ.get("UPSTREAM_FIXTURES", "/work/shared/fixtures/upstream-format"))
@@ -43,7 +43,7 @@ def test_tiny_v2_converts_and_speaks(fixtures: Path, tmp_path: Path) -> None:
     prompt = build_voice_prompt(clip, rate, "你好", "zh", model)
     assert prompt.semantic.shape == ((((clip.shape[0] // 2 + 9600) - 400) // 320 + 1) // 2,)
     assert prompt.ge.shape == (1, 512, 1)
-    decoder = VitsDecoder(model)
+    decoder = SovitsDecoder(model)
     wave = decoder.decode(prompt.semantic[:30], prompt.phones, prompt.ge, 1.0, 0.5, np.random.default_rng(0))
     assert wave.shape == (30 * 1280,) and np.all(np.isfinite(wave))
 
@@ -62,7 +62,7 @@ def test_tiny_v2pro_converts_with_a_full_width_sv(fixtures: Path, tmp_path: Path
     prompt = build_voice_prompt(clip, rate, "Hello", "en", model)
     assert prompt.extras["sv_emb"].shape == (1, 20480)
     assert prompt.ge.shape == (1, 64, 1)
-    wave = VitsDecoder(model).decode(
+    wave = SovitsDecoder(model).decode(
         prompt.semantic[:20], prompt.phones, prompt.ge, 0.9, 0.0, np.random.default_rng(0)
     )
     assert wave.shape == ((int(40 / 0.9) + 1) * 640,)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.tiny_models.sovits_folder import TINY_BERT_HIDDEN, cached_sovits_folder, sovits_model
+from tests.support.tiny_models.sovits_folder import TINY_BERT_HIDDEN, cached_sovits_folder, sovits_model
 from wyoming_server.convert.sovits_export import generator_int8_prefixes
 from wyoming_server.engine.gpt_sovits.manifest import Manifest
 

@@ -11,12 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from wyoming_server.convert.bert_module import load_bert, read_bert_vocab
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
-from wyoming_server.convert.eres2net import load_eres2net, sv_output_dim
 from wyoming_server.convert.errors import ConversionError
-from wyoming_server.convert.hubert import load_hubert
-from wyoming_server.convert.random_sovits import (
+from wyoming_server.convert.random_weights.sovits import (
     SOVITS_TINY,
     TINY_SV_CHANNELS,
     utils_module,
@@ -25,10 +22,13 @@ from wyoming_server.convert.random_sovits import (
     write_tiny_sovits,
     write_tiny_sv,
 )
-from wyoming_server.convert.sovits_attention import RelativeSelfAttention
 from wyoming_server.convert.sovits_export import bert_extra_files, sovits_graph_specs
-from wyoming_server.convert.sovits_modules import build_sovits_modules
-from wyoming_server.convert.state_dicts import fuse_weight_norm
+from wyoming_server.convert.torch_modules.bert import load_bert, read_bert_vocab
+from wyoming_server.convert.torch_modules.eres2net import load_eres2net, sv_output_dim
+from wyoming_server.convert.torch_modules.hubert import load_hubert
+from wyoming_server.convert.torch_modules.sovits import build_sovits_modules
+from wyoming_server.convert.torch_modules.sovits_attention import RelativeSelfAttention
+from wyoming_server.convert.torch_modules.state_dicts import fuse_weight_norm
 
 
 def _rewrite_sovits(path: Path, edit: str, key: str) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from wyoming_server.engine.gpt_sovits.model import create_session
+from wyoming_server.engine.onnx import create_session
 
 RUNS = 40
 

@@ -17,8 +17,8 @@ from typing import Final
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
-from tests.server.fakes import GPT_SOVITS_RATE_HZ, PIPER_RATE_HZ, expected_pcm
-from tests.server.wire import read_reply, read_stream
+from tests.support.fakes import GPT_SOVITS_RATE_HZ, PIPER_RATE_HZ, expected_pcm
+from tests.support.wire import read_reply, read_stream
 from wyoming_server.engine import SynthesisOptions
 
 VOICES: Final = (

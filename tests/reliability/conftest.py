@@ -1,5 +1,5 @@
 """Fixtures shared with the server tests: a real server on 127.0.0.1 around the FakeLibrary."""
 
-from tests.server.conftest import library, start_server
+from tests.support.servers import library, start_server
 
 __all__ = ["library", "start_server"]

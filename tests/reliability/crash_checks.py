@@ -95,7 +95,7 @@ def check_cache(cache_dir: Path, state: DiskState) -> None:
 
 def check_data_dir(data_dir: Path) -> DiskState:
     """The state a restarted server would find, with every problem named."""
-    from wyoming_server.voices.store import open_library
+    from wyoming_server.voices.folder_library import open_library
 
     state = DiskState()
     library = open_library(data_dir, max_loaded_models=1, threads=1)

@@ -2,7 +2,7 @@
 
     python -m tests.reliability.crash_convert_child STEP COMMAND [ARGS...]
 
-STEP is a step name of `voices/atomic.py` (e.g. `old-moved-aside`: between the two renames of a
+STEP is a step name of `storage/atomic.py` (e.g. `old-moved-aside`: between the two renames of a
 folder swap), a point no outside kill can aim at.
 """
 
@@ -13,7 +13,7 @@ import signal
 import sys
 
 from wyoming_server.cli import main as cli_main
-from wyoming_server.voices import atomic
+from wyoming_server.storage import atomic
 
 
 def main() -> int:

@@ -30,6 +30,8 @@ from typing import Any, Final
 
 import aiohttp
 
+from tests.support.wyoming_connection import WyomingConnection
+
 from .crash_checks import CrashReport, check_data_dir
 from .load_plan import ENGLISH, References
 from .server_process import REPO, ServerProcess, child_env
@@ -43,7 +45,6 @@ from .tiny_data import (
     enrollment_clip,
     write_checkpoints,
 )
-from .wyoming_calls import WyomingConnection
 
 CLIP_TEXT: Final = clip_text("mum")
 SPEAKING_VOICES: Final = (*ENROLLED_VOICES, STEADY_PIPER_ID)
@@ -260,7 +261,7 @@ class _Run:
 
     def _forget_fine_tunes(self) -> None:
         """Delete the fine-tuned voices and models, so every later check stays as cheap as the first."""
-        from wyoming_server.voices.store import open_library
+        from wyoming_server.voices.folder_library import open_library
 
         library = open_library(self.data_dir, max_loaded_models=1, threads=1)
         for pack in library.voices():

@@ -46,7 +46,7 @@ class FuzzReport:
     failures: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """The figures for RELIABILITY.md."""
+        """The figures for docs/reliability.md."""
         codes = ", ".join(f"{code} {count}" for code, count in sorted(self.error_codes.items()))
         return "\n".join(
             [
@@ -98,7 +98,7 @@ TRACEBACK_FRAMES = 30
 _OWNERS = (
     ("/wyoming_server/", "server"),
     ("/hypothesis/", "hypothesis"),
-    ("/tests/server/fakes.py", "fake library"),
+    ("/tests/support/fakes.py", "fake library"),
     ("/tests/reliability/", "fuzz harness"),
 )
 
@@ -110,7 +110,7 @@ def _owner(traceback: tracemalloc.Traceback) -> str:
         for marker, owner in _OWNERS:
             if marker in filename:
                 return owner
-    if any("/tests/server/threaded.py" in filename for filename in files):
+    if any("/tests/support/threaded_server.py" in filename for filename in files):
         return "server event loop"  # asyncio's own objects (transports, handles) on the server's thread
     return "other"
 

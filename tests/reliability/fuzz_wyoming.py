@@ -1,6 +1,6 @@
 """Fuzz the Wyoming server over real sockets while a well-behaved client keeps being served.
 
-    python -m tests.reliability.fuzz_wyoming --frames 10000          # full run (RELIABILITY.md)
+    python -m tests.reliability.fuzz_wyoming --frames 10000          # full run (docs/reliability.md)
     python -m tests.reliability.fuzz_wyoming --frames 1500 --seed 3  # quick
 
 An in-process server (its own thread and event loop) around the FakeLibrary gets hypothesis-
@@ -39,7 +39,9 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from tests.reliability.bystander import Bystander
 from tests.reliability.fuzz_report import TRACEBACK_FRAMES, FuzzReport, live_growth_by_owner, open_fds, rss_kb
-from tests.reliability.wire_client import (
+from tests.reliability.wyoming_frames import FrameKind, Script, scripts
+from tests.support.fakes import FakeLibrary
+from tests.support.raw_wire import (
     READ_TIMEOUT_S,
     Received,
     connect,
@@ -48,9 +50,7 @@ from tests.reliability.wire_client import (
     reset,
     send_all,
 )
-from tests.reliability.wyoming_frames import FrameKind, Script, scripts
-from tests.server.fakes import FakeLibrary
-from tests.server.threaded import ThreadedServer
+from tests.support.threaded_server import ThreadedServer
 from wyoming_server.server.transport import WyomingListener
 from wyoming_server.settings import Limits, ServerSettings
 

@@ -2,7 +2,7 @@
 
 Every request is drawn from a seeded generator per (run seed, client, index), from small pools of
 texts and seeds per voice, so repeated keys exercise the cache while distinct ones keep the engine
-busy. The expected audio of a request is synthesized beforehand, alone, by a `VoiceStore` over the
+busy. The expected audio of a request is synthesized beforehand, alone, by a `FolderLibrary` over the
 same data folder (same watermark key, same model, same thread count): a reply that differs by one
 sample is audio that crossed from another request or was damaged.
 """
@@ -18,7 +18,7 @@ from typing import Final
 
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.engine.audio import float_to_pcm16
-from wyoming_server.server.streaming import SentenceSplitter
+from wyoming_server.engine.gpt_sovits.text.sentences import SentenceSplitter
 
 from .tiny_data import ENROLLED_VOICES, STEADY_PIPER_ID, STOCK_VOICE_ID
 
@@ -128,7 +128,7 @@ class References:
     """Expected audio, synthesized alone with the real library over the server's data folder."""
 
     def __init__(self, data_dir: Path, threads: int) -> None:
-        from wyoming_server.voices.store import open_library
+        from wyoming_server.voices.folder_library import open_library
 
         self._library = open_library(data_dir, max_loaded_models=4, threads=threads)
         self._pcm: dict[tuple[str, str, int], bytes] = {}

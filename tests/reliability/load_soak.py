@@ -27,9 +27,10 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
 
+from tests.support.wyoming_connection import WyomingConnection
+
 from .load_plan import PlannedRequest, PlanSettings, References, make_plan
 from .server_process import ServerProcess
-from .wyoming_calls import WyomingConnection
 
 RSS_SAMPLE_INTERVAL_S: Final = 1.0
 WARM_UP_SHARE: Final = 0.2

@@ -17,13 +17,7 @@ import pytest
 from wyoming.tts import Synthesize, SynthesizeVoice
 from yarl import URL
 
-from tests.server.conftest import RunningServer, StartServer
-from tests.server.fakes import wav_bytes
-from tests.server.wire import read_reply
-from wyoming_server.server.admin import PUBLIC_WRITES, WRITE_METHODS, errors
-from wyoming_server.server.admin.context import CONTEXT_KEY
-
-from .admin_client import (
+from tests.support.admin_client import (
     TRAVERSALS,
     auth,
     concrete,
@@ -38,6 +32,11 @@ from .admin_client import (
     status_of,
     wav_claiming_data_bytes,
 )
+from tests.support.fakes import wav_bytes
+from tests.support.servers import RunningServer, StartServer
+from tests.support.wire import read_reply
+from wyoming_server.server.admin import PUBLIC_WRITES, WRITE_METHODS, errors
+from wyoming_server.server.admin.context import CONTEXT_KEY
 
 SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 

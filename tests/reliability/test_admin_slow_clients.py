@@ -11,10 +11,9 @@ from typing import Final
 
 import aiohttp
 
-from tests.server.conftest import RunningServer, StartServer
-from tests.server.fakes import wav_bytes
-
-from .admin_client import CONSENT, part, status_of
+from tests.support.admin_client import CONSENT, part, status_of
+from tests.support.fakes import wav_bytes
+from tests.support.servers import RunningServer, StartServer
 
 WAIT_S: Final = 10.0
 DRIBBLE_PAUSE_S: Final = 0.02

@@ -1,6 +1,6 @@
 """Crash safety (CI size): SIGKILL the server and the converter, then check what a restart finds.
 
-The full run is `python -m tests.reliability.crash_kill` (see RELIABILITY.md).
+The full run is `python -m tests.reliability.crash_kill` (see docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TinyCheckpoints
+from tests.support.tiny_models.checkpoints import TinyCheckpoints
 
 from .crash_checks import check_data_dir, wav_problem
 from .crash_kill import run_crash

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.wyoming_connection import speak
+
 from .crash_checks import check_data_dir
 from .faults_env import file_size_limit, fill_disk, small_disk
 from .load_plan import References
 from .server_process import ServerProcess
 from .tiny_data import clip_text, enrollment_clip
 from .tiny_fixtures import tiny_data_template
-from .wyoming_calls import speak
 
 pytestmark = pytest.mark.slow
 __all__ = ["tiny_data_template"]

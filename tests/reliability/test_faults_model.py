@@ -9,17 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.wyoming_connection import speak, speak_error
+
 from .load_plan import References
 from .server_process import ServerProcess
 from .tiny_data import MODEL_ID
 from .tiny_fixtures import data_dir, tiny_data_template
-from .wyoming_calls import speak, speak_error
 
 pytestmark = pytest.mark.slow
 __all__ = ["data_dir", "tiny_data_template"]
 
 TEXT = "Is the oven still on?"
-"""What every request says (with seed 5): wyoming_calls.speak's default."""
+"""What every request says (with seed 5): wyoming_connection.speak's default."""
 GRAPH = "t2s_decoder.int8.onnx"
 """The INT8 decoder: what the runtime loads by default."""
 

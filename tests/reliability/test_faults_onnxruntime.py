@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.wyoming_connection import speak, speak_error
+
 from .faults_ort_child import TRIGGER_ENV
 from .load_plan import References
 from .server_process import ServerProcess
 from .tiny_data import MODEL_ID, clip_text, enrollment_clip
 from .tiny_fixtures import data_dir, tiny_data_template
-from .wyoming_calls import speak, speak_error
 
 pytestmark = pytest.mark.slow
 __all__ = ["data_dir", "tiny_data_template"]

@@ -1,6 +1,6 @@
 """Load (CI size): concurrent clients against `edge-tts-clone serve` each get exactly their own audio.
 
-The full run and the soak are `python -m tests.reliability.load_soak` (see RELIABILITY.md).
+The full run and the soak are `python -m tests.reliability.load_soak` (see docs/reliability.md).
 """
 
 from __future__ import annotations

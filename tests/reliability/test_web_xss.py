@@ -21,9 +21,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.server.browser import WAIT_S, start_chromium
-from tests.server.fakes import FakeLibrary, make_pack, wav_bytes
-from tests.server.threaded import ThreadedServer
+from tests.support.browser import WAIT_S, start_chromium
+from tests.support.fakes import FakeLibrary, make_pack, wav_bytes
+from tests.support.threaded_server import ThreadedServer
 from wyoming_server.settings import ServerSettings
 from wyoming_server.voices.pack import SkippedPack, VoiceStyle
 

@@ -10,9 +10,9 @@ from typing import Final
 from wyoming.ping import Ping, Pong
 from wyoming.tts import Synthesize, SynthesizeVoice
 
-from tests.server.conftest import StartServer
-from tests.server.fakes import expected_pcm
-from tests.server.wire import read, read_error, read_reply, read_some
+from tests.support.fakes import expected_pcm
+from tests.support.servers import StartServer
+from tests.support.wire import read, read_error, read_reply, read_some
 
 WAIT_S: Final = 10.0
 

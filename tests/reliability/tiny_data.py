@@ -1,8 +1,8 @@
 """A data folder for the reliability runs: a tiny converted model, voices enrolled through the real library.
 
 Everything is real except the weights: tiny random-weight checkpoints in the official formats
-(tests/tiny_models), converted by the real converter, installed with `install_converted_model`, and
-voices enrolled with `VoiceStore.enroll` (real HuBERT/prompt graphs of the tiny model, real quality
+(tests/support/tiny_models), converted by the real converter, installed with `install_converted_model`, and
+voices enrolled with `FolderLibrary.enroll` (real HuBERT/prompt graphs of the tiny model, real quality
 gate) from speech the stock Piper voice says. A second Piper voice, `joe-steady`, is the stock
 voice's model dropped into the voices folder with its sampling noise turned off, so its audio can be
 recomputed exactly (the stock voice samples noise inside its ONNX graph, unseeded).
@@ -43,9 +43,9 @@ class TinyCheckpointFiles:
 
 def write_checkpoints(root: Path) -> TinyCheckpointFiles:
     """Tiny GPT + SoVITS v2 + HuBERT files in upstream's formats (needs torch)."""
-    from wyoming_server.convert.random_frozen_nets import write_tiny_hubert
-    from wyoming_server.convert.random_gpt import write_tiny_gpt
-    from wyoming_server.convert.random_sovits import write_tiny_sovits
+    from wyoming_server.convert.random_weights.frozen_nets import write_tiny_hubert
+    from wyoming_server.convert.random_weights.gpt import write_tiny_gpt
+    from wyoming_server.convert.random_weights.sovits import write_tiny_sovits
 
     root.mkdir(parents=True, exist_ok=True)
     return TinyCheckpointFiles(
@@ -57,7 +57,7 @@ def write_checkpoints(root: Path) -> TinyCheckpointFiles:
 
 def install_model(data_dir: Path, checkpoints: TinyCheckpointFiles, model_id: str = MODEL_ID) -> Path:
     """Convert the tiny checkpoints into `<data>/models/<model_id>` the way `models download` does."""
-    from wyoming_server.voices.models import install_converted_model
+    from wyoming_server.models.install import install_converted_model
 
     return install_converted_model(
         data_dir,
@@ -103,8 +103,8 @@ def enrollment_clip(voice_id: str) -> bytes:
 
 def enroll(data_dir: Path, voice_id: str, *, threads: int = 1) -> None:
     """Enroll `voice_id` with the real library (prompt graphs of the installed tiny model)."""
+    from wyoming_server.voices.folder_library import open_library
     from wyoming_server.voices.library import EnrollmentRequest
-    from wyoming_server.voices.store import open_library
 
     library = open_library(data_dir, max_loaded_models=1, threads=threads)
     pack, _report = library.enroll(

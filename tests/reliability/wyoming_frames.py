@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from hypothesis import strategies as st
 
-from tests.server.fakes import FAIL_MARKER
+from tests.support.fakes import FAIL_MARKER
 from wyoming_server.settings import (
     DEFAULT_MAX_EVENT_DATA_BYTES,
     DEFAULT_MAX_EVENT_HEADER_BYTES,

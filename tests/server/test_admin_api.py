@@ -17,11 +17,10 @@ import pytest
 from wyoming.info import Describe, Info
 from yarl import URL
 
+from tests.support.fakes import GPT_SOVITS_RATE_HZ, REJECT_MARKER, expected_pcm, make_pack, wav_bytes
+from tests.support.servers import RunningServer, StartServer
+from tests.support.wire import read_some
 from wyoming_server.engine import SynthesisOptions
-
-from .conftest import RunningServer, StartServer
-from .fakes import GPT_SOVITS_RATE_HZ, REJECT_MARKER, expected_pcm, make_pack, wav_bytes
-from .wire import read_some
 
 
 @pytest.fixture

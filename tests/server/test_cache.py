@@ -6,11 +6,10 @@ from pathlib import Path
 
 from wyoming.tts import Synthesize, SynthesizeVoice
 
+from tests.support.fakes import expected_pcm
+from tests.support.servers import StartServer
+from tests.support.wire import read_reply
 from wyoming_server.server.cache import AudioCache, CachedAudio, cache_key
-
-from .conftest import StartServer
-from .fakes import expected_pcm
-from .wire import read_reply
 
 
 def _audio(byte: int, samples: int = 1000) -> CachedAudio:

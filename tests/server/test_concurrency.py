@@ -6,11 +6,10 @@ import asyncio
 
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
+from tests.support.fakes import GPT_SOVITS_RATE_HZ, PIPER_RATE_HZ, expected_pcm
+from tests.support.servers import RunningServer, StartServer
+from tests.support.wire import read_reply, read_stream
 from wyoming_server.engine import SynthesisOptions
-
-from .conftest import RunningServer, StartServer
-from .fakes import GPT_SOVITS_RATE_HZ, PIPER_RATE_HZ, expected_pcm
-from .wire import read_reply, read_stream
 
 CLIENTS = 8
 

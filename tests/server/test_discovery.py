@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
+from tests.support.servers import StartServer
 from wyoming_server.server.discovery import SERVICE_TYPE, instance_name, txt_properties
-
-from .conftest import StartServer
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ from wyoming.event import Event
 from wyoming.ping import Ping, Pong
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
-from .conftest import RunningServer, StartServer
-from .fakes import FAIL_MARKER, FakeLibrary, expected_pcm
-from .wire import read, read_error, read_reply, read_some, read_stream
+from tests.support.fakes import FAIL_MARKER, FakeLibrary, expected_pcm
+from tests.support.servers import RunningServer, StartServer
+from tests.support.wire import read, read_error, read_reply, read_some, read_stream
 
 WAIT_S = 10.0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import re
 import sys
@@ -26,19 +25,12 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
+from tests.support.fakes import GPT_SOVITS_RATE_HZ, expected_pcm
 from wyoming_server.cli import build_parser
-from wyoming_server.cli.serve import open_voice_library, settings_from_args
-
-from .fakes import GPT_SOVITS_RATE_HZ, expected_pcm
+from wyoming_server.cli.serve import settings_from_args
 
 REPO: Final = Path(__file__).resolve().parents[2]
 TIMEOUT_S: Final = 60.0
-STORE_MISSING: Final = importlib.util.find_spec("wyoming_server.voices.store") is None
-PENDING_LIBRARY: Final = pytest.mark.xfail(
-    STORE_MISSING,
-    reason="pending: the real voice library (wyoming_server.voices.store) is not merged yet",
-    strict=True,
-)
 
 
 def _env() -> dict[str, str]:
@@ -96,7 +88,7 @@ async def _audio(proc: asyncio.subprocess.Process) -> tuple[AudioStart, bytes]:
 
 
 async def test_stdio_server_answers_and_finishes_its_replies_at_end_of_input(tmp_path: Path) -> None:
-    async with _process("tests/server/stdio_fake_server.py", str(tmp_path)) as proc:
+    async with _process("tests/support/stdio_fake_server.py", str(tmp_path)) as proc:
         await _send(proc, Describe().event())
         info = Info.from_event(await _next(proc))
         assert [voice.name for voice in info.tts[0].voices] == ["joe", "mum"]
@@ -174,17 +166,6 @@ def test_bad_flags_are_refused_with_the_flag_named(flags: list[str]) -> None:
         settings_from_args(parser.parse_args(["serve", *flags]))
 
 
-def test_a_build_without_the_voice_library_fails_with_a_clear_message(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "wyoming_server.voices.store", None)
-    parser, _names = build_parser()
-    settings = settings_from_args(parser.parse_args(["serve", "--data-dir", str(tmp_path)]))
-    with pytest.raises(RuntimeError, match="no voice library"):
-        open_voice_library(settings)
-
-
-@PENDING_LIBRARY
 async def test_stdio_run_of_the_module_speaks_with_the_stock_voice(tmp_path: Path) -> None:
     async with _process(
         "-m", "wyoming_server", "--uri", "stdio://", "--http-port", "0", "--data-dir", str(tmp_path)
@@ -201,7 +182,6 @@ async def test_stdio_run_of_the_module_speaks_with_the_stock_voice(tmp_path: Pat
         assert start.width == 2 and start.channels == 1 and len(pcm) > 2 * start.rate // 2
 
 
-@PENDING_LIBRARY
 async def test_serve_end_to_end_over_tcp_with_the_stock_voice(tmp_path: Path) -> None:
     async with _process(
         "-m",
@@ -238,7 +218,7 @@ async def test_serve_end_to_end_over_tcp_with_the_stock_voice(tmp_path: Path) ->
 
 
 async def test_sigterm_stops_the_server_gracefully(tmp_path: Path) -> None:
-    async with _process("tests/server/stdio_fake_server.py", str(tmp_path)) as proc:
+    async with _process("tests/support/stdio_fake_server.py", str(tmp_path)) as proc:
         await _send(proc, Describe().event())
         assert Info.is_type((await _next(proc)).type)  # it is up and serving
         proc.terminate()

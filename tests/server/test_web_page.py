@@ -14,11 +14,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.support.browser import WAIT_S, start_chromium
+from tests.support.fakes import GPT_SOVITS_RATE_HZ, FakeLibrary, expected_pcm, make_pack, wav_bytes
+from tests.support.threaded_server import ThreadedServer
 from wyoming_server.settings import ServerSettings
-
-from .browser import WAIT_S, start_chromium
-from .fakes import GPT_SOVITS_RATE_HZ, FakeLibrary, expected_pcm, make_pack, wav_bytes
-from .threaded import ThreadedServer
 
 pytestmark = pytest.mark.browser
 

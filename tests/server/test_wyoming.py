@@ -10,14 +10,13 @@ from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
+from tests.support.fakes import GPT_SOVITS_RATE_HZ, PIPER_RATE_HZ, FakeLibrary, expected_pcm, make_pack, split_sentences
+from tests.support.servers import StartServer
+from tests.support.wire import read_reply, read_some, read_stream
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.server.app import ServerApp
 from wyoming_server.server.info import PROGRAM_NAME
 from wyoming_server.settings import ServerSettings
-
-from .conftest import StartServer
-from .fakes import GPT_SOVITS_RATE_HZ, PIPER_RATE_HZ, FakeLibrary, expected_pcm, make_pack, split_sentences
-from .wire import read_reply, read_some, read_stream
 
 THREE_SENTENCES = "Dinner is ready. Please come down! 今天吃饺子。"
 

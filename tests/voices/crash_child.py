@@ -11,9 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from wyoming_server.voices import atomic
-
-from .conftest import make_store, request
+from tests.support.voices import make_store, request
+from wyoming_server.storage import atomic
 
 
 def main() -> None:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.voices import make_store, request, write_fake_model
 from wyoming_server.voices.archive import ArchiveError, export_pack, import_pack
-from wyoming_server.voices.store import VoiceStore
-
-from .conftest import make_store, request, write_fake_model
+from wyoming_server.voices.folder_library import FolderLibrary
 
 
 def _entries(folder: Path) -> list[str]:
@@ -19,7 +18,7 @@ def _entries(folder: Path) -> list[str]:
 
 
 @pytest.fixture
-def exported(store: VoiceStore, good_wav: bytes, tmp_path: Path) -> tuple[VoiceStore, Path, Path]:
+def exported(store: FolderLibrary, good_wav: bytes, tmp_path: Path) -> tuple[FolderLibrary, Path, Path]:
     store.enroll(request(good_wav))
     store.enroll(request(good_wav, voice_id="mum", style="calm", text=""))
     plain = export_pack(store.registry, "mum", tmp_path / "mum.voicepack")
@@ -28,7 +27,7 @@ def exported(store: VoiceStore, good_wav: bytes, tmp_path: Path) -> tuple[VoiceS
 
 
 def test_round_trip_with_model_to_an_empty_install(
-    exported: tuple[VoiceStore, Path, Path], tmp_path: Path
+    exported: tuple[FolderLibrary, Path, Path], tmp_path: Path
 ) -> None:
     source, _, archive = exported
     target = make_store(tmp_path / "pi")
@@ -44,7 +43,7 @@ def test_round_trip_with_model_to_an_empty_install(
 
 
 def test_without_model_needs_the_model_installed(
-    exported: tuple[VoiceStore, Path, Path], tmp_path: Path
+    exported: tuple[FolderLibrary, Path, Path], tmp_path: Path
 ) -> None:
     _, plain, _ = exported
     target = make_store(tmp_path / "pi")
@@ -55,7 +54,7 @@ def test_without_model_needs_the_model_installed(
     assert target.resolve("mum").id == "mum"
 
 
-def test_id_clash_gets_a_new_id_or_replaces(exported: tuple[VoiceStore, Path, Path]) -> None:
+def test_id_clash_gets_a_new_id_or_replaces(exported: tuple[FolderLibrary, Path, Path]) -> None:
     store, plain, _ = exported
     result = import_pack(store.registry, plain)
     assert result.pack.id == "mum-2" and result.warnings == [
@@ -67,7 +66,7 @@ def test_id_clash_gets_a_new_id_or_replaces(exported: tuple[VoiceStore, Path, Pa
 
 
 def test_different_model_with_the_same_id_is_installed_under_a_new_id(
-    exported: tuple[VoiceStore, Path, Path], tmp_path: Path
+    exported: tuple[FolderLibrary, Path, Path], tmp_path: Path
 ) -> None:
     _, _, archive = exported
     write_fake_model(tmp_path / "pi", "v2pro", "v2")  # a different v2pro on the target
@@ -101,7 +100,7 @@ def _rewrite(
     return out
 
 
-def test_corrupt_archives_install_nothing(exported: tuple[VoiceStore, Path, Path], tmp_path: Path) -> None:
+def test_corrupt_archives_install_nothing(exported: tuple[FolderLibrary, Path, Path], tmp_path: Path) -> None:
     _, plain, _ = exported
     with zipfile.ZipFile(plain) as z:
         prompt = z.read("voice/prompt.npz")
@@ -149,6 +148,6 @@ def test_corrupt_archives_install_nothing(exported: tuple[VoiceStore, Path, Path
         assert [e for e in _entries(data_dir / "models") if e != ".lock"] == [], label
 
 
-def test_piper_voices_cannot_be_exported(store: VoiceStore, tmp_path: Path) -> None:
+def test_piper_voices_cannot_be_exported(store: FolderLibrary, tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="is a Piper voice"):
         export_pack(store.registry, "joe", tmp_path / "joe.voicepack")

@@ -2,56 +2,35 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from wyoming_server.engine import AudioChunk, SynthesisOptions, VoicePrompt
+from tests.support.fakes import FakeEngine
+from tests.support.voices import FAKE_RATE_HZ, make_store, request, split_at_periods
+from wyoming_server.engine import SynthesisOptions
 from wyoming_server.engine.watermark import WatermarkKey, WatermarkStream, embed
 from wyoming_server.voices.pool import LoadedModel
-
-from .conftest import FAKE_RATE_HZ, make_store, request
 
 KEY = WatermarkKey(bytes(range(32)))
 PIECES = 3
 
 
-class ChunkingEngine:
+def _longer_tone(voice_key: str, sentence: str, options: SynthesisOptions) -> NDArray[np.float32]:
+    t = np.arange(int(0.9 * FAKE_RATE_HZ)) / FAKE_RATE_HZ
+    return (0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32)
+
+
+def chunking_engine() -> FakeEngine:
     """Speaks each '.'-separated sentence as a 0.9 s tone in three chunks, like token-chunk streaming."""
-
-    @property
-    def sample_rate_hz(self) -> int:
-        return FAKE_RATE_HZ
-
-    @property
-    def languages(self) -> list[str]:
-        return ["en"]
-
-    def synthesize(
-        self,
-        text: str,
-        prompt: VoicePrompt | None,
-        options: SynthesisOptions,
-        stop: threading.Event | None = None,
-    ) -> Iterator[AudioChunk]:
-        sentences = [s for s in text.split(".") if s.strip()]
-        t = np.arange(int(0.9 * FAKE_RATE_HZ)) / FAKE_RATE_HZ
-        tone = (0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32)
-        for index, sentence in enumerate(sentences):
-            for piece, samples in enumerate(np.array_split(tone, PIECES)):
-                end = piece == PIECES - 1
-                yield AudioChunk(
-                    samples, FAKE_RATE_HZ, sentence, is_last=end and index == len(sentences) - 1, sentence_end=end
-                )
+    return FakeEngine("chunking", rate_hz=FAKE_RATE_HZ, split=split_at_periods, sound=_longer_tone, pieces=PIECES)
 
 
 def test_library_keeps_sentence_ends_of_streamed_chunks(data_dir: Path, good_wav: bytes) -> None:
     def loader(model_dir: Path, threads: int) -> LoadedModel:
-        return LoadedModel(engine=ChunkingEngine(), model=model_dir.name)
+        return LoadedModel(engine=chunking_engine(), model=model_dir.name)
 
     store = make_store(data_dir, gpt_sovits_loader=loader)
     pack, _ = store.enroll(request(good_wav))
@@ -59,7 +38,7 @@ def test_library_keeps_sentence_ends_of_streamed_chunks(data_dir: Path, good_wav
     assert [c.sentence_end for c in chunks] == [False, False, True] * 2
     assert [c.is_last for c in chunks] == [False] * 5 + [True]
     assert [c.text.strip() for c in chunks] == ["One"] * 3 + ["Two"] * 3
-    plain = np.concatenate([c.samples for c in ChunkingEngine().synthesize("One. Two.", None, SynthesisOptions())])
+    plain = np.concatenate([c.samples for c in chunking_engine().synthesize("One. Two.", None, SynthesisOptions())])
     marked = np.concatenate([c.samples for c in chunks])
     assert marked.shape == plain.shape and not np.array_equal(marked, plain)
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from wyoming_server.voices.store import VoiceStore
+from tests.support.voices import make_store, request
+from wyoming_server.voices.folder_library import FolderLibrary
 
-from .conftest import make_store, request
 from .test_crash_safety import _spawn
 
 
-def test_threads_enrolling_the_same_name_get_distinct_ids(store: VoiceStore, good_wav: bytes) -> None:
+def test_threads_enrolling_the_same_name_get_distinct_ids(store: FolderLibrary, good_wav: bytes) -> None:
     barrier = threading.Barrier(4)
     results: list[str] = []
     errors: list[BaseException] = []
@@ -35,7 +35,7 @@ def test_threads_enrolling_the_same_name_get_distinct_ids(store: VoiceStore, goo
     assert store.skipped() == []
 
 
-def test_threads_adding_styles_to_one_voice_keep_every_style(store: VoiceStore, good_wav: bytes) -> None:
+def test_threads_adding_styles_to_one_voice_keep_every_style(store: FolderLibrary, good_wav: bytes) -> None:
     store.enroll(request(good_wav))
     barrier = threading.Barrier(3)
 

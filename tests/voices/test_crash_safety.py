@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from wyoming_server.voices.store import VoiceStore
-
-from .conftest import make_store, request, to_wav
+from tests.support.voices import make_store, request, to_wav
+from wyoming_server.voices.folder_library import FolderLibrary
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -79,7 +78,7 @@ def _state(data_dir: Path) -> dict[str, str]:
 def setup(tmp_path: Path, speech: tuple[NDArray[np.float32], int]) -> tuple[Path, Path, Path]:
     """A template data folder with pack 'mum' (clip A) and clip B on disk for the child to write."""
     template = tmp_path / "template"
-    from .conftest import write_fake_model
+    from tests.support.voices import write_fake_model
 
     write_fake_model(template, "v2pro")
     samples, rate = speech
@@ -139,10 +138,10 @@ def test_kill_at_random_moments(setup: tuple[Path, Path, Path]) -> None:
 
 
 def test_disk_full_while_saving_keeps_the_old_pack(
-    store: VoiceStore, good_wav: bytes, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    store: FolderLibrary, good_wav: bytes, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A write error (ENOSPC here) leaves the previous pack untouched and no staging folder behind."""
-    from wyoming_server.voices import atomic
+    from wyoming_server.storage import atomic
     from wyoming_server.voices.registry import VoiceWriteError
 
     pack, _ = store.enroll(request(good_wav))
@@ -161,7 +160,7 @@ def test_disk_full_while_saving_keeps_the_old_pack(
 
 
 def test_recovery_spares_a_live_staging_folder_and_cleans_dead_ones(tmp_path: Path) -> None:
-    from wyoming_server.voices import atomic
+    from wyoming_server.storage import atomic
 
     parent = tmp_path / "voices"
     live = atomic.StagingFolder(parent, "import")  # e.g. a long import in another process

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.voices import fake_engine, make_store, request, write_fake_model
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.engine.errors import ModelLoadError
+from wyoming_server.voices.folder_library import GPT_SOVITS_KEY
 from wyoming_server.voices.pool import LoadedModel, ModelPool
-from wyoming_server.voices.store import GPT_SOVITS_KEY
-
-from .conftest import FakeEngine, make_store, request, write_fake_model
 
 
 def _pool(max_loaded: int, versions: dict[str, int], loads: list[str]) -> ModelPool:
@@ -21,7 +20,7 @@ def _pool(max_loaded: int, versions: dict[str, int], loads: list[str]) -> ModelP
         if key == "broken":
             raise ModelLoadError("model broken: file t2s_decoder.onnx is missing")
         loads.append(key)
-        return LoadedModel(engine=FakeEngine(key), model=key)
+        return LoadedModel(engine=fake_engine(key), model=key)
 
     return ModelPool(loader, lambda key: versions.get(key, 0), max_loaded)
 

@@ -6,16 +6,15 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from tests.support.voices import request, stock_speech, to_wav
+from wyoming_server.voices.folder_library import FolderLibrary
 from wyoming_server.voices.library import EnrollmentRejected
 from wyoming_server.voices.quality import analyze, decide, decode_audio
-from wyoming_server.voices.store import VoiceStore
-
-from .conftest import request, stock_speech, to_wav
 
 Clip = tuple[NDArray[np.float32], int]
 
 
-def _rejection(store: VoiceStore, audio: bytes, **fields: object) -> EnrollmentRejected:
+def _rejection(store: FolderLibrary, audio: bytes, **fields: object) -> EnrollmentRejected:
     with pytest.raises(EnrollmentRejected) as caught:
         store.enroll(request(audio, **fields))
     assert caught.value.report["accepted"] is False
@@ -53,7 +52,7 @@ def test_formats_and_channels_decode_to_mono(speech: Clip, fmt: str, channels: i
     assert report.accepted, report.reasons
 
 
-def test_enrollment_from_mp3_at_another_rate(store: VoiceStore, speech: Clip) -> None:
+def test_enrollment_from_mp3_at_another_rate(store: FolderLibrary, speech: Clip) -> None:
     from wyoming_server.engine.audio import resample
 
     samples = resample(speech[0], speech[1], 44100)
@@ -61,7 +60,7 @@ def test_enrollment_from_mp3_at_another_rate(store: VoiceStore, speech: Clip) ->
     assert report["accepted"] and report["sample_rate_hz"] == 44100 and pack.id == "mum"
 
 
-def test_sine_is_not_speech(store: VoiceStore) -> None:
+def test_sine_is_not_speech(store: FolderLibrary) -> None:
     rate = 16000
     t = np.arange(5 * rate) / rate
     sine = (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
@@ -69,12 +68,12 @@ def test_sine_is_not_speech(store: VoiceStore) -> None:
     assert rejected.report["reasons"] == ["not speech: the clip is a steady tone or hum, not a voice"]
 
 
-def test_noise_is_refused(store: VoiceStore) -> None:
+def test_noise_is_refused(store: FolderLibrary) -> None:
     rejected = _rejection(store, to_wav(_noise(5 * 16000, 0.1), 16000))
     assert rejected.report["reasons"] == ["only noise: the clip is a steady hiss with no speech in it"]
 
 
-def test_noisy_speech_is_refused(store: VoiceStore, speech: Clip) -> None:
+def test_noisy_speech_is_refused(store: FolderLibrary, speech: Clip) -> None:
     samples, rate = speech
     rms = float(np.sqrt(np.mean(samples**2)))
     noisy = (0.5 * (samples + _noise(samples.shape[0], rms))).astype(np.float32)
@@ -84,7 +83,7 @@ def test_noisy_speech_is_refused(store: VoiceStore, speech: Clip) -> None:
     assert rejected.report["snr_db"] < 12.0
 
 
-def test_clipped_speech_is_refused(store: VoiceStore, speech: Clip) -> None:
+def test_clipped_speech_is_refused(store: FolderLibrary, speech: Clip) -> None:
     samples, rate = speech
     clipped = np.clip(samples * 8.0, -1.0, 1.0).astype(np.float32)
     rejected = _rejection(store, to_wav(clipped, rate))
@@ -92,14 +91,14 @@ def test_clipped_speech_is_refused(store: VoiceStore, speech: Clip) -> None:
     assert reason.startswith("clipped: ") and rejected.report["clipping_ratio"] > 0.005
 
 
-def test_silence_is_refused_even_with_force(store: VoiceStore) -> None:
+def test_silence_is_refused_even_with_force(store: FolderLibrary) -> None:
     rejected = _rejection(store, to_wav(np.zeros(5 * 16000, dtype=np.float32), 16000), force=True)
     assert rejected.report["reasons"] == [
         "the recording is silent (nothing louder than -50 dBFS); check the microphone"
     ]
 
 
-def test_two_seconds_is_too_short(store: VoiceStore, speech: Clip) -> None:
+def test_two_seconds_is_too_short(store: FolderLibrary, speech: Clip) -> None:
     samples, rate = stock_speech("Dinner is ready.")
     assert samples.shape[0] / rate < 2.5
     rejected = _rejection(store, to_wav(samples, rate))
@@ -107,7 +106,7 @@ def test_two_seconds_is_too_short(store: VoiceStore, speech: Clip) -> None:
     assert reason.startswith("too short: ") and "it must be 3-10 s" in reason
 
 
-def test_twelve_seconds_is_too_long_and_start_end_fixes_it(store: VoiceStore, speech: Clip) -> None:
+def test_twelve_seconds_is_too_long_and_start_end_fixes_it(store: FolderLibrary, speech: Clip) -> None:
     samples, rate = speech
     long_clip = np.concatenate([samples, samples, samples])[: 12 * rate]
     rejected = _rejection(store, to_wav(long_clip, rate), force=True)
@@ -117,7 +116,7 @@ def test_twelve_seconds_is_too_long_and_start_end_fixes_it(store: VoiceStore, sp
     assert report["accepted"] and 3.0 <= report["duration_s"] <= 5.8
 
 
-def test_corrupt_bytes_are_unreadable(store: VoiceStore, good_wav: bytes) -> None:
+def test_corrupt_bytes_are_unreadable(store: FolderLibrary, good_wav: bytes) -> None:
     for corrupt in (b"", b"not audio at all" * 100, good_wav[:40]):
         rejected = _rejection(store, corrupt, force=True)
         assert "cannot be read" in rejected.report["reasons"][0] or "empty" in rejected.report["reasons"][0]
@@ -136,13 +135,13 @@ def test_corrupt_bytes_are_unreadable(store: VoiceStore, good_wav: bytes) -> Non
     ],
 )
 def test_request_problems_refuse_even_with_force(
-    store: VoiceStore, good_wav: bytes, fields: dict[str, str], expected: str
+    store: FolderLibrary, good_wav: bytes, fields: dict[str, str], expected: str
 ) -> None:
     rejected = _rejection(store, good_wav, force=True, **fields)
     assert any(expected in reason for reason in rejected.report["reasons"]), rejected.report["reasons"]
 
 
-def test_force_accepts_a_weak_clip_and_keeps_the_warning(store: VoiceStore, speech: Clip) -> None:
+def test_force_accepts_a_weak_clip_and_keeps_the_warning(store: FolderLibrary, speech: Clip) -> None:
     samples, rate = speech
     clipped = np.clip(samples * 8.0, -1.0, 1.0).astype(np.float32)
     pack, report = store.enroll(request(to_wav(clipped, rate), force=True))
@@ -151,7 +150,7 @@ def test_force_accepts_a_weak_clip_and_keeps_the_warning(store: VoiceStore, spee
     assert pack.style(None).quality["warnings"] == report["warnings"]
 
 
-def test_ref_free_enrollment_is_marked_lower_quality(store: VoiceStore, good_wav: bytes) -> None:
+def test_ref_free_enrollment_is_marked_lower_quality(store: FolderLibrary, good_wav: bytes) -> None:
     pack, report = store.enroll(request(good_wav, text=""))
     assert report["ref_free"] is True
     assert any("ref-free" in warning for warning in report["warnings"])

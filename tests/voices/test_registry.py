@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.voices import CONSENT, GOOD_TEXT, make_store, request, write_fake_model
 from wyoming_server.engine import SynthesisOptions
+from wyoming_server.storage.slug import slugify, unique_slug
+from wyoming_server.voices.folder_library import FolderLibrary
 from wyoming_server.voices.library import EnrollmentRejected, VoiceLibrary, VoiceNotFoundError
 from wyoming_server.voices.registry import STOCK_VOICE_ID
 from wyoming_server.voices.schema import VOICE_JSON, decode_prompt
-from wyoming_server.voices.slug import slugify, unique_slug
-from wyoming_server.voices.store import VoiceStore
-
-from .conftest import CONSENT, GOOD_TEXT, make_store, request, write_fake_model
 
 
 def test_fresh_install_lists_only_the_stock_voice(tmp_path: Path) -> None:
@@ -31,7 +30,7 @@ def test_fresh_install_lists_only_the_stock_voice(tmp_path: Path) -> None:
     assert library.skipped() == []
 
 
-def test_enrolled_pack_on_disk(store: VoiceStore, good_wav: bytes, data_dir: Path) -> None:
+def test_enrolled_pack_on_disk(store: FolderLibrary, good_wav: bytes, data_dir: Path) -> None:
     pack, _report = store.enroll(request(good_wav, recorded_by="admin-api"))
     folder = data_dir / "voices" / "mum"
     assert sorted(p.name for p in folder.iterdir()) == ["prompt.npz", "reference.wav", "voice.json"]
@@ -56,7 +55,7 @@ def test_enrolled_pack_on_disk(store: VoiceStore, good_wav: bytes, data_dir: Pat
     assert store.resolve(None, "en_US").id == "mum"
 
 
-def test_synthesis_goes_through_the_pool_and_the_watermark(store: VoiceStore, good_wav: bytes) -> None:
+def test_synthesis_goes_through_the_pool_and_the_watermark(store: FolderLibrary, good_wav: bytes) -> None:
     from wyoming_server.engine.watermark import detect
 
     pack, _ = store.enroll(request(good_wav))
@@ -70,7 +69,7 @@ def test_synthesis_goes_through_the_pool_and_the_watermark(store: VoiceStore, go
     assert not detect(plain, 32000, store.watermark_key).marked
 
 
-def test_stop_event_ends_synthesis(store: VoiceStore, good_wav: bytes) -> None:
+def test_stop_event_ends_synthesis(store: FolderLibrary, good_wav: bytes) -> None:
     pack, _ = store.enroll(request(good_wav))
     stop = threading.Event()
     received = []
@@ -80,7 +79,7 @@ def test_stop_event_ends_synthesis(store: VoiceStore, good_wav: bytes) -> None:
     assert len(received) == 1
 
 
-def test_styles_add_and_replace(store: VoiceStore, good_wav: bytes, data_dir: Path) -> None:
+def test_styles_add_and_replace(store: FolderLibrary, good_wav: bytes, data_dir: Path) -> None:
     pack, _ = store.enroll(request(good_wav))
     calm, _ = store.enroll(request(good_wav, style="calm", voice_id="mum", text="", language="zh"))
     assert sorted(calm.styles) == ["calm", "default"] and calm.default_style == "default"
@@ -98,7 +97,7 @@ def test_styles_add_and_replace(store: VoiceStore, good_wav: bytes, data_dir: Pa
         store.enroll(request(good_wav, voice_id="mum", style="x", model_id="other"))
 
 
-def test_revision_changes_with_any_change(store: VoiceStore, good_wav: bytes, data_dir: Path) -> None:
+def test_revision_changes_with_any_change(store: FolderLibrary, good_wav: bytes, data_dir: Path) -> None:
     pack, _ = store.enroll(request(good_wav))
     same = store.resolve("mum")
     assert same.revision == pack.revision
@@ -110,7 +109,7 @@ def test_revision_changes_with_any_change(store: VoiceStore, good_wav: bytes, da
     assert store.resolve("mum").revision not in (pack.revision, renamed.revision)
 
 
-def test_ids_are_unique_slugs(store: VoiceStore, good_wav: bytes) -> None:
+def test_ids_are_unique_slugs(store: FolderLibrary, good_wav: bytes) -> None:
     ids = [
         store.enroll(request(good_wav, name=name))[0].id for name in ("Mum", "Mum", "妈妈", "Joe", "Zoë B.")
     ]
@@ -119,7 +118,7 @@ def test_ids_are_unique_slugs(store: VoiceStore, good_wav: bytes) -> None:
     assert unique_slug("x" * 60, {"x" * 48}) == "x" * 46 + "-2"
 
 
-def test_remove_and_builtin_protection(store: VoiceStore, good_wav: bytes, data_dir: Path) -> None:
+def test_remove_and_builtin_protection(store: FolderLibrary, good_wav: bytes, data_dir: Path) -> None:
     store.enroll(request(good_wav))
     store.remove("mum")
     assert not (data_dir / "voices" / "mum").exists()
@@ -132,13 +131,13 @@ def test_remove_and_builtin_protection(store: VoiceStore, good_wav: bytes, data_
         store.rename(STOCK_VOICE_ID, "Bob")
 
 
-def _skip_reason(store: VoiceStore, name: str) -> str:
+def _skip_reason(store: FolderLibrary, name: str) -> str:
     reasons = {Path(s.path).name: s.reason for s in store.skipped()}
     return reasons[name]
 
 
 def test_broken_packs_are_skipped_with_their_reason(
-    store: VoiceStore, good_wav: bytes, data_dir: Path
+    store: FolderLibrary, good_wav: bytes, data_dir: Path
 ) -> None:
     store.enroll(request(good_wav))
     voices = data_dir / "voices"
@@ -185,7 +184,7 @@ def test_broken_packs_are_skipped_with_their_reason(
 
 
 def test_rescan_sees_packs_added_and_removed_by_another_process(
-    store: VoiceStore, good_wav: bytes, data_dir: Path
+    store: FolderLibrary, good_wav: bytes, data_dir: Path
 ) -> None:
     assert [v.id for v in store.voices()] == [STOCK_VOICE_ID]
     other = make_store(data_dir)  # another process's library over the same folder
@@ -197,7 +196,7 @@ def test_rescan_sees_packs_added_and_removed_by_another_process(
     assert [v.id for v in store.voices()] == [STOCK_VOICE_ID]
 
 
-def test_unchanged_folder_is_not_rescanned(store: VoiceStore, good_wav: bytes) -> None:
+def test_unchanged_folder_is_not_rescanned(store: FolderLibrary, good_wav: bytes) -> None:
     store.enroll(request(good_wav))
     first = store.registry.entries()
     assert store.registry.entries() is first  # same scan object: nothing was re-read
@@ -205,7 +204,7 @@ def test_unchanged_folder_is_not_rescanned(store: VoiceStore, good_wav: bytes) -
     assert store.registry.entries() is not first
 
 
-def test_piper_voice_dropped_into_the_folder_is_listed(store: VoiceStore, data_dir: Path) -> None:
+def test_piper_voice_dropped_into_the_folder_is_listed(store: FolderLibrary, data_dir: Path) -> None:
     from wyoming_server.engine.piper_voice import stock_voice_files
 
     files = stock_voice_files()
@@ -242,7 +241,7 @@ def test_enrollment_needs_an_installed_model(tmp_path: Path, good_wav: bytes) ->
 
 
 def test_unreadable_voices_folder_is_reported_not_fatal(
-    store: VoiceStore, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    store: FolderLibrary, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (data_dir / "voices").mkdir(exist_ok=True)
 
@@ -257,7 +256,7 @@ def test_unreadable_voices_folder_is_reported_not_fatal(
 
 
 def test_prompt_follows_a_pack_replaced_by_another_process(
-    store: VoiceStore, good_wav: bytes, data_dir: Path
+    store: FolderLibrary, good_wav: bytes, data_dir: Path
 ) -> None:
     old, _ = store.enroll(request(good_wav))
     first = store.prompt(old, None)
@@ -268,7 +267,7 @@ def test_prompt_follows_a_pack_replaced_by_another_process(
     assert current is not None and current.phones.shape == (len("Something else entirely."),)
 
 
-def test_unknown_style_fails_when_synthesis_is_requested(store: VoiceStore, good_wav: bytes) -> None:
+def test_unknown_style_fails_when_synthesis_is_requested(store: FolderLibrary, good_wav: bytes) -> None:
     pack, _ = store.enroll(request(good_wav))
     with pytest.raises(VoiceNotFoundError, match="has no style 'loud'"):
         store.synthesize(pack, "loud", "Hi.", SynthesisOptions())  # raises before any chunk

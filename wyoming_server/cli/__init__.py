@@ -8,7 +8,6 @@ calls into the library.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
@@ -16,9 +15,10 @@ from collections.abc import Sequence
 from typing import Final
 
 from .. import __version__
+from . import bench, convert, detect, models, say, serve, voices
 
-# Sub-command modules, in the order `--help` lists them.
-COMMAND_MODULES: Final = ("serve", "say", "convert", "voices", "models", "detect", "bench")
+COMMAND_MODULES: Final = (serve, say, convert, voices, models, detect, bench)
+"""Sub-command modules, in the order `--help` lists them."""
 _TOP_LEVEL_FLAGS: Final = ("--version", "-h", "--help")
 EXIT_BROKEN_PIPE: Final = 128 + 13
 """What a shell reports for a command whose reader went away (128 + SIGPIPE), e.g. `| head -1`."""
@@ -27,7 +27,7 @@ DEFAULT_COMMAND: Final = "serve"
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
-    """The top-level parser and the names of the sub-commands it has."""
+    """The top-level parser and the names of its sub-commands."""
     parser = argparse.ArgumentParser(
         prog="edge-tts-clone",
         description="Local GPT-SoVITS voice cloning for Home Assistant.",
@@ -35,17 +35,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
     )
     parser.add_argument("--version", action="version", version=__version__)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    names: list[str] = []
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"{__name__}.{name}":
-                raise
-            continue  # not built yet
+    for module in COMMAND_MODULES:
         module.register(subparsers)
-        names.append(name)
-    return parser, names
+    return parser, [module.__name__.rpartition(".")[2] for module in COMMAND_MODULES]
 
 
 def configure_logging(debug: bool, log_format: str = logging.BASIC_FORMAT) -> None:
@@ -64,10 +56,14 @@ def configure_logging(debug: bool, log_format: str = logging.BASIC_FORMAT) -> No
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv` and run the chosen sub-command; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser, names = build_parser()
+    parser, _names = build_parser()
     starts_with_option = not args_list or (args_list[0].startswith("-") and args_list[0] not in _TOP_LEVEL_FLAGS)
-    if DEFAULT_COMMAND in names and starts_with_option:
+    if starts_with_option:
         args_list.insert(0, DEFAULT_COMMAND)
+    if args_list and args_list[0] == "bench":
+        rest = args_list[1:]
+        if not rest or (rest[0].startswith("-") and rest[0] not in _TOP_LEVEL_FLAGS):
+            args_list.insert(1, bench.DEFAULT_ACTION)  # `bench --tiny` is `bench engine --tiny`
     args = parser.parse_args(args_list)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -1,8 +1,11 @@
-"""`edge-tts-clone bench`: speed, memory and INT8 quality of the engine against issue 7's targets.
+"""`edge-tts-clone bench ...`: every benchmark, started one way. Figures are printed, never asserted.
 
-Needs the converter's extra (torch, onnx): the benchmark writes random-weight checkpoints at the
-released v2 sizes and converts them. The converted model is cached under `--out-dir`, keyed by the
-converter's code, so reruns skip the conversion.
+`bench` alone (or `bench engine`) measures the engine's speed, memory and INT8 quality against the
+targets in docs/performance.md; `bench server` the server under concurrent clients; `bench watermark`
+the watermark's detection rates. The engine benchmark needs the converter's extra (torch, onnx): it
+writes random-weight checkpoints at the released v2 sizes and converts them, cached under `--out-dir`
+and keyed by the converter's code, so reruns skip the conversion. Benchmark modules are imported
+only when their action runs, so the other commands never load torch.
 """
 
 from __future__ import annotations
@@ -12,32 +15,63 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from ..engine.gpt_sovits.model import DEFAULT_THREADS
+from ..settings import DEFAULT_THREADS
 
-DEFAULT_CACHE_DIR = Path.home() / ".cache" / "edge-tts-clone" / "bench"
+DEFAULT_CACHE_DIR: Final = Path.home() / ".cache" / "edge-tts-clone" / "bench"
+DEFAULT_ACTION: Final = "engine"
+"""What `edge-tts-clone bench` alone runs."""
+SERVER_TEXT: Final = "The washing machine has finished. Please hang the laundry before dinner."
 
 
 def register(subparsers: Any) -> None:
-    """Add the `bench` sub-command (without importing the converter: torch is optional)."""
+    """Add `bench` and its actions."""
     parser = subparsers.add_parser(
         "bench",
-        help="measure T2S/decoder speed, first-audio time, memory and INT8 quality against the targets",
+        help="benchmarks: the engine (default), the server, the watermark",
+        description="Benchmarks of the engine (the default), the server and the watermark; figures are printed.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--json", action="store_true", help="print every figure as JSON instead of the report")
-    parser.add_argument(
+    actions = parser.add_subparsers(dest="bench_action", metavar="BENCHMARK", required=True)
+
+    def action(name: str, help_text: str | None) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = actions.add_parser(
+            name, help=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        )
+        sub.add_argument("--debug", action="store_true", help="log debug messages")
+        return sub
+
+    engine = action("engine", "T2S/decoder speed, first-audio time, memory and INT8 quality against the targets")
+    engine.add_argument("--json", action="store_true", help="print every figure as JSON instead of the report")
+    engine.add_argument(
         "--threads", type=int, default=DEFAULT_THREADS,
         help="intra-op threads of every onnxruntime session and of torch (the runtime's default)",
     )
-    parser.add_argument("--tiny", action="store_true", help="tiny models: checks the code path in seconds")
-    parser.add_argument("--bert", action="store_true", help="also convert and use a Chinese BERT (real size: 326 M)")
-    parser.add_argument(
+    engine.add_argument("--tiny", action="store_true", help="tiny models: checks the code path in seconds")
+    engine.add_argument("--bert", action="store_true", help="also convert and use a Chinese BERT (real size: 326 M)")
+    engine.add_argument(
         "--out-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where converted benchmark models are cached"
     )
-    parser.add_argument("--debug", action="store_true", help="log debug messages")
-    parser.set_defaults(func=run)
+    engine.set_defaults(func=_engine)
+
+    server = action("server", "time to first audio and throughput under concurrent Wyoming clients")
+    server.add_argument("--uri", help="a running server (tcp://host:port); default: an in-process one")
+    server.add_argument("--voice", help="voice id to request (running server)")
+    server.add_argument("--clients", type=int, default=4, help="concurrent clients")
+    server.add_argument("--requests", type=int, default=3, help="requests per client")
+    server.add_argument("--text", default=SERVER_TEXT, help="text of every request (a counter is appended)")
+    server.add_argument("--rtf", type=float, default=0.3, help="in-process: simulated engine real-time factor")
+    server.add_argument("--max-concurrent", type=int, default=2, help="in-process: --max-concurrent")
+    server.set_defaults(func=_server)
+
+    watermark = action("watermark", "watermark detection and false-positive rates after transforms")
+    watermark.add_argument("--clips", type=int, default=200, help="number of speech clips")
+    watermark.add_argument("--seed", type=int, default=1, help="seed for sentences and keys")
+    watermark.add_argument(
+        "--rate", type=int, default=32000, help="rate the clips are marked at (32000: the GPT-SoVITS output rate)"
+    )
+    watermark.set_defaults(func=_watermark)
 
 
 def _json_safe(value: Any) -> Any:
@@ -50,14 +84,14 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the benchmark and print the report (or JSON); 1 with a message when it cannot run."""
+def _engine(args: argparse.Namespace) -> int:
+    """Run the engine benchmark and print the report (or JSON); 1 with a message when it cannot run."""
     if args.threads < 1:
         print("error: --threads must be at least 1", file=sys.stderr)
         return 2
     try:
-        from ..convert.bench import BenchConfig, run_bench
-        from ..convert.bench_report import format_report
+        from ..bench.engine import BenchConfig, run_bench
+        from ..bench.report import format_report
     except ImportError as err:
         print(f"error: the benchmark needs torch and onnx: pip install 'edge-tts-clone[convert]' ({err})",
               file=sys.stderr)
@@ -74,3 +108,35 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(json.dumps(_json_safe(figures), indent=1, ensure_ascii=False) if args.json else format_report(figures))
     return 0
+
+
+def _server(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ..bench.server import in_process_report, run_load
+    from ..server.transport import parse_uri
+
+    if not args.uri:
+        report = in_process_report(
+            clients=args.clients, requests=args.requests, text=args.text, rtf=args.rtf,
+            max_concurrent=args.max_concurrent,
+        )
+        print(asyncio.run(report))
+        return 0
+    endpoint = parse_uri(args.uri)
+    if endpoint.scheme != "tcp":
+        print("error: --uri must be tcp://host:port", file=sys.stderr)
+        return 2
+    load = run_load(
+        endpoint.host, endpoint.port, clients=args.clients, requests=args.requests, text=args.text, voice=args.voice
+    )
+    print(asyncio.run(load))
+    return 0
+
+
+def _watermark(args: argparse.Namespace) -> int:
+    from ..bench.watermark import print_report
+
+    print_report(args.clips, args.seed, args.rate)
+    return 0
+

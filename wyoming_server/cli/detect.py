@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from ..engine.watermark import KEY_FILE, detect, read_key
+from ..settings import DEFAULT_DATA_DIR
 from ..voices.quality import UnreadableAudioError, decode_audio
-from ..voices.store import DEFAULT_DATA_DIR
 
 EXIT_MARKED = 0
 EXIT_NOT_MARKED = 1
@@ -25,23 +25,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("files", type=Path, nargs="*", help="WAV, FLAC, OGG or MP3 files")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="data folder holding the key")
-    parser.add_argument(
-        "--benchmark",
-        action="store_true",
-        help="measure detection and false-positive rates over generated speech instead",
-    )
-    parser.add_argument("--clips", type=int, default=200, help="clips for --benchmark")
     parser.add_argument("--debug", action="store_true", help="log debug messages")
     parser.set_defaults(func=_detect)
 
 
 def _detect(args: argparse.Namespace) -> int:
-    if args.benchmark:
-        from ..engine.watermark_bench import main as benchmark
-
-        return benchmark(["--clips", str(args.clips)])
     if not args.files:
-        print("error: give one or more audio files (or --benchmark)", file=sys.stderr)
+        print("error: give one or more audio files", file=sys.stderr)
         return EXIT_ERROR
     try:
         key = read_key(args.data_dir)

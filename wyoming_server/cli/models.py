@@ -10,10 +10,11 @@ from typing import Any
 
 from ..engine.errors import ModelLoadError
 from ..engine.gpt_sovits.manifest import Manifest
-from ..voices.catalogue import CATALOGUE, DEFAULT_BASE_URL, HUBERT_DIR
-from ..voices.download import DOWNLOADS_SUBDIR, DownloadError, ProgressBar, fetch_release, release
-from ..voices.models import MODELS_SUBDIR, install_converted_model
-from ..voices.store import DEFAULT_DATA_DIR
+from ..models.catalogue import CATALOGUE, DEFAULT_BASE_URL, HUBERT_DIR
+from ..models.download import DownloadError, ProgressBar, fetch_release, release
+from ..models.install import install_converted_model
+from ..settings import DEFAULT_DATA_DIR
+from ..storage.layout import DOWNLOADS_SUBDIR, MODELS_SUBDIR
 
 converter: Any = None
 """The checkpoint converter (None: wyoming_server.convert.pipeline.convert_model; tests swap in a fake)."""

@@ -11,6 +11,10 @@ from typing import Any
 import numpy as np
 
 from ..engine import EngineError, SynthesisOptions
+from ..settings import DEFAULT_DATA_DIR, DEFAULT_THREADS
+
+DEFAULTS = SynthesisOptions()
+"""Upstream's sampling defaults, shown in `--help`."""
 
 
 def register(subparsers: Any) -> None:
@@ -24,21 +28,23 @@ def register(subparsers: Any) -> None:
         "--model", type=Path, help="converted model folder (omit to speak with an enrolled voice or the stock voice)"
     )
     parser.add_argument("--voice", help="without --model: id of an enrolled voice (default: the default voice)")
-    parser.add_argument("--data-dir", type=Path, default=Path("voices"), help="data folder (voices, watermark key)")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="data folder (voices, watermark key)")
     parser.add_argument("--ref-audio", type=Path, help="reference clip of the voice to clone (3-10 s)")
     parser.add_argument("--ref-text", default="", help="transcript of the clip (empty: ref-free, lower quality)")
     parser.add_argument("--ref-language", default="zh", help="language of the transcript")
     parser.add_argument("--text", required=True, help="what to say")
-    parser.add_argument("--language", default="auto", help="language of --text: zh, en or auto")
+    parser.add_argument("--language", default=DEFAULTS.language, help="language of --text: zh, en or auto")
     parser.add_argument("-o", "--output", type=Path, required=True, help="WAV file to write")
     parser.add_argument("--seed", type=int, help="random seed (same seed, same audio)")
-    parser.add_argument("--top-k", type=int, default=15)
-    parser.add_argument("--top-p", type=float, default=1.0)
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--repetition-penalty", type=float, default=1.35)
-    parser.add_argument("--speed", type=float, default=1.0)
-    parser.add_argument("--noise-scale", type=float, default=0.5)
-    parser.add_argument("--max-tokens", type=int, default=1500, help="cap on semantic tokens per sentence")
+    parser.add_argument("--top-k", type=int, default=DEFAULTS.top_k)
+    parser.add_argument("--top-p", type=float, default=DEFAULTS.top_p)
+    parser.add_argument("--temperature", type=float, default=DEFAULTS.temperature)
+    parser.add_argument("--repetition-penalty", type=float, default=DEFAULTS.repetition_penalty)
+    parser.add_argument("--speed", type=float, default=DEFAULTS.speed)
+    parser.add_argument("--noise-scale", type=float, default=DEFAULTS.noise_scale)
+    parser.add_argument(
+        "--max-tokens", type=int, default=DEFAULTS.max_tokens, help="cap on semantic tokens per sentence"
+    )
     parser.add_argument("--precision", choices=("fp32", "int8"), help="graphs to use (default: INT8 when present)")
     parser.add_argument("--threads", type=int, help="onnxruntime threads per graph")
     parser.add_argument("--debug", action="store_true", help="log debug messages")
@@ -79,7 +85,7 @@ def _synthesize(args: argparse.Namespace, options: SynthesisOptions) -> tuple[li
     from ..engine.watermark import WatermarkStream, load_or_create_key
 
     if args.model is None:
-        from ..voices.store import open_library
+        from ..voices.folder_library import open_library
 
         library = open_library(args.data_dir, max_loaded_models=1, threads=args.threads or 1)
         pack = library.resolve(args.voice)
@@ -87,7 +93,7 @@ def _synthesize(args: argparse.Namespace, options: SynthesisOptions) -> tuple[li
         return chunks, library.sample_rate_hz(pack)  # the library has watermarked them
 
     from ..engine.gpt_sovits.engine import GptSoVitsEngine
-    from ..engine.gpt_sovits.model import DEFAULT_THREADS, GptSoVitsModel
+    from ..engine.gpt_sovits.model import GptSoVitsModel
     from ..engine.gpt_sovits.prompt import build_voice_prompt
     from ..voices.quality import decode_audio
 

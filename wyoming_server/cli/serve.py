@@ -35,11 +35,10 @@ from ..settings import (
     Limits,
     ServerSettings,
 )
+from ..storage.layout import CACHE_SUBDIR
 from ..voices.library import VoiceLibrary
 
 _LOGGER = logging.getLogger(__name__)
-
-CACHE_SUBDIR = "cache"
 
 
 def register(subparsers: Any) -> None:
@@ -174,16 +173,9 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
 
 
 def open_voice_library(settings: ServerSettings) -> VoiceLibrary:
-    """The real voice library (imported lazily: it pulls in onnxruntime and the stock Piper voice)."""
-    try:
-        from ..voices.store import open_library  # type: ignore[import-not-found, unused-ignore]
-    except ModuleNotFoundError as err:
-        if err.name != "wyoming_server.voices.store":
-            raise
-        raise RuntimeError(
-            "this build has no voice library (wyoming_server.voices.store is missing); "
-            "install the complete edge-tts-clone package"
-        ) from None
+    """The real voice library (imported here: it pulls in onnxruntime and the stock Piper voice)."""
+    from ..voices.folder_library import open_library
+
     library: VoiceLibrary = open_library(
         settings.data_dir,
         max_loaded_models=settings.engine.max_loaded_models,

@@ -11,20 +11,23 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..engine.errors import EngineError
+from ..models.catalogue import HUBERT_DIR, SV_FILE
+from ..models.install import install_converted_model
+from ..settings import DEFAULT_DATA_DIR
+from ..storage.layout import DOWNLOADS_SUBDIR
+from ..storage.slug import slugify
 from ..voices.archive import ArchiveError, export_pack, import_pack
+from ..voices.folder_library import FolderLibrary, open_library
 from ..voices.library import EnrollmentRejected, EnrollmentRequest, VoiceNotFoundError
-from ..voices.models import install_converted_model
 from ..voices.pack import VoicePack
 from ..voices.registry import VoiceWriteError
-from ..voices.slug import slugify
-from ..voices.store import DEFAULT_DATA_DIR, VoiceStore, open_library
 
 _LOGGER = logging.getLogger(__name__)
 
-LibraryFactory = Callable[[Path], VoiceStore]
+LibraryFactory = Callable[[Path], FolderLibrary]
 
 
-def _open(data_dir: Path) -> VoiceStore:
+def _open(data_dir: Path) -> FolderLibrary:
     return open_library(data_dir, max_loaded_models=1, threads=1)
 
 
@@ -131,13 +134,13 @@ def _fine_tune_model(args: argparse.Namespace) -> str:
     if args.gpt is None or args.sovits is None:
         raise ValueError("--gpt and --sovits go together")
     model_id = args.model or f"{slugify(args.name or args.voice or 'voice')}-ft"
-    downloads = args.data_dir / "downloads"
-    hubert_dir = args.hubert_dir or downloads / "chinese-hubert-base"
+    downloads = args.data_dir / DOWNLOADS_SUBDIR
+    hubert_dir = args.hubert_dir or downloads / HUBERT_DIR
     if not hubert_dir.is_dir():
         raise ValueError(
             f"HuBERT not found at {hubert_dir}; run `edge-tts-clone models download v2` or pass --hubert-dir"
         )
-    sv = args.sv or downloads / "sv" / "pretrained_eres2netv2w24s4ep4.ckpt"
+    sv = args.sv or downloads / SV_FILE.path
     print(f"converting {args.gpt.name} + {args.sovits.name} into model {model_id} ...", file=sys.stderr)
     install_converted_model(
         args.data_dir,
@@ -218,7 +221,7 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _find(library: VoiceStore, voice_id: str) -> VoicePack | None:
+def _find(library: FolderLibrary, voice_id: str) -> VoicePack | None:
     try:
         return library.resolve(voice_id)
     except VoiceNotFoundError:

@@ -1,6 +1,6 @@
 """`convert_model`: official checkpoints in, a complete model folder out (or nothing at all).
 
-The folder is built in a staging sibling (`voices/atomic.py`: `.tmp-<name>-<hex>`, owned by this
+The folder is built in a staging sibling (`storage/atomic.py`: `.tmp-<name>-<hex>`, owned by this
 process while it runs) and swapped into place only when every graph has been exported, verified
 against torch, quantized and hashed; a failure at any step removes the staging folder. A process
 killed meanwhile leaves only a staging folder (or, during the swap, the old folder set aside),
@@ -27,7 +27,7 @@ from ..engine.gpt_sovits.manifest import (
     Manifest,
     sha256_file,
 )
-from ..voices import atomic
+from ..storage import atomic
 from .checkpoints import check_pair, load_gpt_checkpoint, load_sovits_checkpoint
 from .errors import ConversionError
 from .graph import GraphResult, GraphSpec, export_graph, quantize_graph

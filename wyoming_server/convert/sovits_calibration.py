@@ -1,7 +1,7 @@
 """Realistic inputs for checking and calibrating the SoVITS graphs without real recordings.
 
-Static INT8 needs activation ranges like those at run time (issue 7): random tensors give the
-wrong ranges. We have no speech data in the build, so we synthesize a voice-like clip (a glottal
+Static INT8 needs activation ranges like those at run time: random tensors give the wrong
+ranges. We have no speech data in the build, so we synthesize a voice-like clip (a glottal
 buzz with a moving pitch, two moving formants and syllable-shaped loudness), run it through the
 converter's own torch modules to get prompt-like semantic tokens, a real-ish `ge` (and SV
 embedding), and pair them with phone sequences of real sentences in the v2 symbol table.
@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from ..engine.audio import resample
 from ..engine.gpt_sovits.reference import kaldi_fbank, linear_spectrogram
-from ..engine.gpt_sovits.vits import frame_count
+from ..engine.gpt_sovits.sovits import frame_count
 
 SYLLABLES_PER_S: Final = 4.0
 PROMPT_TAIL_SAMPLES_16K: Final = 9600

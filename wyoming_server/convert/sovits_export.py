@@ -3,8 +3,8 @@ speaker-verification embedder, and (optionally) Chinese BERT.
 
 The converter orchestration (the `convert` command) calls `sovits_graph_specs` / `bert_graph_specs`,
 exports each spec with `graph.export_graph` (verified against the torch module) and, for INT8,
-`graph.quantize_graph`. Precision choices per graph (measured; see README "SoVITS decoder,
-reference processing and precision choices"):
+`graph.quantize_graph`. Precision choices per graph (the measurements behind them are in
+docs/decisions.md, "SoVITS decoder"):
 - `vits_decoder`: static per-channel QDQ (uint8 activations, int8 weights) on the convolutions of
   the generator's residual blocks, all five stages; the upsampling ConvTransposes, conv_pre,
   conv_post, the flow and enc_p stay fp32; calibrated on realistic inputs;
@@ -24,13 +24,10 @@ import torch
 from numpy.typing import NDArray
 
 from ..engine.gpt_sovits.reference import kaldi_fbank, linear_spectrogram
-from ..engine.gpt_sovits.vits import frame_count
-from .bert_module import BertFeatures, load_bert, read_bert_vocab
+from ..engine.gpt_sovits.sovits import frame_count
 from .checkpoints import SovitsCheckpoint
-from .eres2net import ERes2NetV2, load_eres2net, sv_output_dim
 from .errors import ConversionError
 from .graph import GraphSpec, Inputs
-from .hubert import Hubert, load_hubert
 from .sovits_calibration import (
     NOISE_SCALE,
     PROMPT_TAIL_SAMPLES_16K,
@@ -38,8 +35,11 @@ from .sovits_calibration import (
     decoder_calibration_sets,
     synthetic_voice,
 )
-from .sovits_modules import SemanticCodebook, SovitsModules, build_sovits_modules, infer_sovits_dims
-from .state_dicts import StateDictReader, fuse_weight_norm
+from .torch_modules.bert import BertFeatures, load_bert, read_bert_vocab
+from .torch_modules.eres2net import ERes2NetV2, load_eres2net, sv_output_dim
+from .torch_modules.hubert import Hubert, load_hubert
+from .torch_modules.sovits import SemanticCodebook, SovitsModules, build_sovits_modules, infer_sovits_dims
+from .torch_modules.state_dicts import StateDictReader, fuse_weight_norm
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -49,9 +49,7 @@ CALIBRATION_CLIPS: Final = 2
 """Synthetic reference clips behind the decoder's calibration sets (x4 speeds/sentences each)."""
 VERIFY_SPEEDS: Final = (1.0, 0.8, 1.25)
 DECODER_CONV_OPS: Final = ("Conv",)
-"""ConvTranspose stays fp32: onnxruntime has no fused int8 kernel for it here, so quantizing the
-upsampling layers only added rounding (measured: 29.0 dB SNR without them, 24.9 dB with them,
-about the same speed)."""
+"""ConvTranspose stays fp32: onnxruntime has no fused int8 kernel for it, so INT8 would only add rounding."""
 PROMPT_TOKEN_MISMATCH: Final = 0.02
 
 
@@ -69,13 +67,8 @@ class PromptExtractor(torch.nn.Module):
 
 
 def generator_int8_prefixes(upsample_rates: tuple[int, ...], kernels_per_stage: int) -> tuple[str, ...]:
-    """ONNX node-name prefixes of the generator layers we quantize: the residual blocks of every stage.
-
-    Measured on real-size random weights (README "Performance"): the residual blocks hold ~95% of
-    the decoder's multiply-adds. With their convolutions in INT8 (the upsampling ConvTransposes,
-    conv_pre, conv_post, the flow and enc_p in fp32) the decoder took 1.07 s of CPU for 6 s of
-    audio at 27.9 dB SNR, against 1.21 s / 29.0 dB with the last (32 kHz) stage left in fp32.
-    """
+    """ONNX node-name prefixes of the generator layers we quantize: the residual blocks of every stage,
+    which hold nearly all of the decoder's multiply-adds (docs/decisions.md, "SoVITS decoder")."""
     return tuple(f"/dec/resblocks.{j}/" for j in range(len(upsample_rates) * kernels_per_stage))
 
 

@@ -1,6 +1,6 @@
 """Graph specs for the T2S model: the text encoder and one decoder graph for prefill and steps.
 
-Design (README "T2S graphs and KV cache"): the decoder uses onnxruntime's contrib operator
+Design (docs/engine.md, "T2S graphs and KV cache"): the decoder uses onnxruntime's contrib operator
 `com.microsoft.GroupQueryAttention` with `causal=0` and an additive attention bias. That one
 operator serves the prefill (bias = prefix-LM mask) and every step (bias = zeros), so prefill and
 step share one set of transformer weights, and it reads and appends the KV cache in place when
@@ -22,7 +22,7 @@ from ..engine.gpt_sovits.t2s_state import prefill_bias
 from . import t2s_kv_cache
 from .checkpoints import GptCheckpoint
 from .graph import GraphSpec, Inputs
-from .t2s_modules import BERT_DIM, EOS_FREE_STEPS, T2SDims, T2SModel, load_t2s_model
+from .torch_modules.t2s import BERT_DIM, EOS_FREE_STEPS, T2SDims, T2SModel, load_t2s_model
 
 ENCODER_TOLERANCE = 1e-4
 DECODER_TOLERANCE = 2e-4
@@ -189,7 +189,7 @@ def t2s_graph_specs(gpt: GptCheckpoint, int8_kv_cache: bool = True) -> list[Grap
     """The `t2s_encoder` and `t2s_decoder` graph specs of a GPT checkpoint (loaded strictly).
 
     `int8_kv_cache`: the INT8 conversion also writes `t2s_step`, the INT8 decoder with an int8 KV
-    cache for the steps after the prefill (`t2s_kv_cache`; README "Performance").
+    cache for the steps after the prefill (`t2s_kv_cache`).
     """
     model = load_t2s_model(gpt.weights, gpt.config)
     dims = model.dims

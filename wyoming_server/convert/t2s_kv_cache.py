@@ -1,23 +1,20 @@
-"""The T2S step graph of an INT8 model folder: the INT8 decoder with an int8 KV cache (issue 7).
+"""The T2S step graph of an INT8 model folder: the INT8 decoder with an int8 KV cache.
 
-Every step reads the whole cache: 98 kB per cached position in fp32 at the released size, as much
-as the INT8 weights at 800 positions. GroupQueryAttention can keep the cache in int8 with a fixed
+Every step reads the whole cache, so a quarter of its bytes makes long sentences' steps faster
+(docs/decisions.md, "T2S"). GroupQueryAttention can keep the cache in int8 with a fixed
 per-channel scale (`k_quant_type`/`v_quant_type` PER_CHANNEL, `kv_cache_bit_width` 8): it
 quantizes each new row as it appends it and dequantizes while it attends. The scales come from
 decoding realistic sequences with the INT8 graph (fp32 cache): real sentences' phones and
 semantic tokens the model itself generates after them, `KV_SCALE_MARGIN` above the largest
 value seen per channel (larger values saturate).
 
-onnxruntime's CPU kernel attends over a quantized cache slowly when many rows come at once (the
-prefill: 147 -> 227 ms for 253 rows at the released size), so the prefill stays on the fp32-cache
+onnxruntime's CPU kernel attends over a quantized cache slowly when many rows come at once, so
+the prefill stays on the fp32-cache
 `t2s_decoder` and the runtime hands its cache over, quantized with the same scales, to
 `t2s_step` (`t2s_io`). The converter checks exactly that path against the fp32 graph on a
 sequence not used for calibration (logits cosine, greedy agreement: the manifest records them) and
-drops the step graph when the cosine falls below `MIN_COSINE` at any step.
-
-Measured at the released size (README "Performance"): steps at cache 300 / 500 / 1000 go from
-5.9 / 7.0 / 9.4 ms to 4.4 / 5.1 / 6.1 ms; the price is a second session holding the INT8 weights
-(78 MB more once loaded, about 60 MB more peak RSS while speaking).
+drops the step graph when the cosine falls below `MIN_COSINE` at any step. The price is a second
+session holding the INT8 weights; `convert --fp32-kv-cache` leaves the graph out.
 """
 
 from __future__ import annotations
@@ -34,12 +31,13 @@ import torch
 from numpy.typing import NDArray
 from onnx import helper, numpy_helper
 
+from ..engine.audio import snr_db
 from ..engine.gpt_sovits import t2s_io
 from ..engine.gpt_sovits.t2s_state import KVCache, T2SState
 from .errors import ConversionError
 from .graph import GraphResult
 from .sovits_calibration import SENTENCE_PHONES
-from .t2s_modules import BERT_DIM, T2SModel
+from .torch_modules.t2s import BERT_DIM, T2SModel
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -191,18 +189,21 @@ def compare_with_fp32(
     phones = np.concatenate([_sentence(last), _sentence(0)])
     capacity = phones.size + prompt.size + CHECK_STEPS + 1
     a, b = fp32.start(phones, prompt, capacity), int8.start(phones, prompt, capacity)
-    cosines, agree, worst, signal, noise = [], 0, 0.0, 0.0, 0.0
+    cosines, agree, worst = [], 0, 0.0
+    references: list[NDArray[np.float64]] = []
+    outputs: list[NDArray[np.float64]] = []
     for _ in range(CHECK_STEPS):
         a64, b64 = a.astype(np.float64), b.astype(np.float64)
         cosines.append(float(a64 @ b64 / np.sqrt((a64 @ a64) * (b64 @ b64))))
         worst = max(worst, float(np.max(np.abs(a64 - b64))))
-        signal, noise = signal + float(a64 @ a64), noise + float((a64 - b64) @ (a64 - b64))
+        references.append(a64)
+        outputs.append(b64)
         token = int(np.argmax(a[: model.dims.eos]))
         agree += int(token == int(np.argmax(b[: model.dims.eos])))
         a, b = fp32.step(token), int8.step(token)
     return {
         "max_abs_error": worst,
-        "snr_db": float(10 * np.log10(signal / noise)) if noise > 0 else float("inf"),
+        "snr_db": snr_db(np.concatenate(references), np.concatenate(outputs)),
         "cosine": float(np.mean(cosines)),
         "cosine_min": float(np.min(cosines)),
         "greedy_agreement": agree / CHECK_STEPS,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Protocol, runtime_checkable
 
 import numpy as np
@@ -48,7 +48,7 @@ DEFAULT_SENTENCE_SILENCE_S: Final = 0.3
 
 MAX_BATCH_SENTENCES: Final = 8
 DEFAULT_BATCH_SENTENCES: Final = 3
-"""Sentences decoded together by T2S (1 = one by one; see README "Streaming and batching")."""
+"""Sentences decoded together by T2S (1 = one by one; docs/engine.md, "Streaming and batching")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +98,6 @@ class SynthesisOptions:
             raise ValueError(f"max_tokens must be between 1 and {MAX_T2S_STEPS}")
         if not 1 <= self.batch_sentences <= MAX_BATCH_SENTENCES:
             raise ValueError(f"batch_sentences must be between 1 and {MAX_BATCH_SENTENCES}")
-
-    def with_changes(self, **changes: Any) -> SynthesisOptions:
-        """Copy with some fields replaced (validated again)."""
-        return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON and cache keys."""

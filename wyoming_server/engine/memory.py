@@ -6,9 +6,8 @@ The SoVITS decoder allocates and frees hundreds of 3-12 MB activations per sente
 grew far beyond what was alive at any moment. Two remedies:
 
 - `use_mmap_for_large_buffers` fixes the threshold at `MMAP_THRESHOLD_BYTES`: larger buffers are
-  mapped and unmapped every time. Measured with the real-size INT8 decoder: the peak while
-  decoding 6 s of audio went from +230 MB to +104 MB above the RSS before it (a 12 s decode after
-  it: +424 to +175 MB), for a few percent more decoder CPU time (the kernel zeroes fresh pages).
+  mapped and unmapped every time, which halves the decoder's peak for a few percent of its time
+  (docs/decisions.md, "Memory").
 - `trim_heap` returns free heap pages after a large one-off load (`malloc_trim(0)`).
 """
 
@@ -25,8 +24,7 @@ _LOGGER = logging.getLogger(__name__)
 M_MMAP_THRESHOLD: Final = -3
 """glibc's mallopt() parameter number."""
 MMAP_THRESHOLD_BYTES: Final = 4 << 20
-"""Buffers from 4 MB up are mapped and unmapped each time (1 MB saved a little more memory and cost
-about 10% of decoder time; 16 MB saved much less)."""
+"""Buffers from 4 MB up are mapped and unmapped each time: the balance of memory saved and decoder time."""
 
 _lock = threading.Lock()
 _libc: ctypes.CDLL | None = None

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from . import AudioChunk, SynthesisOptions, VoicePrompt
 from .errors import ModelLoadError, TextError
-from .gpt_sovits.model import create_session
+from .onnx import create_session
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -73,11 +73,6 @@ def stock_voice_files() -> PiperVoiceFiles | None:
     if not model.is_file():
         return None
     return PiperVoiceFiles.beside(model)
-
-
-def piper_sample_rate(config: dict[str, Any]) -> int:
-    """The voice's output rate from its config."""
-    return int(config["audio"]["sample_rate"])
 
 
 def piper_language(config: dict[str, Any]) -> str:

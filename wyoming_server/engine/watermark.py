@@ -17,7 +17,7 @@ How it works (pure numpy):
 
 Resampling, int16 and MP3 keep the band below 7 kHz and do not shift time by a fraction of the
 period, so the mark survives them. It proves nothing cryptographically and a determined attacker
-can remove it (see README "Watermark").
+can remove it (docs/voices.md, "Watermark").
 """
 
 from __future__ import annotations
@@ -248,11 +248,3 @@ def detect(
         return Detection(False, 0.0, threshold, duration, 0.0, "clip is silent")
     score, lag = detection_score(samples, rate_hz, key)
     return Detection(score >= threshold, score, threshold, duration, lag / DETECT_RATE_HZ)
-
-
-def mark_snr_db(original: NDArray[np.float32], marked: NDArray[np.float32]) -> float:
-    """Speech-to-mark ratio in dB (how far below the speech the added mark sits)."""
-    difference = np.asarray(marked, dtype=np.float64) - np.asarray(original, dtype=np.float64)
-    speech = float(np.sum(np.square(original, dtype=np.float64)))
-    mark = float(np.sum(difference * difference))
-    return 10.0 * math.log10((speech + _EPS) / (mark + _EPS))

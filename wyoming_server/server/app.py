@@ -19,7 +19,7 @@ from .admin.context import Gauges
 from .cache import AudioCache
 from .discovery import ZeroconfAnnouncer, detect_host_ip, txt_properties
 from .handler import HandlerContext, TtsEventHandler
-from .identity import load_or_create_admin_token, load_or_create_server_id
+from .identity import ADMIN_TOKEN_FILE, load_or_create_admin_token, load_or_create_server_id
 from .metrics import ServerMetrics
 from .runner import SynthesisRunner
 from .transport import WyomingListener, parse_uri
@@ -132,7 +132,7 @@ class ServerApp:
             max_connections=limits.max_http_connections,
         )
         await self.admin.start()
-        _LOGGER.info("Admin token: in %s (writes need it)", self.settings.data_dir / "admin_token")
+        _LOGGER.info("Admin token: in %s (writes need it)", self.settings.data_dir / ADMIN_TOKEN_FILE)
 
     async def _start_zeroconf(self) -> None:
         if self.endpoint.scheme != "tcp":

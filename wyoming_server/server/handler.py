@@ -1,22 +1,15 @@
 """One Wyoming connection: events in, replies out, in order, without blocking the reading.
 
-The read loop only parses events and queues replies; one reply task per connection writes
-them in request order. Reading therefore goes on while audio is synthesized, so a client
-that goes away is noticed at once: its reply task is cancelled and the engine's stop event
-set. The reply queue is bounded, so a client that floods requests simply stops being read
-(TCP back-pressure) instead of growing memory.
+The read loop only parses events and queues replies; one reply task per connection writes them in
+request order. So a client that goes away is noticed at once (its reply task is cancelled and the
+engine's stop event set), and a bounded reply queue turns a request flood into TCP back-pressure.
 
-Failures become `error` events (docs/http-api.md codes) and the connection stays up. An
-`error` that ends a request the client is waiting on (`synthesize`, `describe`) is followed by
-nothing else of that reply, no `audio-stop`: Home Assistant before 2026.x ignores `error`, and
-an empty `audio-stop` would make it store a silent WAV in its TTS cache. Instead, if the client
-then stays silent for `Limits.error_linger_s`, the connection is closed, which such a client
-reports as "No TTS"; a client that reads the `error` and sends its next request keeps its
-connection. A stream that fails still answers its `synthesize-stop` with `synthesize-stopped`.
-
-A socket connection owed no reply that completes no event for `Limits.idle_timeout_s` is
-closed (half a header, or one byte a minute, does not count as activity). After a broken
-frame the connection ends with a lingering close, so the `error` is not lost to a TCP reset.
+Failures become `error` events (docs/http-api.md codes) and the connection stays up. An `error`
+that ends a request is its whole reply, with no `audio-stop` (an empty one would put a silent WAV in
+Home Assistant's cache); a client that then stays silent is disconnected (`Limits.error_linger_s`).
+A failed stream still answers `synthesize-stop` with `synthesize-stopped`. A socket owed no reply
+that completes no event for `Limits.idle_timeout_s` is closed; a broken frame ends the connection
+with a lingering close, so the `error` is not lost to a TCP reset.
 """
 
 from __future__ import annotations
@@ -26,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Final
 
@@ -51,15 +44,15 @@ from .framing import (
 )
 from .info import PROGRAM_NAME, build_info
 from .metrics import ServerMetrics
-from .requests import SpeechRequest, parse_chunk_text, parse_synthesize, parse_synthesize_start
+from .requests import SpeechRequest, parse_synthesize, parse_synthesize_start
 from .runner import SynthesisRunner
-from .streaming import SentenceSplitter
+from .streaming import TextStream
 
 _LOGGER = logging.getLogger(__name__)
 
 CHANNELS: Final = 1
 _SELECT_PROGRAM_TYPE: Final = "select-program"
-_Reply = Callable[[], Awaitable[None]]
+_Reply = Callable[[], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,20 +62,6 @@ class HandlerContext:
     runner: SynthesisRunner
     settings: ServerSettings
     metrics: ServerMetrics
-
-
-@dataclass(slots=True)
-class _Stream:
-    """One streaming request (synthesize-start ... synthesize-stop)."""
-
-    request: SpeechRequest | None
-    """Voice and options for every sentence; None when synthesize-start was refused."""
-    splitter: SentenceSplitter = field(default_factory=SentenceSplitter)
-    chars: int = 0
-    refused: bool = False
-    """Read side: no more text is accepted (the error is queued behind the sentences before it)."""
-    failed: bool = False
-    """Reply side: after an error no sentence is spoken; synthesize-stop still gets synthesize-stopped."""
 
 
 class _ClientGone(Exception):
@@ -122,7 +101,7 @@ class TtsEventHandler(AsyncEventHandler):
         )
         self._replies: asyncio.Queue[_Reply] = asyncio.Queue(maxsize=self._limits.max_pending_replies)
         self._reply_task: asyncio.Task[None] | None = None
-        self._stream: _Stream | None = None
+        self._stream: TextStream | None = None
         self._events_seen = 0
         self._closing = False
         self._replying = False
@@ -232,7 +211,7 @@ class TtsEventHandler(AsyncEventHandler):
         except RequestError as err:
             await self._queue(partial(self._fail, err, ends_request=True))
             return
-        await self._queue(lambda: self._reply_synthesize(request, received_at))
+        await self._queue(partial(self._speak, request, received_at, need_audio=True))
 
     async def _on_stream_event(self, event: Event) -> None:
         received_at = time.monotonic()
@@ -242,9 +221,9 @@ class TtsEventHandler(AsyncEventHandler):
                 return
             self._context.metrics.requests.inc("wyoming", "stream")
             try:
-                self._stream = _Stream(request=parse_synthesize_start(event.data))
+                self._stream = TextStream(request=parse_synthesize_start(event.data))
             except RequestError as err:
-                self._stream = _Stream(request=None, refused=True, failed=True)
+                self._stream = TextStream(request=None, refused=True, failed=True)
                 await self._queue(partial(self._fail, err, ends_request=False))
             return
 
@@ -254,38 +233,24 @@ class TtsEventHandler(AsyncEventHandler):
             return
         if SynthesizeStop.is_type(event.type):
             self._stream = None
-            sentences = stream.splitter.finish()
+            sentences = stream.finish()
         else:
             try:
-                text = parse_chunk_text(event.data)
+                sentences = stream.add_chunk(event.data, self._limits.max_text_chars)
             except RequestError as err:
                 await self._fail_stream(stream, err)
                 return
-            if stream.refused:
-                return
-            stream.chars += len(text)
-            if stream.chars > self._limits.max_text_chars:
-                await self._fail_stream(
-                    stream,
-                    RequestError(
-                        ErrorCode.TEXT_TOO_LONG,
-                        f"the streamed text passed {self._limits.max_text_chars} characters "
-                        "(see --max-text-chars)",
-                    ),
-                )
-                return
-            sentences = stream.splitter.add(text)
         for sentence in sentences:
             await self._queue(partial(self._reply_sentence, stream, sentence, received_at))
         if SynthesizeStop.is_type(event.type):
             await self._queue(lambda: self._write(SynthesizeStopped().event()))
 
-    async def _fail_stream(self, stream: _Stream, err: RequestError) -> None:
+    async def _fail_stream(self, stream: TextStream, err: RequestError) -> None:
         if not stream.refused:
             stream.refused = True
             await self._queue(partial(self._fail_stream_reply, stream, err))
 
-    async def _fail_stream_reply(self, stream: _Stream, err: RequestError) -> None:
+    async def _fail_stream_reply(self, stream: TextStream, err: RequestError) -> None:
         stream.failed = True
         await self._fail(err, ends_request=False)
 
@@ -407,10 +372,7 @@ class TtsEventHandler(AsyncEventHandler):
             await self._write(AudioStop().event())
         return True
 
-    async def _reply_synthesize(self, request: SpeechRequest, received_at: float) -> None:
-        await self._speak(request, received_at, need_audio=True)
-
-    async def _reply_sentence(self, stream: _Stream, sentence: str, received_at: float) -> None:
+    async def _reply_sentence(self, stream: TextStream, sentence: str, received_at: float) -> None:
         if stream.failed or stream.request is None:
             return
         if not await self._speak(stream.request.with_text(sentence), received_at, need_audio=False):

@@ -22,10 +22,8 @@ from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import numpy as np
-
 from ..engine import AudioChunk, EngineError, SynthesisOptions, TextError
-from ..engine.audio import PCM16_WIDTH_BYTES, float_to_pcm16
+from ..engine.audio import PCM16_WIDTH_BYTES, float_to_pcm16, resample
 from ..settings import Limits
 from ..voices.library import VoiceLibrary, VoiceNotFoundError
 from ..voices.pack import VoicePack
@@ -53,14 +51,6 @@ class ResolvedSpeech:
     """Cache key of the audio."""
 
 
-def _resample(samples: np.ndarray[Any, Any], from_hz: int, to_hz: int) -> np.ndarray[Any, Any]:
-    """Keeps one format per reply even if an engine ever yields a chunk at another rate."""
-    import soxr
-
-    resampled: np.ndarray[Any, Any] = soxr.resample(samples, from_hz, to_hz)
-    return resampled
-
-
 def _next_block(iterator: Iterator[AudioChunk], rate_hz: int) -> tuple[bytes, float] | None:
     """Worker thread: the next chunk as s16le bytes at `rate_hz`, with its duration; None at the end."""
     chunk = next(iterator, None)
@@ -69,7 +59,7 @@ def _next_block(iterator: Iterator[AudioChunk], rate_hz: int) -> tuple[bytes, fl
     samples = chunk.samples
     if chunk.rate_hz != rate_hz:
         _LOGGER.warning("Engine yielded %d Hz audio for a %d Hz reply; resampling", chunk.rate_hz, rate_hz)
-        samples = _resample(samples, chunk.rate_hz, rate_hz)
+        samples = resample(samples, chunk.rate_hz, rate_hz)  # one format per reply, whatever the engine yields
     pcm = float_to_pcm16(samples)
     return pcm, len(pcm) / PCM16_WIDTH_BYTES / rate_hz
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from . import atomic
+from ..storage import atomic
+from ..storage.slug import unique_slug
 from .pack import VoicePack
 from .registry import VoiceRegistry
 from .schema import VOICE_JSON, PackDocument, build_document, parse_document, sha256_path, verify_files
-from .slug import unique_slug
 
 ARCHIVE_FORMAT: Final = "edge-tts-clone-voicepack"
 ARCHIVE_VERSION: Final = 1

@@ -20,13 +20,13 @@ from numpy.typing import NDArray
 
 from ..engine import VoicePrompt
 from ..engine.errors import ReferenceAudioError, TextError
-from ..engine.text import to_phones
+from ..engine.gpt_sovits.text import to_phones
+from ..storage.slug import is_slug
 from .library import EnrollmentRejected, EnrollmentRequest, VoiceNotFoundError
 from .pack import ConsentRecord, VoicePack, VoiceStyle
 from .quality import QualityReport, UnreadableAudioError, analyze, decide, decode_audio
 from .registry import VoiceRegistry
 from .schema import PackDocument, build_document, encode_prompt, prompt_file_name, reference_file_name
-from .slug import is_slug
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -15,14 +15,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from ..engine import TtsEngine
+from ..settings import DEFAULT_MAX_LOADED_MODELS
 
 _LOGGER = logging.getLogger(__name__)
-
-DEFAULT_MAX_LOADED_MODELS: Final = 2
-
 
 @dataclass(frozen=True, slots=True)
 class LoadedModel:

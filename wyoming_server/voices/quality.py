@@ -1,4 +1,9 @@
-"""The enrollment quality gate: decode a clip, trim it, measure it and say in plain words what is wrong.
+"""The one enrollment clip gate: check a clip's header, decode it, trim it, measure it and say in plain
+words what is wrong.
+
+The header check comes first, before anything decodes the clip: a clip an hour long, or a small
+FLAC whose header promises hours of 192 kHz audio, is refused from what the header says, and magic
+bytes alone are not enough (a text file starting with `RIFF....WAVE` is not a clip).
 
 Measures (all on the trimmed mono clip): duration, estimated SNR (loud frames against the noise
 floor), clipping ratio (samples at digital full scale), loudness (LUFS, BS.1770), speech ratio
@@ -17,15 +22,16 @@ import numpy as np
 import soundfile as sf
 from numpy.typing import NDArray
 
-from ..engine.audio import cut, frame_rms_db, rms_db, speech_bounds, to_mono
-from ..engine.loudness import integrated_loudness
+from ..engine.audio import cut, frame_rms_db, integrated_loudness, rms_db, speech_bounds, to_mono
+from ..settings import DEFAULT_MAX_UPLOAD_AUDIO_S
 
+ACCEPTED_FORMATS: Final = frozenset({"WAV", "WAVEX", "RF64", "FLAC", "OGG", "MP3"})
+"""libsndfile's names for WAV, FLAC, OGG (Vorbis/Opus) and MP3."""
+MAX_SAMPLES_PER_S: Final = 96_000 * 2
+"""Decoded samples (frames x channels) per second of the longest clip: 96 kHz stereo."""
 MIN_REFERENCE_S: Final = 3.0
 MAX_REFERENCE_S: Final = 10.0
 """GPT-SoVITS's own limits for a reference clip (checked after trimming silence)."""
-MAX_DECODED_S: Final = 300.0
-MAX_DECODED_SAMPLES: Final = 16_000_000
-"""Longer uploads are refused before decoding (at most 64 MB of float32 samples on a small device)."""
 SILENT_PEAK_DBFS: Final = -50.0
 CLIP_LEVEL: Final = 0.99
 """Samples at or above this magnitude count as clipped."""
@@ -43,7 +49,57 @@ SPEECH_ABOVE_FLOOR_DB: Final = 10.0
 
 
 class UnreadableAudioError(ValueError):
-    """The bytes are not audio this build can decode."""
+    """The bytes are not audio this build accepts."""
+
+
+class ClipTooLongError(UnreadableAudioError):
+    """The clip is longer, or holds more samples, than the gate accepts."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClipInfo:
+    """What the clip's header says."""
+
+    duration_s: float
+    rate_hz: int
+    channels: int
+    format: str
+
+
+_UNREADABLE: Final = "the audio file cannot be read: it is damaged or is not a WAV, FLAC, OGG or MP3 file"
+_SOUNDFILE_ERRORS: Final = (RuntimeError, ValueError, TypeError, OverflowError, EOFError, OSError)
+"""What libsndfile raises for bytes it cannot read (soundfile.LibsndfileError is a RuntimeError)."""
+
+
+def check_clip(audio: bytes, max_seconds: float = DEFAULT_MAX_UPLOAD_AUDIO_S) -> ClipInfo:
+    """The clip's header facts; UnreadableAudioError when it is not an accepted audio file,
+    ClipTooLongError when it is too long or too big. Blocking (libsndfile): call it from a worker thread."""
+    if not audio:
+        raise UnreadableAudioError("the audio file is empty")
+    try:
+        info = sf.info(io.BytesIO(audio))
+    except _SOUNDFILE_ERRORS:
+        raise UnreadableAudioError(_UNREADABLE) from None
+    return _checked_header(str(info.format), info.samplerate, info.channels, info.frames, max_seconds)
+
+
+def _checked_header(kind: str, rate_hz: int, channels: int, frames: int, max_seconds: float) -> ClipInfo:
+    if kind not in ACCEPTED_FORMATS:
+        raise UnreadableAudioError("the audio must be a WAV, FLAC, OGG or MP3 file")
+    if rate_hz <= 0 or channels <= 0 or frames <= 0:
+        raise UnreadableAudioError("the audio file holds no audio")
+    duration_s = frames / rate_hz
+    if duration_s > max_seconds:
+        raise ClipTooLongError(
+            f"the clip is {duration_s:.1f} s long; at most {max_seconds:g} s is accepted "
+            "(a clean 3 to 10 second clip is best: trim it before uploading)"
+        )
+    if frames * channels > max_seconds * MAX_SAMPLES_PER_S:
+        raise ClipTooLongError(
+            f"the clip has too many samples ({rate_hz} Hz, {channels} channels); "
+            "send mono or stereo at 48 kHz or less"
+        )
+    return ClipInfo(duration_s=duration_s, rate_hz=rate_hz, channels=channels, format=kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,27 +113,22 @@ class DecodedClip:
     format: str
 
 
-def decode_audio(data: bytes) -> DecodedClip:
-    """WAV/FLAC/OGG/MP3 bytes (any rate, any channel count) to mono float32 (libsndfile, no ffmpeg)."""
+def decode_audio(data: bytes, max_seconds: float = DEFAULT_MAX_UPLOAD_AUDIO_S) -> DecodedClip:
+    """WAV/FLAC/OGG/MP3 bytes (any rate, any channel count) to mono float32, after `check_clip`'s
+    header checks (libsndfile, no ffmpeg)."""
     if not data:
         raise UnreadableAudioError("the audio file is empty")
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
-            if f.frames > MAX_DECODED_S * f.samplerate or f.frames * f.channels > MAX_DECODED_SAMPLES:
-                raise UnreadableAudioError(
-                    f"the recording is {f.frames / f.samplerate:.0f} s long; "
-                    f"upload at most {MAX_DECODED_S:.0f} s"
-                )
-            frames = f.read(dtype="float32", always_2d=True)
             rate, channels, kind = int(f.samplerate), int(f.channels), str(f.format)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+            _checked_header(kind, rate, channels, f.frames, max_seconds)
+            frames = f.read(dtype="float32", always_2d=True)
+    except _SOUNDFILE_ERRORS as err:
         if isinstance(err, UnreadableAudioError):
             raise
-        raise UnreadableAudioError(
-            f"the audio file cannot be read ({err}); use WAV, FLAC, OGG or MP3"
-        ) from err
+        raise UnreadableAudioError(_UNREADABLE) from err
     if frames.shape[0] == 0:
-        raise UnreadableAudioError("the audio file holds no samples")
+        raise UnreadableAudioError("the audio file holds no audio")
     samples = to_mono(frames)
     if not np.all(np.isfinite(samples)):
         raise UnreadableAudioError("the audio file holds invalid samples (NaN or infinity)")

@@ -29,16 +29,15 @@ from ..engine.piper_voice import (
     piper_language,
     stock_voice_files,
 )
-from . import atomic
+from ..storage import atomic
+from ..storage.layout import MODELS_SUBDIR, VOICES_SUBDIR
+from ..storage.slug import is_slug, slugify, unique_slug
 from .library import VoiceNotFoundError
 from .pack import SkippedPack, VoicePack, VoiceStyle
 from .schema import VOICE_JSON, PackDocument, decode_prompt, encode_document, parse_document, verify_files
-from .slug import is_slug, slugify, unique_slug
 
 _LOGGER = logging.getLogger(__name__)
 
-VOICES_SUBDIR: Final = "voices"
-MODELS_SUBDIR: Final = "models"
 STOCK_VOICE_ID: Final = "joe"
 STOCK_VOICE_NAME: Final = "Joe (built-in)"
 PIPER_SUFFIX: Final = ".onnx"

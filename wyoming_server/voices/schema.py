@@ -19,8 +19,8 @@ import numpy as np
 
 from ..engine import VoicePrompt
 from ..engine.errors import VoicePackError
+from ..storage.slug import is_slug
 from .pack import PACK_SCHEMA_VERSION, ConsentRecord, VoicePack, VoiceStyle
-from .slug import is_slug
 
 VOICE_JSON: Final = "voice.json"
 ENROLLED_ATTRIBUTION: Final = "enrolled locally"

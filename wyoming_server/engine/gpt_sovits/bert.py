@@ -17,8 +17,9 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 
 from ..errors import ModelLoadError
-from ..text import Phones, PhoneSegment
-from .model import GptSoVitsModel, require_inputs
+from ..onnx import require_inputs
+from .model import GptSoVitsModel
+from .text import Phones, PhoneSegment
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -1,15 +1,15 @@
 """`GptSoVitsEngine`: text + voice prompt -> 32 kHz audio, sentence by sentence.
 
 Stages (each testable alone): text.split_sentences -> text.to_phones -> BertFeaturizer
--> T2SDecoder.decode_steps -> VitsDecoder -> peak limit + sentence silence.
+-> T2SDecoder.decode_steps -> SovitsDecoder -> peak limit + sentence silence.
 
-Two ways through a sentence (README "Streaming and batching"):
+Two ways through a sentence (docs/engine.md, "Streaming and batching"):
 - `stream_tokens` (default, speed 1 only): SoVITS decodes the tokens in growing chunks while T2S
   still generates them (`streaming.StreamingSentence`), so first audio comes after 20 tokens (a
   12-token chunk and 8 of lookahead), not after the whole sentence. Several AudioChunks per
   sentence; the last has `sentence_end=True`.
 - whole sentences (`stream_tokens=False`, or speed != 1): T2S finishes, then one decode, one
-  chunk per sentence, bit for bit what this engine produced before streaming existed.
+  chunk per sentence, as upstream decodes.
 The first sentence is always decoded alone (latency); later ones go through T2S in batches of up
 to `options.batch_sentences` (and `MAX_BATCH_PHONES`) and are still yielded in order.
 """
@@ -27,20 +27,21 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import AudioChunk, SynthesisOptions, VoicePrompt, text
+from .. import AudioChunk, SynthesisOptions, VoicePrompt
 from ..errors import SynthesisCancelled, TextError, VoicePackError
+from . import text
 from .bert import BertFeaturizer
 from .manifest import SAMPLE_RATE_HZ
 from .model import GptSoVitsModel
+from .sovits import SovitsDecoder
 from .streaming import ChunkPlan, FrameNoise, StreamingSentence
 from .t2s import FINISHED, T2SDecoder
-from .vits import VitsDecoder
 
 _LOGGER = logging.getLogger(__name__)
 
 LANGUAGES: Final = ["zh", "en"]
 STREAM_PLAN: Final = ChunkPlan()
-"""Chunk sizes, context, lookahead and crossfade chosen by measurement (README)."""
+"""Chunk sizes, context, lookahead and crossfade chosen by measurement (docs/decisions.md, "Streaming")."""
 NOISE_STREAM: Final = 1
 """Seed word of the streamed decoder noise (the T2S sampler's generator is [seed, sentence])."""
 GAIN_RAMP_SAMPLES: Final = 320
@@ -142,7 +143,7 @@ class GptSoVitsEngine:
         self.model = model
         self.plan = plan
         self._t2s = T2SDecoder(model)  # warms its sessions up itself
-        self._vits = VitsDecoder(model)
+        self._sovits = SovitsDecoder(model)
         self._bert = BertFeaturizer(model)
         self._warm_up()
 
@@ -150,11 +151,11 @@ class GptSoVitsEngine:
         """Run the text frontend, decoder and BERT once at load, so the first request does not pay their first run."""
         started = time.perf_counter()
         phones = text.to_phones(WARM_UP_TEXT, "auto")
-        self._vits.decode_with_noise(
+        self._sovits.decode_with_noise(
             np.zeros(WARM_UP_TOKENS, np.int64),
             np.zeros(WARM_UP_TOKENS, np.int64),
-            np.zeros((1, self._vits.gin, 1), np.float32),
-            np.zeros((1, self._vits.inter_channels, 2 * WARM_UP_TOKENS), np.float32),
+            np.zeros((1, self._sovits.gin, 1), np.float32),
+            np.zeros((1, self._sovits.inter_channels, 2 * WARM_UP_TOKENS), np.float32),
         )
         if self._bert.enabled:
             self._bert.features(phones)
@@ -245,7 +246,7 @@ class GptSoVitsEngine:
                 _LOGGER.warning("the model produced no tokens for a sentence; skipping it")
                 wave = np.zeros(0, dtype=np.float32)
             else:
-                wave = self._vits.decode(tokens, sentence.phones, prompt.ge, options.speed, options.noise_scale, rng)
+                wave = self._sovits.decode(tokens, sentence.phones, prompt.ge, options.speed, options.noise_scale, rng)
             _LOGGER.debug(
                 "phones=%d tokens=%d audio=%.2fs after %.2fs",
                 sentence.phones.size,
@@ -266,10 +267,10 @@ class GptSoVitsEngine:
         """Token-chunk streaming: chunks of the earliest unfinished sentence go out between T2S steps."""
         streams = [
             StreamingSentence(
-                self._vits,
+                self._sovits,
                 s.phones,
                 prompt.ge,
-                FrameNoise(self._vits.inter_channels, options.noise_scale, noise_rng(seed, s.index)),
+                FrameNoise(self._sovits.inter_channels, options.noise_scale, noise_rng(seed, s.index)),
                 self.plan if s.index == 0 else self.plan.later(),
             )
             for s in group

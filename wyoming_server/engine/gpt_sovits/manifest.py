@@ -16,7 +16,6 @@ SYMBOL_TABLE_V2: Final = "gpt-sovits-v2-732"
 SAMPLE_RATE_HZ: Final = 32000
 SAMPLES_PER_TOKEN: Final = 1280
 """One semantic token (25 Hz) is 1280 samples at 32 kHz."""
-PRECISIONS: Final = ("fp32", "int8")
 
 
 def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:

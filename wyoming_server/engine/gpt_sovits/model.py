@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,14 +12,13 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
+from ...settings import DEFAULT_THREADS
 from ..errors import ModelLoadError
 from ..memory import use_mmap_for_large_buffers
+from ..onnx import create_session
 from .manifest import Manifest
 
 _LOGGER = logging.getLogger(__name__)
-
-DEFAULT_THREADS: Final = min(4, os.cpu_count() or 1)
-"""Intra-op threads per session; a Pi 4/5 and this 2-core machine are best at their core count."""
 
 # Graphs a model folder must have to speak (enrollment-only graphs are optional at run time).
 REQUIRED_GRAPHS: Final = ("t2s_encoder", "t2s_decoder", "vits_decoder")
@@ -29,48 +27,7 @@ ENROLLMENT_GRAPHS: Final = ("prompt_extractor", "ref_embedder", "sv_embedder")
 NO_ARENA_GRAPHS: Final = ("prompt_extractor", "sv_embedder")
 """Enrollment graphs, run once per clip: their sessions allocate activations per run instead of
 keeping them in onnxruntime's arena. (The SoVITS decoder uses the arena and empties it after each
-run: `vits.RUN_OPTIONS`.)"""
-
-
-def create_session(path: Path, threads: int = DEFAULT_THREADS, memory_arena: bool = True) -> ort.InferenceSession:
-    """An onnxruntime CPU session with our thread and memory settings; raises ModelLoadError.
-
-    Weights are allocated outside the arena (`use_device_allocator_for_initializers`: about 25 MB
-    less for the T2S decoder); `memory_arena=False` also keeps activations out of it.
-
-    Idle intra-op threads spin between the kernels of a run (a T2S step is hundreds of small
-    kernels in a few ms; waking a sleeping thread for each costs more) and stop spinning when the
-    run ends (`force_spinning_stop`), so a T2S session's threads do not take CPU from the decoder
-    chunk that follows, nor the decoder's from the next steps. Measured in one process, alternating
-    with the former setting (only the T2S sessions spinning, also after their runs): first audio
-    307 -> 261 ms and a streamed 6 s sentence 1.73 -> 1.57 s (best of 8).
-
-    Parallel loops split work into static blocks (onnxruntime's default): dynamically sized blocks
-    let the host's timing decide how a computation is split, so the same seed gave different audio
-    under load (docs/reproducibility.md).
-    """
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.enable_cpu_mem_arena = memory_arena
-    options.add_session_config_entry("session.use_device_allocator_for_initializers", "1")
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
-    options.add_session_config_entry("session.force_spinning_stop", "1")
-    options.log_severity_level = 3
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph types
-        raise ModelLoadError(f"cannot load graph {path.name}: {err}") from err
-
-
-def require_inputs(session: ort.InferenceSession, graph: str, names: tuple[str, ...]) -> None:
-    """Fail with the missing input's name when a graph is not the one this runtime expects."""
-    present = {i.name for i in session.get_inputs()}
-    missing = [n for n in names if n not in present]
-    if missing:
-        raise ModelLoadError(f"graph {graph} lacks input(s) {', '.join(missing)}; has {sorted(present)}")
+run: `sovits.RUN_OPTIONS`.)"""
 
 
 class GptSoVitsModel:

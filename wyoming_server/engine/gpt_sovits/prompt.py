@@ -20,18 +20,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import VoicePrompt
-from ..audio import resample
+from ..audio import resample, to_mono
 from ..errors import ReferenceAudioError, TextError
 from ..memory import trim_heap
-from ..text import Phones, to_phones
+from ..onnx import require_inputs
 from .bert import BertFeaturizer
-from .model import GptSoVitsModel, require_inputs
+from .model import GptSoVitsModel
 from .reference import kaldi_fbank, linear_spectrogram, peak_normalize
+from .text import Phones, to_phones
 
 _LOGGER = logging.getLogger(__name__)
 
 TextFrontend = Callable[[str, str], Phones]
-"""`to_phones(text, language)` of `wyoming_server.engine.text`."""
+"""`to_phones(text, language)` of `wyoming_server.engine.gpt_sovits.text`."""
 
 PROMPT_RATE_HZ: Final = 16000
 SPEC_RATE_HZ: Final = 32000
@@ -46,8 +47,8 @@ SENTENCE_ENDS: Final = frozenset("，。？！,.?!~:：—…")
 V2PRO_VERSIONS: Final = ("v2Pro", "v2ProPlus")
 
 
-def to_mono(samples: NDArray[Any], rate_hz: int) -> NDArray[np.float32]:
-    """(N,) or (N, channels) as soundfile reads it -> (N,) float32 mean of the channels."""
+def checked_mono(samples: NDArray[Any], rate_hz: int) -> NDArray[np.float32]:
+    """(N,) or (N, channels) as soundfile reads it -> (N,) float32 mean of the channels, or ReferenceAudioError."""
     array = np.asarray(samples)
     if rate_hz <= 0:
         raise ReferenceAudioError(f"the reference clip has an invalid sample rate ({rate_hz} Hz)")
@@ -57,7 +58,7 @@ def to_mono(samples: NDArray[Any], rate_hz: int) -> NDArray[np.float32]:
         raise ReferenceAudioError(f"the reference clip must be (frames, channels), got shape {array.shape}")
     if not np.issubdtype(array.dtype, np.floating):
         raise ReferenceAudioError(f"the reference clip must be float samples, got {array.dtype}")
-    mono = array.astype(np.float32) if array.ndim == 1 else array.astype(np.float32).mean(axis=1)
+    mono = to_mono(array)
     if not np.all(np.isfinite(mono)):
         raise ReferenceAudioError("the reference clip contains invalid (NaN or infinite) samples")
     return mono
@@ -106,7 +107,7 @@ def build_voice_prompt(
     ("" for a reference-free voice) in `language` ("zh", "en", ... as the text frontend takes).
     `frontend` and `bert` default to the project's text frontend and this model's BERT.
     """
-    mono = to_mono(samples, rate_hz)
+    mono = checked_mono(samples, rate_hz)
     if float(np.max(np.abs(mono))) < SILENCE_PEAK:
         raise ReferenceAudioError("the reference clip is silent")
     clip_16k = resample(mono, rate_hz, PROMPT_RATE_HZ)

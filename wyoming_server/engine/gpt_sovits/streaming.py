@@ -5,11 +5,11 @@ generator's convolutions reach a few frames either way. So a chunk of tokens is 
 window with `context_tokens` already-emitted tokens before it and `lookahead_tokens` not-yet-emitted
 tokens after it, and only the chunk's own samples are kept. The window's latent (enc_p and flow)
 covers all of it, but the generator, most of the work and only a few frames' reach, synthesizes
-just the samples kept plus `generator_margin_tokens` on each side (`VitsDecoder` `keep`).
+just the samples kept plus `generator_margin_tokens` on each side (`SovitsDecoder` `keep`).
 Neighbouring chunks overlap by `crossfade_samples` around each join, where the two decodes are
 blended with complementary raised-cosine ramps. Both windows give every frame the same epsilon
 (`FrameNoise`), so away from the joins the streamed audio differs from the whole-sentence decode
-only by what lies outside each window; the README lists the measured SNR.
+only by what lies outside each window (`bench/streaming.py` measures it; docs/engine.md).
 
 Chunks grow (first `first_tokens`, then x`growth`, capped at `max_tokens`), so time to first
 audio is short and the re-decoded context stays a bounded fraction of the work: each token goes
@@ -31,7 +31,7 @@ from typing import Final, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from .vits import FRAMES_PER_TOKEN
+from .sovits import FRAMES_PER_TOKEN
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ NOISE_BLOCK_FRAMES: Final = 256
 
 
 class WindowDecoder(Protocol):
-    """What streaming needs of a SoVITS decoder (`vits.VitsDecoder`; tests pass torch stand-ins)."""
+    """What streaming needs of a SoVITS decoder (`vits.SovitsDecoder`; tests pass torch stand-ins)."""
 
     @property
     def hop_samples(self) -> int:
@@ -64,10 +64,8 @@ class ChunkPlan:
     """Chunk sizes, decoding context and the crossfade of token-chunk streaming (see the module doc)."""
 
     first_tokens: int = 12
-    """Tokens in the first chunk (25 tokens = 1 s of audio). 12 rather than 16: first audio about
-    45 ms sooner, and every later chunk still came 0.18-0.19 s before playback needed it on the
-    2-core development machine. Growth 3 (one join fewer in a 6 s sentence) left 0.06-0.09 s and
-    once arrived 0.06 s late."""
+    """Tokens in the first chunk (25 tokens = 1 s of audio): first audio soon, while every later chunk
+    still comes before playback needs it (docs/decisions.md, "Streaming")."""
     growth: float = 2.0
     """Each later chunk is this many times the previous one ..."""
     max_tokens: int = 120
@@ -81,8 +79,7 @@ class ChunkPlan:
     generator_margin_tokens: int = 3
     """Context of a window that also goes through the HiFi-GAN generator, on each side of the samples
     kept: the latent sees the whole window, the generator (its reach is about 5 tokens) only this
-    margin. On the real-size decoder 3 tokens put the edge error 47 dB below the signal, where the
-    crossfade ramps it down further; the generator then synthesizes 9 tokens fewer per join."""
+    margin, enough to put its edge error well under the crossfade (docs/decisions.md, "Streaming")."""
 
     def __post_init__(self) -> None:
         if self.first_tokens < 1 or self.max_tokens < self.first_tokens:
@@ -147,18 +144,18 @@ class StreamingSentence:
 
     def __init__(
         self,
-        vits: WindowDecoder,
+        sovits: WindowDecoder,
         phones: NDArray[np.int64],
         ge: NDArray[np.float32],
         noise: FrameNoise,
         plan: ChunkPlan,
     ) -> None:
-        self._vits = vits
+        self._sovits = sovits
         self._phones = phones
         self._ge = ge
         self._noise = noise
         self._plan = plan
-        self.samples_per_token = FRAMES_PER_TOKEN * vits.hop_samples
+        self.samples_per_token = FRAMES_PER_TOKEN * sovits.hop_samples
         half = plan.crossfade_samples // 2
         # The blend around join p covers [p - fade_before, p + fade_after): as centred as the
         # decoding window allows (lookahead on the right, context on the left).
@@ -221,7 +218,7 @@ class StreamingSentence:
         stop = self.count if final else end + self._plan.lookahead_tokens
         frames = FRAMES_PER_TOKEN
         # Samples this chunk hands out or blends, in the window's frames, widened by the generator margin.
-        hop = self._vits.hop_samples
+        hop = self._sovits.hop_samples
         used_from = self._emitted * spt - (self._fade_before if self._tail is not None else 0)
         used_to = self.count * spt if final else end * spt + self._fade_after
         margin = frames * self._plan.generator_margin_tokens
@@ -229,7 +226,7 @@ class StreamingSentence:
             max(0, used_from // hop - frames * start - margin),
             min(frames * (stop - start), -(-used_to // hop) - frames * start + margin),
         )
-        wave = self._vits.decode_with_noise(
+        wave = self._sovits.decode_with_noise(
             self._tokens[start:stop], self._phones, self._ge, self._noise.window(frames * start, frames * stop), keep
         )
         self.decoded_tokens += stop - start
@@ -260,72 +257,3 @@ class StreamingSentence:
         self._emitted = end
         self.chunks += 1
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
-
-
-@dataclass(frozen=True, slots=True)
-class StreamQuality:
-    """How a streamed decode compares with the whole-sentence decode of the same tokens and noise."""
-
-    snr_db: float
-    """Over the whole sentence."""
-    worst_join_db: float
-    """The lowest SNR within +-2 tokens of a join (inf when the sentence fit in one chunk)."""
-    work: float
-    """Tokens run through the decoder's latent / tokens in the sentence."""
-    generator_work: float
-    """Frames run through the generator / frames in the sentence (the bulk of the decoding time)."""
-    chunks: int
-
-
-def _snr_db(reference: NDArray[np.float32], other: NDArray[np.float32]) -> float:
-    ref = reference.astype(np.float64)
-    error = float(np.sum((ref - other.astype(np.float64)) ** 2))
-    return float(10.0 * np.log10(max(float(np.sum(ref**2)), 1e-30) / max(error, 1e-30)))
-
-
-def measure_streaming(
-    decoder: WindowDecoder,
-    channels: int,
-    tokens: NDArray[np.int64],
-    phones: NDArray[np.int64],
-    ge: NDArray[np.float32],
-    plan: ChunkPlan,
-    noise_scale: float = 0.5,
-    seed: int = 0,
-) -> StreamQuality:
-    """Stream `tokens` (pushed one by one, each chunk taken once ready) and compare with the whole decode.
-
-    For benchmarks and tests: with real weights this is the figure that tells whether the joins
-    can be heard; `channels` is the decoder's noise width (`VitsDecoder.inter_channels`).
-    """
-    whole = decoder.decode_with_noise(
-        tokens,
-        phones,
-        ge,
-        FrameNoise(channels, noise_scale, np.random.default_rng(seed)).window(0, 2 * tokens.shape[0]),
-    )
-    sentence = StreamingSentence(
-        decoder, phones, ge, FrameNoise(channels, noise_scale, np.random.default_rng(seed)), plan
-    )
-    parts: list[NDArray[np.float32]] = []
-    for token in tokens.tolist():
-        sentence.push(token)
-        while sentence.ready():
-            parts.append(sentence.next_chunk())
-    sentence.finish()
-    while sentence.ready():
-        parts.append(sentence.next_chunk())
-    streamed = np.concatenate(parts)
-    joins = np.cumsum([p.shape[0] for p in parts])[:-1]
-    span = 2 * sentence.samples_per_token
-    worst = min(
-        (_snr_db(whole[max(0, j - span) : j + span], streamed[max(0, j - span) : j + span]) for j in joins),
-        default=float("inf"),
-    )
-    return StreamQuality(
-        snr_db=_snr_db(whole, streamed),
-        worst_join_db=worst,
-        work=sentence.decoded_tokens / tokens.shape[0],
-        generator_work=sentence.synthesized_frames / (FRAMES_PER_TOKEN * tokens.shape[0]),
-        chunks=sentence.chunks,
-    )

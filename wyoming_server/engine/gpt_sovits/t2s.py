@@ -17,8 +17,9 @@ from numpy.typing import NDArray
 
 from .. import SynthesisOptions
 from ..errors import ModelLoadError, SynthesisCancelled, TextError, VoicePackError
+from ..onnx import require_inputs
 from . import t2s_io, t2s_state
-from .model import GptSoVitsModel, require_inputs
+from .model import GptSoVitsModel
 from .sampling import sample_token
 from .t2s_state import T2SState
 

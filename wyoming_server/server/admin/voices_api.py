@@ -12,7 +12,7 @@ from aiohttp import web
 from ...engine import EngineError, ModelLoadError
 from ...voices.library import EnrollmentRejected, EnrollmentRequest, VoiceNotFoundError
 from ...voices.pack import VoicePack
-from .clip_check import check_clip
+from ...voices.quality import ClipTooLongError, UnreadableAudioError, check_clip
 from .context import context_of, dump_json
 from .errors import ApiError
 from .uploads import check_display_name, check_slug, read_enrollment_form, read_json
@@ -102,7 +102,12 @@ async def enroll_voice(request: web.Request) -> web.Response:
         timeout_s=context.limits.http_body_timeout_s,
     )
     max_seconds = context.limits.max_upload_audio_s
-    await context.blocking(lambda: check_clip(form.audio, max_seconds))  # before the heavy work, not during
+    try:  # before the heavy work, not during
+        await context.blocking(lambda: check_clip(form.audio, max_seconds))
+    except ClipTooLongError as err:
+        raise ApiError(413, "too-large", str(err)) from None
+    except UnreadableAudioError as err:
+        raise ApiError(415, "unsupported-media", str(err)) from None
     enrollment = EnrollmentRequest(
         name=form.name,
         audio=form.audio,

@@ -1,0 +1,261 @@
+"""Benchmark of the T2S model: prefill, step time against cache length, INT8 logits, bytes per token.
+
+Three implementations run the same inputs: the ONNX graphs in fp32 and INT8 through the runtime's
+own `T2SDecoder` (in-place KV cache, IO binding), and our torch modules in fp32 eager mode with a
+preallocated KV cache (`EagerT2S`), which is the torch figure the targets compare with.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from ..convert.torch_modules.t2s import T2SModel, prefix_lm_blocked
+from ..engine.gpt_sovits.model import GptSoVitsModel
+from ..engine.gpt_sovits.t2s import T2SDecoder
+from .timing import Timing, best_of, cosine, time_runs
+
+CACHE_LENGTHS: Final = (100, 500, 1000)
+"""Cache lengths (rows: text + prompt + generated) at which one step is timed."""
+TIMED_STEPS: Final = 12
+STEP_ROUNDS: Final = 3
+"""Every cache length is timed in this many rounds, round-robin, so that a burst of other work on a
+shared machine spoils one round rather than a whole figure."""
+WARM_STEPS: Final = 2
+QUALITY_STEPS: Final = 100
+"""Teacher-forced steps over which INT8 logits are compared with fp32."""
+PREFILL_REPEATS: Final = 3
+
+
+@dataclass(frozen=True)
+class T2SInputs:
+    """One sentence as the T2S sees it: reference + target phones, their BERT features, prompt tokens."""
+
+    phones: NDArray[np.int64]
+    """(N,)"""
+    bert: NDArray[np.float32]
+    """(1024, N)"""
+    prompt: NDArray[np.int64]
+    """(Tp,)"""
+
+
+class EagerT2S:
+    """Our torch T2S modules, fp32 eager, with a preallocated KV cache written in place."""
+
+    def __init__(self, model: T2SModel, capacity: int) -> None:
+        self.model = model
+        dims = model.dims
+        shape = (1, dims.n_head, capacity, dims.head_dim)
+        self.keys = [torch.zeros(shape) for _ in range(dims.n_layer)]
+        self.values = [torch.zeros(shape) for _ in range(dims.n_layer)]
+        self.length = 0
+        """Rows filled (text + audio)."""
+        self.n_text = 0
+
+    def _run(self, h: torch.Tensor, blocked: torch.Tensor | None) -> torch.Tensor:
+        start, end = self.length, self.length + h.shape[1]
+        mask = None if blocked is None else ~blocked
+        for i, layer in enumerate(self.model.layers):
+            q, k, v = (layer.split_heads(t) for t in layer.project_qkv(h))
+            self.keys[i][:, :, start:end] = k
+            self.values[i][:, :, start:end] = v
+            attended = torch.nn.functional.scaled_dot_product_attention(
+                q, self.keys[i][:, :, :end], self.values[i][:, :, :end], attn_mask=mask
+            )
+            h = layer.finish(h, attended.transpose(1, 2).reshape(h.shape))
+        self.length = end
+        logits: torch.Tensor = self.model.ar_predict_layer(h[0, -1])
+        return logits
+
+    @torch.inference_mode()
+    def prefill(self, phones: NDArray[np.int64], bert: NDArray[np.float32], prompt: NDArray[np.int64]) -> torch.Tensor:
+        """Text + prompt rows into the cache; logits (V,) of the last row."""
+        x = self.model.embed_text(torch.from_numpy(phones), torch.from_numpy(bert))
+        tokens = torch.from_numpy(prompt)
+        y = self.model.embed_audio(tokens, torch.arange(tokens.shape[0])).unsqueeze(0)
+        self.length, self.n_text = 0, int(x.shape[1])
+        return self._run(torch.cat((x, y), dim=1), prefix_lm_blocked(x.shape[1], tokens.shape[0]))
+
+    @torch.inference_mode()
+    def step(self, token: int) -> torch.Tensor:
+        """One generated token at the next audio position; logits (V,)."""
+        position = self.length - self.n_text  # audio positions count on from the prompt's
+        h = self.model.embed_audio(torch.tensor([[token]]), torch.tensor([[position]]))
+        return self._run(h, None)
+
+
+def _tiled(tokens: NDArray[np.int64], length: int) -> NDArray[np.int64]:
+    reps = -(-max(length, 1) // max(tokens.size, 1))
+    return np.tile(tokens, reps)[: max(length, 1)].astype(np.int64)
+
+
+def onnx_decoder(model_dir: Path, precision: str, threads: int) -> T2SDecoder:
+    """The runtime's T2S decoder over one precision of the folder."""
+    return T2SDecoder(GptSoVitsModel.load(model_dir, precision=precision, threads=threads, verify_hashes=False))
+
+
+Samples = tuple[list[float], list[float]]
+"""(wall seconds, CPU seconds) of single steps."""
+StepTimes = dict[int, Samples]
+"""Cache length -> its samples."""
+
+
+def _time_steps(step: Any, tokens: NDArray[np.int64], into: Samples) -> None:
+    """Append the seconds of single steps fed `tokens` one by one (the first WARM_STEPS untimed)."""
+    times, cpu_times = into
+    for index, token in enumerate(tokens[: WARM_STEPS + TIMED_STEPS]):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        step(int(token))
+        if index >= WARM_STEPS:
+            times.append(time.perf_counter() - started)
+            cpu_times.append(time.process_time() - cpu_started)
+
+
+def _step_rounds(time_length: Callable[[int, Samples], None]) -> StepTimes:
+    """`time_length(length, into)` for every cache length, STEP_ROUNDS times round-robin."""
+    samples: StepTimes = {length: ([], []) for length in CACHE_LENGTHS}
+    for _ in range(STEP_ROUNDS):
+        for length in CACHE_LENGTHS:
+            time_length(length, samples[length])
+    return samples
+
+
+def _put_ms(figures: dict[str, Any], key: str, timing: Timing) -> None:
+    figures[key] = timing.best * 1000.0
+    figures[f"{key}_median"] = timing.median * 1000.0
+    figures[f"{key}_cpu"] = timing.cpu * 1000.0
+
+
+def onnx_figures(decoder: T2SDecoder, inputs: T2SInputs) -> dict[str, Any]:
+    """Prefill time and step time at each of CACHE_LENGTHS for one ONNX precision."""
+
+    def prefill() -> None:
+        decoder.start([decoder.encode(inputs.phones, inputs.bert)], inputs.prompt, 1)
+
+    figures: dict[str, Any] = {}
+    _put_ms(figures, "prefill_ms", time_runs(prefill, PREFILL_REPEATS))
+    x = decoder.encode(inputs.phones, inputs.bert)
+    feed = _tiled(inputs.prompt[::-1].copy(), WARM_STEPS + TIMED_STEPS)
+
+    def time_length(length: int, into: Samples) -> None:
+        prompt = _tiled(inputs.prompt, length - inputs.phones.size)
+        state = decoder.start([x], prompt, WARM_STEPS + TIMED_STEPS + 1)
+        _time_steps(lambda t: state.step(np.array([t], np.int64)), feed, into)
+
+    for length, (times, cpu_times) in _step_rounds(time_length).items():
+        _put_ms(figures, f"step_ms_{length}", best_of(times, cpu_times))
+    return figures
+
+
+def torch_figures(model: T2SModel, inputs: T2SInputs, threads: int) -> dict[str, Any]:
+    """The same figures for our torch modules in fp32 eager mode."""
+    torch.set_num_threads(threads)
+    n_text = int(inputs.phones.size)
+    capacity = n_text + max(CACHE_LENGTHS) + inputs.prompt.size + WARM_STEPS + TIMED_STEPS + 2
+    eager = EagerT2S(model, capacity)
+    figures: dict[str, Any] = {}
+    _put_ms(figures, "prefill_ms", time_runs(lambda: eager.prefill(inputs.phones, inputs.bert, inputs.prompt),
+                                             PREFILL_REPEATS))
+    feed = _tiled(inputs.prompt[::-1].copy(), WARM_STEPS + TIMED_STEPS)
+
+    def time_length(length: int, into: Samples) -> None:
+        eager.prefill(inputs.phones, inputs.bert, _tiled(inputs.prompt, length - n_text))
+        _time_steps(eager.step, feed, into)
+
+    for length, (times, cpu_times) in _step_rounds(time_length).items():
+        _put_ms(figures, f"step_ms_{length}", best_of(times, cpu_times))
+    return figures
+
+
+def logits_agreement(fp32: T2SDecoder, int8: T2SDecoder, inputs: T2SInputs) -> dict[str, float]:
+    """INT8 vs fp32 logits on the same teacher-forced tokens (fp32's greedy choices, EOS excluded)."""
+    x32 = fp32.encode(inputs.phones, inputs.bert)
+    x8 = int8.encode(inputs.phones, inputs.bert)
+    state32 = fp32.start([x32], inputs.prompt, QUALITY_STEPS + 1)
+    state8 = int8.start([x8], inputs.prompt, QUALITY_STEPS + 1)
+    cosines, agree = [], 0
+    for _ in range(QUALITY_STEPS):
+        a, b = state32.logits[0], state8.logits[0]
+        cosines.append(cosine(a, b))
+        token = int(np.argmax(a[: fp32.eos]))
+        agree += int(token == int(np.argmax(b[: int8.eos])))
+        feed = np.array([token], np.int64)
+        state32.step(feed)
+        state8.step(feed)
+    return {
+        "logits_cosine_min": float(np.min(cosines)),
+        "logits_cosine_mean": float(np.mean(cosines)),
+        "greedy_agreement": agree / QUALITY_STEPS,
+        "steps": float(QUALITY_STEPS),
+    }
+
+
+def bytes_per_token(onnx_path: Path) -> int:
+    """Bytes of initializers one step reads: all but the tables only gathered from (one row each)."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path)).graph
+    gathered: set[str] = set()
+    used_elsewhere: set[str] = set()
+    for node in graph.node:
+        for index, name in enumerate(node.input):
+            if node.op_type == "Gather" and index == 0:
+                gathered.add(name)
+            else:
+                used_elsewhere.add(name)
+    total = 0
+    for initializer in graph.initializer:
+        if initializer.name in gathered and initializer.name not in used_elsewhere:
+            continue
+        total += onnx.numpy_helper.to_array(initializer).nbytes
+    return total
+
+
+def flops_per_token(dims: dict[str, Any], cache_length: int) -> float:
+    """Multiply-adds x 2 of one step: the layers' matrices, the head, and attention over the cache."""
+    d, ffn, layers, vocab = dims["d_model"], dims["ffn"], dims["n_layer"], dims["audio_vocab"]
+    matrices = layers * (4 * d * d + 2 * d * ffn) + d * vocab
+    attention = layers * 2 * cache_length * d
+    return float(2 * (matrices + attention))
+
+
+def kv_bytes_per_token(dims: dict[str, Any], cache_length: int, value_bytes: int = 4) -> int:
+    """Bytes of K and V one step reads at `cache_length` (4 per value in fp32, 1 in int8)."""
+    return int(2 * dims["n_layer"] * dims["d_model"] * cache_length * value_bytes)
+
+
+def cache_value_bytes(onnx_path: Path) -> int:
+    """Bytes per cached value of a decoder graph: its past_key_0 input's element size."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    for value in graph.input:
+        if value.name == "past_key_0":
+            return int(onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).itemsize)
+    raise ValueError(f"{onnx_path.name} has no past_key_0 input")
+
+
+def bandwidth_floor(
+    dims: dict[str, Any], weight_bytes: dict[str, int], value_bytes: dict[str, int], read_gb_s: float
+) -> dict[str, dict[str, float]]:
+    """Per precision and cache length: the step's floor in ms ((weights + KV bytes) / bandwidth)."""
+    floors: dict[str, dict[str, float]] = {}
+    for precision, weights in weight_bytes.items():
+        floors[precision] = {
+            str(length): (weights + kv_bytes_per_token(dims, length, value_bytes[precision]))
+            / (read_gb_s * 1e9) * 1000.0
+            for length in CACHE_LENGTHS
+        }
+    return floors
+
+
+def gflops(dims: dict[str, Any]) -> dict[str, float]:
+    """GFLOP per token at each cache length."""
+    return {str(length): flops_per_token(dims, length) / 1e9 for length in CACHE_LENGTHS}

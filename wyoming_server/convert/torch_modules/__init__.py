@@ -1,0 +1,1 @@
+"""Our own torch re-implementations of the GPT-SoVITS networks, loaded strictly from official checkpoints."""

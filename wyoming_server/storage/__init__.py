@@ -1,0 +1,1 @@
+"""The data folder on disk: crash-safe folder writes, locks, and the ids that name its folders."""
