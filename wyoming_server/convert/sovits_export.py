@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from ..checkpoints.dims.sovits import infer_sovits_dims
 from ..engine.gpt_sovits.reference import kaldi_fbank, linear_spectrogram
 from ..engine.gpt_sovits.sovits import frame_count
 from .checkpoints import SovitsCheckpoint
@@ -38,7 +39,7 @@ from .sovits_calibration import (
 from .torch_modules.bert import BertFeatures, load_bert, read_bert_vocab
 from .torch_modules.eres2net import ERes2NetV2, load_eres2net, sv_output_dim
 from .torch_modules.hubert import Hubert, load_hubert
-from .torch_modules.sovits import SemanticCodebook, SovitsModules, build_sovits_modules, infer_sovits_dims
+from .torch_modules.sovits import SemanticCodebook, SovitsModules, build_sovits_modules
 from .torch_modules.state_dicts import StateDictReader, fuse_weight_norm
 
 _LOGGER = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def generator_int8_prefixes(upsample_rates: tuple[int, ...], kernels_per_stage: 
 def sovits_dims(sovits: SovitsCheckpoint) -> dict[str, Any]:
     """The manifest's `dims["sovits"]` (gin, inter_channels, samples_per_token, version, ...)."""
     reader = StateDictReader(fuse_weight_norm(sovits.weights), f"SoVITS checkpoint {sovits.path.name}")
-    return infer_sovits_dims(sovits, reader).to_manifest()
+    return infer_sovits_dims(sovits.version, sovits.config, reader).to_manifest()
 
 
 def _voice_16k(rng: np.random.Generator, low_s: float, high_s: float) -> NDArray[np.float32]:

@@ -20,9 +20,11 @@ from typing import Final
 import torch
 from torch import nn
 
+from ...checkpoints.dims.hubert import HubertDims
+from ...checkpoints.dims.sv import BlockDims
 from ..torch_modules.bert import BertDims, BertFeatures
-from ..torch_modules.eres2net import BlockDims, ERes2NetV2
-from ..torch_modules.hubert import Hubert, HubertDims
+from ..torch_modules.eres2net import ERes2NetV2
+from ..torch_modules.hubert import Hubert
 
 TINY_SV_CHANNELS: Final = 64
 """Stage-4 channels of the tiny SV network: embeddings of 64 x 10 = 640 values."""
