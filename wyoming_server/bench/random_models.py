@@ -31,10 +31,10 @@ from ..convert.random_weights.frozen_nets import (
 )
 from ..convert.random_weights.gpt import T2S_REAL, tiny_gpt_state_dict, without_eos, write_tiny_gpt
 from ..convert.random_weights.sovits import SOVITS_REAL, SOVITS_TINY, SovitsSize, write_tiny_sovits
-from ..convert.sovits_calibration import synthetic_voice
 from ..engine import VoicePrompt
 from ..engine.gpt_sovits.model import GptSoVitsModel
 from ..engine.gpt_sovits.prompt import build_voice_prompt
+from ..importer.calibration import synthetic_voice
 
 _LOGGER = logging.getLogger(__name__)
 

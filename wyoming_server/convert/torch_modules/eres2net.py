@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ...checkpoints.dims.sv import FBANK_BINS, HEAD_PREFIXES, BlockDims, infer_sv_dims
+from ...checkpoints.dims.sv import HEAD_PREFIXES, BlockDims, SvDims, infer_sv_dims
 from ..checkpoints import load_state_dict_file
 from .state_dicts import StateDictReader
 
@@ -87,8 +87,10 @@ class Bottleneck(nn.Module):
 class ERes2NetV2(nn.Module):
     """fbank (1, T, 80) -> speaker map embedding (1, C * 10) (`forward3`)."""
 
-    def __init__(self, stem_channels: int, stages: list[list[BlockDims]], aff_hidden: int) -> None:
+    def __init__(self, dims: SvDims) -> None:
         super().__init__()
+        self.dims = dims
+        stem_channels, stages, aff_hidden = dims.stem_channels, dims.stages, dims.aff_hidden
         self.conv1 = nn.Conv2d(1, stem_channels, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(stem_channels)
         self.layer1 = nn.Sequential(*(Bottleneck(b) for b in stages[0]))
@@ -115,7 +117,7 @@ def load_eres2net(path: Path) -> ERes2NetV2:
     what = f"speaker-verification checkpoint {path.name}"
     reader = StateDictReader(load_state_dict_file(path, what), what)
     dims = infer_sv_dims(reader)
-    model = ERes2NetV2(dims.stem_channels, [list(stage) for stage in dims.stages], dims.aff_hidden)
+    model = ERes2NetV2(dims)
     reader.load(model, "")
     reader.mark_unused(k for k in reader.weights if k.startswith(HEAD_PREFIXES))
     reader.check_all_used()
@@ -124,4 +126,4 @@ def load_eres2net(path: Path) -> ERes2NetV2:
 
 def sv_output_dim(model: ERes2NetV2) -> int:
     """Width of `forward3`'s output: stage-4 channels x 10 frequency rows (80 bins / 8)."""
-    return model.out_channels * (FBANK_BINS // 8)
+    return model.dims.output_dim
