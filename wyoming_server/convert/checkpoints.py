@@ -76,7 +76,8 @@ class SovitsCheckpoint:
         return section
 
 
-def _torch_load(data: bytes | Path, what: str) -> Any:
+def torch_load(data: bytes | Path, what: str) -> Any:
+    """`torch.load(weights_only=True)` with `utils.HParams` allowed; ConversionError says why it fails."""
     source: Any = io.BytesIO(data) if isinstance(data, bytes) else data
     try:
         with torch.serialization.safe_globals([(HParams, "utils.HParams")]):
@@ -101,7 +102,7 @@ def load_gpt_checkpoint(path: Path) -> GptCheckpoint:
     """Load a GPT `.ckpt`; rejects v1 (322 phones) and non-GPT files."""
     what = f"GPT checkpoint {path.name}"
     official.require_file(path, what)
-    data = _torch_load(path, what)
+    data = torch_load(path, what)
     raw = _fp32(official.state_dict_entry(data, what, _is_tensor, "GPT"))
     weights = official.gpt_weights(raw, what)
     return GptCheckpoint(path=path, weights=weights, config=config_dict(data.get("config", {})))
@@ -111,7 +112,7 @@ def load_sovits_checkpoint(path: Path) -> SovitsCheckpoint:
     """Load a SoVITS `.pth` (plain or with a version header); rejects v1, v3 and v4."""
     what = f"SoVITS checkpoint {path.name}"
     header = official.sovits_header(path, what)
-    data = _torch_load(official.ZIP_MAGIC + path.read_bytes()[2:], what)
+    data = torch_load(official.ZIP_MAGIC + path.read_bytes()[2:], what)
     raw = _fp32(official.state_dict_entry(data, what, _is_tensor, "SoVITS"))
     weights, config, version = official.sovits_weights(data, raw, header, what)
     _LOGGER.debug("%s: header=%r version=%s tensors=%d", path.name, header, version, len(weights))
@@ -126,4 +127,4 @@ def check_pair(gpt: GptCheckpoint, sovits: SovitsCheckpoint) -> None:
 def load_state_dict_file(path: Path, what: str) -> dict[str, torch.Tensor]:
     """Load a plain state dict (HuBERT `pytorch_model.bin`, speaker-verification `.ckpt`) in fp32."""
     official.require_file(path, what)
-    return _fp32(official.plain_state_dict(_torch_load(path, what), what, _is_tensor))
+    return _fp32(official.plain_state_dict(torch_load(path, what), what, _is_tensor))

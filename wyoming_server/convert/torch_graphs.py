@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..checkpoints.dims.t2s import sampling_defaults
 from ..checkpoints.official import PRO_VERSIONS
 from ..importer.plans import GraphPlan, GraphResult
 from .checkpoints import GptCheckpoint, SovitsCheckpoint, check_pair, load_gpt_checkpoint, load_sovits_checkpoint
@@ -42,7 +43,7 @@ class TorchSources:
 
     def sampling_defaults(self) -> dict[str, Any]:
         """top_k from the GPT's config."""
-        return {"top_k": int(self.gpt.config.get("inference", {}).get("top_k", 15))}
+        return sampling_defaults(self.gpt.config)
 
     def plans(self, folder: Path, int8_kv_cache: bool) -> list[GraphPlan]:
         """The specs (plans with their torch modules), built from the checkpoints."""

@@ -66,6 +66,12 @@ class T2SDims:
         return cls(n_layer, d_model, n_head, ffn, phone_vocab, audio_vocab)
 
 
+def sampling_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest's `sampling_defaults`: top_k from the GPT's config (upstream's default 15)."""
+    inference = config.get("inference", {}) if isinstance(config.get("inference"), dict) else {}
+    return {"top_k": int(inference.get("top_k", 15))}
+
+
 def t2s_manifest_dims(dims: T2SDims, config: Mapping[str, Any]) -> dict[str, Any]:
     """What the manifest records under `dims["t2s"]` (sizes, plus sampling defaults from the config)."""
     inference = config.get("inference", {}) if isinstance(config.get("inference"), dict) else {}
