@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from ..checkpoints.errors import ConversionError
 from ..importer import quantize
 from ..importer.plans import GraphPlan, GraphResult, Inputs
+from .graph_compare import output_scale
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,18 +48,6 @@ def _torch_outputs(module: torch.nn.Module, names: list[str], inputs: Inputs) ->
         result = module(*(_to_torch(inputs[n]) for n in names))
     tensors = result if isinstance(result, tuple | list) else (result,)
     return [t.detach().cpu().numpy() for t in tensors]
-
-
-def output_scale(expected: NDArray[Any]) -> float:
-    """The magnitude an output's error is measured against: its RMS, or 1 for outputs below unit scale.
-
-    fp32 rounding grows with the values computed (one rounding step at 8000 is 0.001), so a fixed
-    bound refuses correct large outputs on some CPUs; below unit scale the bound stays absolute.
-    """
-    values = np.asarray(expected, dtype=np.float64)
-    finite = values[np.isfinite(values)]
-    rms = float(np.sqrt(np.mean(finite**2))) if finite.size else 0.0
-    return max(1.0, rms)
 
 
 def _compare(

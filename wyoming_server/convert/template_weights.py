@@ -2,8 +2,10 @@
 
 The template maker traces each graph initializer back to the tensor it came from by value, which
 needs every tensor to differ from every other (real files and our writers repeat some: zeros, ones,
-a codebook and its running average). Each float tensor gets normal values with its own mean and
-spread (positive where it must be: BatchNorm variances, weight-norm scales); shapes, dtypes, keys,
+a codebook and its running average). Each float tensor gets normal noise of a tenth of its own
+spread (at least `MIN_SPREAD`): enough to make it unique, little enough to keep the network in the
+working range its values put it in (a deep network with arbitrary BatchNorm statistics saturates,
+and then rounding decides its output). Positive tensors stay positive; shapes, dtypes, keys,
 configs and SoVITS version headers are kept.
 """
 
@@ -21,6 +23,7 @@ from .checkpoints import torch_load
 
 POSITIVE_SUFFIXES: Final = ("running_var", "weight_g", "original0")
 MIN_SPREAD: Final = 0.05
+NOISE: Final = 0.1
 
 
 @dataclass(frozen=True)
@@ -41,12 +44,11 @@ def _distinct(weights: dict[str, Any], generator: torch.Generator) -> dict[str, 
             out[key] = value
             continue
         x = value.float()
-        mean = float(x.mean()) if x.numel() else 0.0
         spread = float(x.std()) if x.numel() > 1 else 0.0
-        spread = max(spread, MIN_SPREAD, 0.1 * abs(mean))
-        fresh = mean + spread * torch.randn(value.shape, generator=generator)
+        spread = max(spread, MIN_SPREAD * max(1.0, float(x.abs().max()) if x.numel() else 1.0))
+        fresh = x + NOISE * spread * torch.randn(value.shape, generator=generator)
         if key.endswith(POSITIVE_SUFFIXES):
-            fresh = fresh.abs() + 0.1 * spread
+            fresh = fresh.abs() + NOISE * spread
         out[key] = fresh.to(value.dtype)
     return out
 

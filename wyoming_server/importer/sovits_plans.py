@@ -43,6 +43,9 @@ VERIFY_SPEEDS: Final = (1.0, 0.8, 1.25)
 DECODER_CONV_OPS: Final = ("Conv",)
 """ConvTranspose stays fp32: onnxruntime has no fused int8 kernel for it, so INT8 would only add rounding."""
 PROMPT_TOKEN_MISMATCH: Final = 0.02
+SV_TOLERANCE: Final = 1e-3
+"""The 16-block speaker-verification network accumulates rounding: on a random network of the
+released size, torch's own fp32 output differs from fp64 by up to 1e-4 of its scale."""
 DECODER_INT8_NOTE: Final = (
     "static QDQ: per-channel int8 weights, uint8 activations (MinMax, calibrated on voice-like clips "
     "through the folder's prompt_extractor and ref_embedder) on the Conv layers of every generator "
@@ -171,6 +174,7 @@ def sv_embedder_plan() -> GraphPlan:
         output_names=["sv_emb"],
         sample_inputs=sample,
         dynamic_axes={"fbank": {1: "frames"}},
+        tolerance=SV_TOLERANCE,
         verify_runs=2,
     )
 

@@ -180,24 +180,55 @@ def released_sv_dims() -> SvDims:
     return SvDims(stem, tuple(stages), n_in // 4)
 
 
+RESIDUAL_GAIN: Final = 0.5
+"""Scale of the BatchNorm closing each residual branch and AFF gate of a deep random SV network."""
+
+
+def _settle_batch_norms(model: ERes2NetV2, seed: int) -> None:
+    """A deep random network (the released 16 blocks) made as well-conditioned as a trained one.
+
+    With arbitrary BatchNorm statistics it saturates at every clipped ReLU and AFF gate, and with
+    full-size residual branches it is chaotic (fp32 and fp64 outputs differ by 1e-3 of their scale,
+    so no exported graph can match torch). Residual branches and gates start at half scale, as
+    trained ResNets' do, and the statistics are measured on voice-like fbanks as training leaves them.
+    """
+    from ...engine.gpt_sovits.reference import kaldi_fbank
+    from ...importer.calibration import synthetic_voice
+
+    for name, module in model.named_modules():
+        if isinstance(module, nn.BatchNorm2d):
+            if name.endswith(("bn3", "local_att.4")):
+                with torch.no_grad():
+                    module.weight.mul_(RESIDUAL_GAIN)
+            module.reset_running_stats()
+            module.momentum = None  # a plain average over the batches below
+    model.train()
+    with torch.no_grad():
+        for index in range(4):
+            model(torch.from_numpy(kaldi_fbank(synthetic_voice(2.0, 16000, seed * 10 + index))))
+    model.eval()
+
+
 def write_tiny_sv(
     path: Path, stage4_channels: int = TINY_SV_CHANNELS, seed: int = 0, half: bool = False, dims: SvDims | None = None
 ) -> Path:
     """A plain ERes2NetV2 state dict: tiny (embeddings of `stage4_channels * 10` values) or of `dims`."""
-    dims = dims or tiny_sv_dims(stage4_channels)
-    model = ERes2NetV2(dims)
+    model = ERes2NetV2(dims or tiny_sv_dims(stage4_channels))
     generator = torch.Generator().manual_seed(seed)
     randomize(model, generator)
-    for module in model.modules():
-        if (
-            isinstance(module, nn.BatchNorm2d)
-            and module.running_mean is not None
-            and module.running_var is not None
-        ):
-            module.running_mean.normal_(0.0, 0.1, generator=generator)
-            module.running_var.uniform_(0.5, 1.5, generator=generator)
+    if dims is not None:
+        _settle_batch_norms(model, seed)
+    else:
+        for module in model.modules():
+            if (
+                isinstance(module, nn.BatchNorm2d)
+                and module.running_mean is not None
+                and module.running_var is not None
+            ):
+                module.running_mean.normal_(0.0, 0.1, generator=generator)
+                module.running_var.uniform_(0.5, 1.5, generator=generator)
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    state["seg_1.weight"] = torch.zeros(8, dims.output_dim * 2)  # the pooled head forward3 skips
+    state["seg_1.weight"] = torch.zeros(8, model.dims.output_dim * 2)  # the pooled head forward3 skips
     state["seg_1.bias"] = torch.zeros(8)
     torch.save(state, path)
     return path
