@@ -4,11 +4,12 @@ The template maker checks its templates with it, and the tests and `bench conver
 the template converter's model folders with the torch converter's (`compare_folders`): every graph,
 fp32 and INT8, structurally (`compare_models`: initializers in any order, float ones within
 `rtol`/`atol` of their largest value, others exactly) and by its outputs on the plans' random
-inputs, within the converter's own tolerance (units of the output's RMS, at least 1). For an INT8
-graph that tolerance is what the converter accepts for it: its own distance from the fp32 graph.
-Statically quantized graphs cannot match bit for bit: a last-bit difference in the fp32 weights
-(torch's vectorized sqrt is not numpy's, nor the same on every CPU) moves a calibration range by a
-last bit, which flips the rounding of a few activations.
+inputs, within the converter's own tolerance (units of the output's RMS, at least 1). An INT8 graph
+is held to the same quality: its distance from the reference fp32 graph at most `INT8_MARGIN` times
+the reference INT8 graph's. Statically quantized graphs cannot match each other bit for bit: a
+last-bit difference in the fp32 weights (torch's vectorized sqrt is not numpy's, nor the same on
+every CPU) moves a calibration range by a last bit, which flips the rounding of a few activations,
+and in a 30-layer decoder those flips add up to about the INT8 error itself.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ ATOL: Final = 1e-6
 INTEGER_STEPS: Final = 1
 """Quantized integers (a QDQ bias is divided by its input's scale) may round one step apart when that
 scale, calibrated on float outputs, differs in its last bit."""
+INT8_MARGIN: Final = 1.25
+"""An INT8 graph as far from fp32 as the reference's, within 2 dB."""
 
 
 def _wire(values: object) -> list[bytes]:
@@ -124,11 +127,12 @@ class FileComparison:
     structure: str
     """"" when `compare_models` finds them the same graph, else the first difference."""
     output_error: float
-    """Largest |b - a| over the runs and compared float outputs, in units of `output_scale(a)`."""
+    """Largest |b - a| over the runs and compared float outputs, in units of `output_scale(a)`; for
+    INT8, of the candidate from the reference's fp32 graph."""
     integer_mismatch: float
     """Largest fraction of integer outputs that differ."""
     tolerance: float
-    """The plan's fp32 tolerance, or for INT8 the reference INT8 graph's own distance from fp32."""
+    """The plan's fp32 tolerance, or for INT8 `INT8_MARGIN` times the reference INT8 graph's distance from fp32."""
 
     @property
     def agrees(self) -> bool:
@@ -172,6 +176,7 @@ def compare_folders(reference: Path, candidate: Path, plans: list[GraphPlan]) ->
             error, mismatch = compare_outputs(plan, path, other)
             fp32 = reference / f"{plan.name}.onnx"
             if path.name.endswith(".int8.onnx") and fp32.is_file():
-                tolerance = max(tolerance, compare_outputs(plan, fp32, path)[0])
+                error = compare_outputs(plan, fp32, other)[0]
+                tolerance = max(tolerance, INT8_MARGIN * compare_outputs(plan, fp32, path)[0])
         results.append(FileComparison(path.name, structure, error, mismatch, tolerance))
     return results
