@@ -15,10 +15,10 @@ import numpy as np
 
 from ..checkpoints import official
 from ..checkpoints.dims.hubert import UNUSED_KEYS as HUBERT_UNUSED
-from ..checkpoints.dims.hubert import WEIGHTS_FILE, infer_hubert_dims, read_hubert_config
+from ..checkpoints.dims.hubert import WEIGHTS_FILE, HubertDims, infer_hubert_dims, read_hubert_config
 from ..checkpoints.dims.reader import TensorReader
 from ..checkpoints.dims.sovits import UNUSED_KEYS as SOVITS_UNUSED
-from ..checkpoints.dims.sovits import infer_sovits_dims
+from ..checkpoints.dims.sovits import SovitsDims, infer_sovits_dims
 from ..checkpoints.dims.sv import HEAD_PREFIXES, SvDims, infer_sv_dims
 from ..checkpoints.dims.t2s import T2SDims, sampling_defaults, t2s_manifest_dims
 from ..checkpoints.errors import ConversionError
@@ -34,6 +34,19 @@ from .templates import SHIPPED_DIR, NoTemplateError, find_template, template_key
 CONVERTER: Final = "templates"
 TRAINING_COUNTERS: Final = ("num_batches_tracked",)
 """BatchNorm's step counter: training state in every state dict that has BatchNorm."""
+
+
+def graph_keys(t2s: T2SDims, sovits: SovitsDims, hubert: HubertDims, sv: SvDims | None) -> dict[str, dict[str, Any]]:
+    """{graph: the key its template is found by}: the sizes of every checkpoint it binds."""
+    t2s_key, sovits_key = template_key(gpt=t2s), template_key(sovits=sovits)
+    return {
+        "t2s_encoder": t2s_key,
+        "t2s_decoder": t2s_key,
+        "prompt_extractor": template_key(hubert=hubert, sovits=sovits),
+        **({"sv_embedder": template_key(sv=sv)} if sv is not None else {}),
+        "ref_embedder": sovits_key,
+        "vits_decoder": sovits_key,
+    }
 
 
 class CheckpointSet:
@@ -91,16 +104,7 @@ class CheckpointSet:
 
     def graph_keys(self) -> dict[str, dict[str, Any]]:
         """{graph: the key its template is found by}, in writing order."""
-        t2s = template_key(gpt=self.t2s_dims)
-        sovits = template_key(sovits=self.sovits_dims)
-        return {
-            "t2s_encoder": t2s,
-            "t2s_decoder": t2s,
-            "prompt_extractor": template_key(hubert=self.hubert_dims, sovits=self.sovits_dims),
-            **({"sv_embedder": template_key(sv=self.sv_dims)} if self.sv_dims is not None else {}),
-            "ref_embedder": sovits,
-            "vits_decoder": sovits,
-        }
+        return graph_keys(self.t2s_dims, self.sovits_dims, self.hubert_dims, self.sv_dims)
 
     def close(self) -> None:
         """Close the checkpoint files."""
