@@ -13,7 +13,7 @@ from typing import Final
 
 from aiohttp import web
 
-from . import service_api, voices_api
+from . import models_api, service_api, voices_api
 from .context import CONTEXT_KEY, AdminContext
 from .errors import ApiError, auth_middleware, error_middleware, security_headers_middleware
 
@@ -69,6 +69,7 @@ def create_admin_app(context: AdminContext) -> web.Application:
     )
     app[CONTEXT_KEY] = context
     voices_api.add_routes(app)
+    models_api.add_routes(app)
     service_api.add_routes(app)
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _static)
