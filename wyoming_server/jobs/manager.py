@@ -108,6 +108,11 @@ class JobManager:
         """The queued or running job, if any."""
         return self._current
 
+    @property
+    def worker_pid(self) -> int | None:
+        """The process id of the running worker, if one runs."""
+        return self._worker.pid if self._worker is not None else None
+
     def jobs(self) -> list[Job]:
         """Every known job, newest first."""
         return sorted(self._jobs.values(), key=lambda job: (job.created, job.id), reverse=True)

@@ -90,7 +90,7 @@ def _verify(path: Path, remote: RemoteFile, *, delete: bool = True) -> None:
         raise DownloadError(f"{path} is not the expected {remote.path} ({problem})")
     if problem:
         path.unlink(missing_ok=True)
-        raise DownloadError(f"{remote.path} is corrupt ({problem}); it was deleted, run the command again")
+        raise DownloadError(f"{remote.path} is corrupt ({problem}); it was deleted: try again")
 
 
 def _content_total(response: http.client.HTTPResponse, offset: int) -> int | None:
