@@ -25,7 +25,12 @@ WRITE_METHODS: Final = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 PUBLIC_WRITES: Final = frozenset({("POST", "/api/tts")})
 """Writes anyone on the network may make (speaking a test sentence changes nothing)."""
 TOKEN_CHECKED_READS: Final = frozenset({("GET", "/api/auth")})
-STATIC_FILES: Final = {"app.js": "application/javascript", "style.css": "text/css"}
+STATIC_FILES: Final = {
+    "page.js": "application/javascript",
+    "app.js": "application/javascript",
+    "models.js": "application/javascript",
+    "style.css": "text/css",
+}
 MAX_HEADER_FIELD_BYTES: Final = 8190
 TURN_AWAY_RESPONSE: Final = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"

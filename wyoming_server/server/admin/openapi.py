@@ -315,7 +315,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "name": "name",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string", "enum": ["app.js", "style.css"]},
+                        "schema": {"type": "string", "enum": ["page.js", "app.js", "models.js", "style.css"]},
                     }
                 ],
                 "responses": {"200": {"description": "file"}, "404": _error("no such file")},
