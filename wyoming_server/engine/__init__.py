@@ -66,7 +66,7 @@ class SynthesisOptions:
     speed: float = 1.0
     """Speaking rate factor: speech and pauses take 1/speed of the time they take at 1.0, the model's own pace."""
     noise_scale: float = 0.5
-    """SoVITS prior noise; 0 makes decoding deterministic."""
+    """SoVITS prior noise; 0 makes decoding deterministic (and turns off the stock Piper voice's noise)."""
     sentence_silence_s: float = DEFAULT_SENTENCE_SILENCE_S
     """Pause after each sentence at speed 1.0 (see `sentence_pause_s`)."""
     max_tokens: int = MAX_T2S_STEPS
