@@ -4,6 +4,9 @@ Follows upstream GPT-SoVITS `en_normalization/expend.py` (ordinals, comma number
 decimals, fractions, years, `%`, `i.e.`/`e.g.`) with the differences marked "Upstream:" below. The result
 keeps letter case (the G2P spells all-caps acronyms) and only the characters `A-Z a-z ' - , . ! ? …` and
 spaces. `en_numbers` supplies the number words (inflect's words, without importing inflect).
+
+Context decides what upstream reads one way: web addresses (`en_web`), abbreviations
+(`en_abbreviations`) and Roman numerals (`en_roman`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ import unicodedata
 from typing import Final
 
 from . import en_numbers
+from .en_abbreviations import expand_abbreviations
+from .en_roman import verbalize_roman_numerals
+from .en_web import verbalize_web_addresses
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -23,17 +29,19 @@ _CHAR_MAP: Final = {
     "&": " and ", "@": " at ", "+": " plus ", "=": " equals ", "×": " times ", "÷": " divided by ",
     "%": " percent", "/": " ", "(": ", ", ")": ", ", "[": ", ", "]": ", ",
 }
+# Letters NFD does not decompose, so that names keep them (Łukasz, Søren, Ærø): their usual spelling.
+_LATIN_LETTERS: Final = str.maketrans(
+    {"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "Ae", "œ": "oe", "Œ": "Oe", "ß": "ss",
+     "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "ı": "i", "ħ": "h", "Ħ": "H",
+     "ŋ": "ng", "Ŋ": "Ng", "ŧ": "t", "Ŧ": "T", "ŀ": "l", "Ŀ": "L", "\u2212": "-"}
+)
 _ABBREVIATIONS: Final = (
     (re.compile(r"\bi\.e\.", re.IGNORECASE), "that is"),
     (re.compile(r"\be\.g\.", re.IGNORECASE), "for example"),
     (re.compile(r"\betc\.(?=\s*$|\s+[A-Z])", re.IGNORECASE), "et cetera."),
     (re.compile(r"\betc\.", re.IGNORECASE), "et cetera"),
     (re.compile(r"\bvs\.?(?=\s)", re.IGNORECASE), "versus"),
-    (re.compile(r"\bMrs\."), "missus"),
-    (re.compile(r"\bMr\."), "mister"),
-    (re.compile(r"\bMs\."), "miz"),
-    (re.compile(r"\bDr\.(?=\s+[A-Z])"), "doctor"),
-    (re.compile(r"\bNo\.(?=\s*\d)"), "number"),
+    (re.compile(r"\ba\.k\.a\.", re.IGNORECASE), "also known as"),
     (re.compile(r"#(?=\d)"), "number "),
 )
 _UNITS: Final = {
@@ -84,6 +92,8 @@ _RE_NEGATIVE: Final = re.compile(r"(?<![\w.])-(?=\d)", re.ASCII)
 _RE_RANGE: Final = re.compile(r"(?<=\d)\s?-\s?(?=\d)", re.ASCII)
 _RE_FRACTION: Final = re.compile(r"(?<![\d/])(\d+)/(\d+)(?![\d/])", re.ASCII)
 _RE_DECIMAL: Final = re.compile(r"(?<![\d.])(\d*)\.(\d+)(?![\d.])", re.ASCII)
+_RE_SPACED_SLASH: Final = re.compile(r"\s/\s")
+_RE_ONLY_SPACE: Final = re.compile(r"\s*$")
 _RE_INTEGER: Final = re.compile(r"\d+", re.ASCII)
 # Everything a rule below reads: ASCII, Latin letters with diacritics, money, degree and CJK marks.
 _RE_UNREADABLE: Final = re.compile(r"[^\x20-\x7e\n\u00c0-\u024f£€¥￥°℃…—–“”‘’。，！？；：、～×÷]+")
@@ -240,6 +250,12 @@ def _drop_unreadable(text: str) -> str:
     return _RE_UNREADABLE.sub(" ", text)
 
 
+def _replace_dotted_acronym(match: re.Match[str]) -> str:
+    # "U.S." -> "U S"; its last dot is also the full stop when nothing follows ("at 6 a.m.").
+    letters = " ".join(match.group(1).upper().split(".")).strip()
+    return letters + (". " if _RE_ONLY_SPACE.match(match.string, match.end()) else " ")
+
+
 def normalize_en(text: str) -> str:
     """English text -> words and `' - , . ! ? …` only, ready for the English G2P.
 
@@ -258,13 +274,18 @@ def normalize_en(text: str) -> str:
 def _normalize_once(text: str) -> str:
     text = re.sub("[™®©]", "", text)
     text = unicodedata.normalize("NFKC", text.replace("…", "...")).replace("...", "…")
+    text = text.translate(_LATIN_LETTERS)
     # Drop what no rule reads first, so that no pattern forms across a dropped character later.
     text = _drop_unreadable(text)
     text = _RE_LIST_NUMBER.sub(lambda m: m.group(1) + _ordinal_words(m.group(2)) + ", ", text)
     text = text.replace("\n", ". ")
+    text = verbalize_web_addresses(text)
     for pattern, replacement in _ABBREVIATIONS:
         text = pattern.sub(replacement, text)
-    text = _RE_DOTTED_ACRONYM.sub(lambda m: " ".join(m.group(1).upper().split(".")).strip() + " ", text)
+    text = expand_abbreviations(text)
+    text = verbalize_roman_numerals(text)
+    text = _RE_SPACED_SLASH.sub(", ", text)
+    text = _RE_DOTTED_ACRONYM.sub(_replace_dotted_acronym, text)
     text = verbalize_numbers_en(text)
     text = "".join(_CHAR_MAP.get(ch, ch) for ch in text)
     text = strip_accents(text)
