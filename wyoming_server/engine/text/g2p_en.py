@@ -13,7 +13,8 @@ Lookup per word, after upstream GPT-SoVITS `english.py` where it makes sense:
    espeak-ng's letter-to-sound rules (`espeak_arpabet`; upstream uses g2p_en's neural predictor).
 
 Upstream also picks homograph readings (read, live, lead) with an NLTK part-of-speech tagger; we take
-CMUdict's first pronunciation. English has no word2ph.
+CMUdict's first pronunciation. English has no word2ph. A word of the user's pronunciation dictionary
+comes before all of these; `word_reading` also says which step read a word (the `phones` command).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Final
 from ..memory import trim_heap
 from .compact_tables import TableBuilder
 from .espeak_arpabet import espeak_phones
+from .pronunciations import EMPTY, Pronunciations
 from .symbols import SYMBOL_TO_ID
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,6 +52,10 @@ _RE_CAMEL_PART: Final = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
 _RE_CMU_LINE: Final = re.compile(r"^([^\s(]+) ([^#\n]+)", re.MULTILINE)
 _LENGTH_BITS: Final = 12
 _LENGTH_MASK: Final = (1 << _LENGTH_BITS) - 1
+CMUDICT: Final = "CMUdict"
+SPELLED: Final = "spelled"
+LETTER_TO_SOUND: Final = "letter-to-sound"
+USER_DICTIONARY: Final = "user dictionary"
 
 _lexicon_lock = threading.Lock()
 _lexicon: Lexicon | None = None
@@ -136,22 +142,27 @@ def _compound(lower: str) -> list[str] | None:
 
 def lookup_word(lower: str) -> list[str]:
     """Phones of a lowercase word: CMUdict, then the out-of-vocabulary chain (see the module doc)."""
+    return _lookup(lower)[0]
+
+
+def _lookup(lower: str) -> tuple[list[str], str]:
     words = lexicon()
     if lower in words:
-        return words[lower].split()
+        return words[lower].split(), CMUDICT
     if len(lower) <= 3:
-        return spell(lower)
+        return spell(lower), SPELLED
     if lower.endswith("'s"):
-        return _possessive(lookup_word(lower[:-2]))
+        stem, source = _lookup(lower[:-2])
+        return _possessive(stem), source
     letters = lower.replace("'", "")
     compound = _compound(letters)
     if compound is not None:
-        return compound
+        return compound, f"{CMUDICT} (compound)"
     predicted = espeak_phones(letters)
     if predicted:
         _LOGGER.debug("espeak-ng letter-to-sound for %r: %s", lower, " ".join(predicted))
-        return predicted
-    return spell(letters)
+        return predicted, LETTER_TO_SOUND
+    return spell(letters), SPELLED
 
 
 def _is_article_a(previous: str | None, following: str | None) -> bool:
@@ -173,24 +184,41 @@ def word_phones(
 
     `previous` and `following` are the neighbouring tokens (words or punctuation), if any.
     """
+    return word_reading(word, previous, following, all_caps_text=all_caps_text)[0]
+
+
+def word_reading(
+    word: str,
+    previous: str | None = None,
+    following: str | None = None,
+    *,
+    all_caps_text: bool = False,
+    user: Pronunciations = EMPTY,
+) -> tuple[list[str], str]:
+    """`word_phones` and which step read the word (user dictionary, CMUdict, spelled, letter-to-sound)."""
+    fixed = user.en_reading(word)
+    if fixed is not None:
+        return list(fixed), USER_DICTIONARY
     lower = word.lower()
     if len(word) == 1:
         if word == "a" or (word == "A" and _is_article_a(previous, following)):
-            return ["AH0"]
+            return ["AH0"], CMUDICT
         if word in ("I", "i"):
-            return ["AY1"]
-        return letter_phones(word)
+            return ["AY1"], CMUDICT
+        return letter_phones(word), SPELLED
     if word.isupper() and not all_caps_text:
         if len(word) <= 3 or lower not in lexicon():
-            return spell(word)
-        return lookup_word(lower)
+            return spell(word), SPELLED
+        return _lookup(lower)
     letters = word.replace("'", "")
     is_camel_case = any(char.isupper() for char in letters[1:]) and not letters.isupper()
     if is_camel_case and lower not in lexicon():
         parts = _RE_CAMEL_PART.findall(word)
         if len(parts) > 1:
-            return [phone for part in parts for phone in word_phones(part)]
-    return lookup_word(lower)
+            read = [word_reading(part, user=user) for part in parts]
+            sources = sorted({source for _, source in read})
+            return [phone for phones, _ in read for phone in phones], "camelCase: " + ", ".join(sources)
+    return _lookup(lower)
 
 
 def _is_all_caps_text(words: list[str]) -> bool:
@@ -202,20 +230,26 @@ def _is_all_caps_text(words: list[str]) -> bool:
     return known * 2 >= len(long_words)
 
 
-def g2p_en(norm_text: str) -> list[str]:
-    """Normalized English (see `normalize_en`) -> phones in the v2 table."""
+def read_en(norm_text: str, user: Pronunciations = EMPTY) -> list[tuple[str, list[str], str]]:
+    """(token, phones, source) for every word and mark of normalized English; a mark stands for itself."""
     tokens = _RE_TOKEN.findall(_RE_WORD_HYPHEN.sub(" ", norm_text))
     words = [t for t in tokens if t not in _PUNCTUATION]
     all_caps_text = _is_all_caps_text(words)
-    phones: list[str] = []
+    readings: list[tuple[str, list[str], str]] = []
     for index, token in enumerate(tokens):
         if token in _PUNCTUATION:
-            phones.append(token)
+            readings.append((token, [token], "mark"))
             continue
         previous = tokens[index - 1] if index > 0 else None
         following = tokens[index + 1] if index + 1 < len(tokens) else None
-        phones.extend(word_phones(token, previous, following, all_caps_text=all_caps_text))
-    return [p for p in phones if p in SYMBOL_TO_ID]
+        phones, source = word_reading(token, previous, following, all_caps_text=all_caps_text, user=user)
+        readings.append((token, [p for p in phones if p in SYMBOL_TO_ID], source))
+    return readings
+
+
+def g2p_en(norm_text: str, user: Pronunciations = EMPTY) -> list[str]:
+    """Normalized English (see `normalize_en`) -> phones in the v2 table."""
+    return [phone for _, phones, _ in read_en(norm_text, user) for phone in phones]
 
 
 def pad_short_english(phones: list[str]) -> list[str]:

@@ -12,19 +12,25 @@ clause (text after each mark), as upstream GPT-SoVITS `chinese2.py`:
    (花儿, 女儿) and in adjectives, abbreviations and names (POS a, j, nr);
 4. every syllable -> two phones (`pinyin_phones`), every punctuation mark -> itself; word2ph counts
    phones per character, so `len(word2ph) == len(text)` and `sum(word2ph) == len(phones)`.
+
+Words of the user's pronunciation dictionary are cut out of a clause before segmentation and spoken
+as written. `read_zh` gives every word's reading and where it came from (the `phones` command).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Final
 
 from .jieba_source import jieba_modules
 from .normalize_zh import ZH_PUNCTUATION
 from .pinyin_phones import PinyinError, syllable_to_phones
 from .pinyin_source import is_phrase, tone3
-from .tone_sandhi import Word, apply_sandhi, merge_words, tone_of, with_tone
+from .pronunciations import EMPTY, Pronunciations
+from .tone_sandhi import Word, merge_words, sandhi_changes, tone_of, with_tone
 from .zh_word_lists import zh_word_lists
 
 _LOGGER = logging.getLogger(__name__)
@@ -32,6 +38,23 @@ _LOGGER = logging.getLogger(__name__)
 _RE_CLAUSE_END: Final = re.compile(r"(?<=[!?…,.\-])")
 _ERHUA_SEPARATE_POS: Final = frozenset({"a", "j", "nr"})
 _GROW_RESULTS: Final = "大高胖得出成满"
+USER_SOURCE: Final = "user dictionary"
+
+
+@dataclass(frozen=True, slots=True)
+class WordReading:
+    """How one word of a clause is read, and why."""
+
+    word: str
+    pos: str
+    """jieba's part of speech ("user" for a dictionary word, "x" for a mark)."""
+    syllables: tuple[str, ...]
+    """One tone-numbered syllable per character (a mark stands for itself)."""
+    source: str
+    """Where the reading before tone changes came from: phrase table, character table, a rule, ..."""
+    changes: tuple[str, ...] = ()
+    """The tone rules that changed it (`tone_sandhi.SANDHI_STAGES` and "erhua")."""
+
 
 def warm_up() -> None:
     """Load jieba's dictionary now rather than on the first Chinese sentence."""
@@ -54,6 +77,18 @@ def word_pinyin(word: str, following: str = "") -> list[str]:
 
     `following` is the next word, if known; it settles 长 outside pypinyin's phrases.
     """
+    return word_reading(word, following)[0]
+
+
+def _table_source(word: str) -> str:
+    if len(word) == 1:
+        return "mark" if word in ZH_PUNCTUATION else "character table"
+    return "phrase table" if is_phrase(word) else "pypinyin"
+
+
+def word_reading(word: str, following: str = "") -> tuple[list[str], str]:
+    """`word_pinyin` and where the reading came from."""
+    source = _table_source(word)
     syllables = tone3(word)
     if len(syllables) != len(word):
         # Runs of non-Hanzi come back as one item; fall back to one lookup per character.
@@ -66,7 +101,8 @@ def word_pinyin(word: str, following: str = "") -> list[str]:
             if char == "长" and syllables[index] == "zhang3":
                 after = word[index + 1:index + 2] or following[:1]
                 syllables[index] = "zhang3" if after and after in _GROW_RESULTS else "chang2"
-    return syllables
+                source = "polyphone rule (长)"
+    return syllables, source
 
 
 def _apply_erhua(word: str, pos: str, syllables: list[str]) -> list[str]:
@@ -88,7 +124,7 @@ def _apply_erhua(word: str, pos: str, syllables: list[str]) -> list[str]:
     return syllables
 
 
-def _syllable_phones(char: str, syllable: str) -> tuple[str, str]:
+def syllable_phones(char: str, syllable: str) -> tuple[str, str]:
     try:
         return syllable_to_phones(syllable)
     except PinyinError:
@@ -101,23 +137,59 @@ def _syllable_phones(char: str, syllable: str) -> tuple[str, str]:
             return "EE", "e" + (syllable[-1] if syllable[-1:].isdigit() else "5")
 
 
-def g2p_zh(text: str) -> tuple[list[str], list[int]]:
+def _user_chunks(clause: str, user: Pronunciations) -> Iterator[tuple[str, tuple[str, ...] | None]]:
+    """The clause as (text, None) runs and (dictionary word, its syllables), longest entries first."""
+    longest = user.longest_zh_word
+    start = plain_start = 0
+    while start < len(clause):
+        for length in range(min(longest, len(clause) - start), 0, -1):
+            reading = user.zh_reading(clause[start:start + length])
+            if reading is not None:
+                if plain_start < start:
+                    yield clause[plain_start:start], None
+                yield clause[start:start + length], reading
+                start = plain_start = start + length
+                break
+        else:
+            start += 1
+    if plain_start < len(clause):
+        yield clause[plain_start:], None
+
+
+def _read_words(text: str) -> Iterator[WordReading]:
+    words = merge_words(segment(text), word_pinyin)
+    for index, (word, pos) in enumerate(words):
+        following = words[index + 1][0] if index + 1 < len(words) else ""
+        base, source = word_reading(word, following)
+        syllables, changes = sandhi_changes(word, pos, base, _cut_for_search)
+        with_erhua = _apply_erhua(word, pos, list(syllables))
+        if with_erhua != syllables:
+            changes.append("erhua")
+        yield WordReading(word, pos, tuple(with_erhua), source, tuple(changes))
+
+
+def read_zh(text: str, user: Pronunciations = EMPTY) -> list[WordReading]:
+    """Every word of normalized Chinese text with its reading, clause by clause (see the module doc)."""
+    readings: list[WordReading] = []
+    for clause in _RE_CLAUSE_END.split(text):
+        for chunk, fixed in _user_chunks(clause, user) if user else [(clause, None)]:
+            if fixed is not None:
+                readings.append(WordReading(chunk, "user", fixed, USER_SOURCE))
+            elif chunk:
+                readings.extend(_read_words(chunk))
+    return readings
+
+
+def g2p_zh(text: str, user: Pronunciations = EMPTY) -> tuple[list[str], list[int]]:
     """Hanzi + `, . ! ? … -` -> (phones, word2ph): 2 phones per character, 1 per punctuation mark."""
     phones: list[str] = []
     word2ph: list[int] = []
-    for clause in _RE_CLAUSE_END.split(text):
-        if not clause:
-            continue
-        words = merge_words(segment(clause), word_pinyin)
-        for index, (word, pos) in enumerate(words):
-            following = words[index + 1][0] if index + 1 < len(words) else ""
-            syllables = apply_sandhi(word, pos, word_pinyin(word, following), _cut_for_search)
-            syllables = _apply_erhua(word, pos, syllables)
-            for char, syllable in zip(word, syllables, strict=True):
-                if char in ZH_PUNCTUATION:
-                    phones.append(char)
-                    word2ph.append(1)
-                else:
-                    phones.extend(_syllable_phones(char, syllable))
-                    word2ph.append(2)
+    for reading in read_zh(text, user):
+        for char, syllable in zip(reading.word, reading.syllables, strict=True):
+            if char in ZH_PUNCTUATION:
+                phones.append(char)
+                word2ph.append(1)
+            else:
+                phones.extend(syllable_phones(char, syllable))
+                word2ph.append(2)
     return phones, word2ph

@@ -270,10 +270,31 @@ def _third_tone_sandhi(word: str, syllables: list[str], split_word: SplitWord) -
     return syllables
 
 
+SANDHI_STAGES: Final = ("不", "一", "neutral tone", "third tone")
+"""The names `sandhi_changes` reports, in the order the stages run."""
+
+
+def sandhi_changes(
+    word: str, pos: str, syllables: list[str], split_word: SplitWord
+) -> tuple[list[str], list[str]]:
+    """`apply_sandhi` that also names the stages (`SANDHI_STAGES`) that changed a tone."""
+    changed: list[str] = []
+    current = list(syllables)
+    for name in SANDHI_STAGES:
+        if name == "不":
+            after = _bu_sandhi(word, list(current))
+        elif name == "一":
+            after = _yi_sandhi(word, list(current))
+        elif name == "neutral tone":
+            after = _neutral_sandhi(word, pos, list(current), split_word)
+        else:
+            after = _third_tone_sandhi(word, list(current), split_word)
+        if after != current:
+            changed.append(name)
+        current = after
+    return current, changed
+
+
 def apply_sandhi(word: str, pos: str, syllables: list[str], split_word: SplitWord) -> list[str]:
     """Tone changes inside one merged word, in upstream's order: 不, 一, neutral tones, third tones."""
-    syllables = list(syllables)
-    syllables = _bu_sandhi(word, syllables)
-    syllables = _yi_sandhi(word, syllables)
-    syllables = _neutral_sandhi(word, pos, syllables, split_word)
-    return _third_tone_sandhi(word, syllables, split_word)
+    return sandhi_changes(word, pos, syllables, split_word)[0]
