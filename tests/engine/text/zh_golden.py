@@ -68,7 +68,7 @@ class GoldenCase:
     def accepts(self, spoken: tuple[str, ...]) -> bool:
         """True when `spoken` (from `spoken_reading`) is one of the accepted readings."""
         return any(
-            len(reading) == len(spoken) and all(token in accepted for token, accepted in zip(spoken, reading, strict=True))
+            len(reading) == len(spoken) and all(token in ok for token, ok in zip(spoken, reading, strict=True))
             for reading in self.readings
         )
 
@@ -101,7 +101,10 @@ def spoken_reading(text: str) -> tuple[str, ...]:
     return tuple(tokens)
 
 
-def score(cases: Iterable[GoldenCase], reader: Callable[[GoldenCase], tuple[str, ...] | None]) -> dict[str, tuple[int, int]]:
+Reader = Callable[[GoldenCase], tuple[str, ...] | None]
+
+
+def score(cases: Iterable[GoldenCase], reader: Reader) -> dict[str, tuple[int, int]]:
     """Category -> (right, total); "all" for the whole set. A reader returning None is wrong."""
     right: Counter[str] = Counter()
     total: Counter[str] = Counter()
