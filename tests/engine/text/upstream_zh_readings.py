@@ -40,14 +40,16 @@ class Upstream:
         sys.modules.setdefault("jieba_fast", jieba)
         sys.modules.setdefault("jieba_fast.posseg", jieba.posseg)
         sys.modules.setdefault("cn2an", types.ModuleType("cn2an"))
-        from text.symbols import punctuation
-        from text.tone_sandhi import ToneSandhi
-        from text.zh_normalization.text_normlization import TextNormalizer
+        import importlib
+
+        punctuation = importlib.import_module("text.symbols").punctuation
+        tone_sandhi = importlib.import_module("text.tone_sandhi").ToneSandhi
+        text_normalizer = importlib.import_module("text.zh_normalization.text_normlization").TextNormalizer
 
         self.posseg: Any = jieba.posseg
         self.punctuation: list[str] = list(punctuation)
-        self.sandhi: Any = ToneSandhi()
-        self.normalizer: Any = TextNormalizer()
+        self.sandhi: Any = tone_sandhi()
+        self.normalizer: Any = text_normalizer()
         source = (checkout / "GPT_SoVITS" / "text" / "chinese2.py").read_text(encoding="utf-8")
         block = source[source.index("not_erhua = {"):source.index("}", source.index("not_erhua = {"))]
         self.not_erhua = set(re.findall(r'"([^"]+)"', block))
@@ -79,7 +81,7 @@ class Upstream:
         from pypinyin import Style, lazy_pinyin
 
         result: list[str] = []
-        for segment in re.split(r"(?<=[{0}])\s*".format("".join(self.punctuation)), text):
+        for segment in re.split(r"(?<=[" + "".join(self.punctuation) + r"])\s*", text):
             if not segment.strip():
                 continue
             words = self.sandhi.pre_merge_for_modify(self.posseg.lcut(segment))

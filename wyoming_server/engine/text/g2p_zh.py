@@ -31,13 +31,14 @@ from .pinyin_phones import PinyinError, syllable_to_phones
 from .pinyin_source import is_phrase, tone3
 from .pronunciations import EMPTY, Pronunciations
 from .tone_sandhi import Word, merge_words, sandhi_changes, tone_of, with_tone
+from .zh_polyphones import Neighbours, clause_readings, settle
 from .zh_word_lists import zh_word_lists
 
 _LOGGER = logging.getLogger(__name__)
 
 _RE_CLAUSE_END: Final = re.compile(r"(?<=[!?…,.\-])")
 _ERHUA_SEPARATE_POS: Final = frozenset({"a", "j", "nr"})
-_GROW_RESULTS: Final = "大高胖得出成满"
+_GROW_RESULTS: Final = "大高胖得出成满个"
 USER_SOURCE: Final = "user dictionary"
 
 
@@ -156,12 +157,43 @@ def _user_chunks(clause: str, user: Pronunciations) -> Iterator[tuple[str, tuple
         yield clause[plain_start:], None
 
 
+def _context_reading(
+    word: str, start: int, fixed: dict[int, str], around: Neighbours
+) -> tuple[list[str], str, list[int]]:
+    """`word_reading`, then the clause's collocations, then the context rules; and which syllables they set."""
+    base, source = word_reading(word, around.following)
+    if len(base) != len(word):
+        return base, source, []
+    collocated = [index for index in range(len(word)) if start + index in fixed]
+    for index in collocated:
+        base[index] = fixed[start + index]
+    if collocated:
+        return base, "collocation table", collocated
+    settled = settle(word, base, around, from_phrase=source == "phrase table")
+    if settled is None:
+        return base, source, []
+    return base, settled[0], settled[1]
+
+
 def _read_words(text: str) -> Iterator[WordReading]:
     words = merge_words(segment(text), word_pinyin)
+    fixed = clause_readings(text.rstrip(ZH_PUNCTUATION))
+    start = 0
     for index, (word, pos) in enumerate(words):
         following = words[index + 1][0] if index + 1 < len(words) else ""
-        base, source = word_reading(word, following)
+        around = Neighbours(
+            previous=words[index - 1][0] if index else "",
+            previous_pos=words[index - 1][1] if index else "",
+            following=following,
+            clause_ends=all(w in ZH_PUNCTUATION for w, _ in words[index + 1:]),
+        )
+        base, source, settled = _context_reading(word, start, fixed, around)
+        start += len(word)
         syllables, changes = sandhi_changes(word, pos, base, _cut_for_search)
+        for settled_index in settled:
+            # A reading settled by context is not made neutral again (干嘛 ma2, 东西方向 xi1, 他得了 de2).
+            if syllables[settled_index].endswith("5") and not base[settled_index].endswith("5"):
+                syllables[settled_index] = base[settled_index]
         with_erhua = _apply_erhua(word, pos, list(syllables))
         if with_erhua != syllables:
             changes.append("erhua")
