@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from .jieba_source import jieba_modules
@@ -33,6 +33,7 @@ from .pronunciations import EMPTY, Pronunciations
 from .tone_sandhi import Word, merge_words, sandhi_changes, tone_of, with_tone
 from .zh_polyphones import Neighbours, clause_readings, settle
 from .zh_word_lists import zh_word_lists
+from .zh_yi import numeral_yi
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -208,8 +209,25 @@ def read_zh(text: str, user: Pronunciations = EMPTY) -> list[WordReading]:
             if fixed is not None:
                 readings.append(WordReading(chunk, "user", fixed, USER_SOURCE))
             elif chunk:
-                readings.extend(_read_words(chunk))
+                readings.extend(_with_numeral_yi(list(_read_words(chunk))))
     return readings
+
+
+def _with_numeral_yi(words: list[WordReading]) -> list[WordReading]:
+    """`zh_yi.numeral_yi` over a run of words (it looks across their boundaries)."""
+    text = "".join(word.word for word in words)
+    syllables = [syllable for word in words for syllable in word.syllables]
+    if "一" not in text or len(syllables) != len(text) or not numeral_yi(text, syllables):
+        return words
+    result: list[WordReading] = []
+    start = 0
+    for word in words:
+        new = tuple(syllables[start:start + len(word.word)])
+        start += len(word.word)
+        if new != word.syllables:
+            word = replace(word, syllables=new, changes=(*word.changes, "一 in a number"))
+        result.append(word)
+    return result
 
 
 def g2p_zh(text: str, user: Pronunciations = EMPTY) -> tuple[list[str], list[int]]:
