@@ -7,7 +7,8 @@ native reader keeps yi1 where 一 is a number rather than "one of something":
   in digits read one by one (一九九八年, 一二三四) and in decimals (一点五, 一点半);
 * as an ordinal: after 第, 周, 期, 拜 (第一, 周一, 星期一), before 楼 or 年级 (一楼, 一年级), and in the
   date 月一日/月一号;
-* in contrast idioms 一X二Y (一干二净, 一穷二白, 一清二楚).
+* in contrast idioms 一X二Y (一干二净, 一穷二白, 一清二楚);
+* in a score or ratio: 一比三, 三比一 (the normalizer's reading of 1:3 and 3:1).
 """
 
 from __future__ import annotations
@@ -29,11 +30,16 @@ def _keeps_yi1(text: str, index: int) -> bool:
         return True
     if after and after in _DIGITS:
         return True  # digits read one by one: 一九九八, 一二三四
-    if after == "点" and after_two and (after_two in _DIGITS or after_two == "半") and text[index + 2:index + 4] != "一点":
+    decimal_follows = after_two and (after_two in _DIGITS or after_two == "半")
+    if after == "点" and decimal_follows and text[index + 2:index + 4] != "一点":
         return True  # 一点五, 一点半; not 一点一点 (bit by bit)
     if (before and before in _ORDINAL_BEFORE) or text[index + 1:].startswith(_ORDINAL_AFTER):
         return True
     if before == "月" and after in ("日", "号"):
+        return True
+    if (before == "比" and text[index - 2:index - 1] in tuple(_NUMERALS)) or (
+        after == "比" and after_two and after_two in _NUMERALS
+    ):
         return True
     return after_two == "二"  # 一干二净
 
