@@ -18,7 +18,7 @@ from typing import Final
 from .. import __version__
 
 # Sub-command modules, in the order `--help` lists them.
-COMMAND_MODULES: Final = ("serve", "say", "convert", "voices", "models", "detect", "bench")
+COMMAND_MODULES: Final = ("serve", "say", "phones", "convert", "voices", "models", "detect", "bench")
 _TOP_LEVEL_FLAGS: Final = ("--version", "-h", "--help")
 EXIT_BROKEN_PIPE: Final = 128 + 13
 """What a shell reports for a command whose reader went away (128 + SIGPIPE), e.g. `| head -1`."""

@@ -9,10 +9,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from .text.pronunciations import Pronunciations
 
 from .errors import (
     EngineError,
@@ -76,6 +79,8 @@ class SynthesisOptions:
     cannot stream (and speeds other than 1) decode whole sentences."""
     batch_sentences: int = DEFAULT_BATCH_SENTENCES
     """After the first sentence, generate up to this many sentences' tokens in one T2S batch."""
+    pronunciations: Pronunciations | None = None
+    """The user's fixed readings of names and brands (engine.text.pronunciations); GPT-SoVITS only."""
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -98,8 +103,10 @@ class SynthesisOptions:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON and cache keys."""
-        return asdict(self)
+        """Plain dict for JSON and cache keys; pronunciations as a digest of their entries."""
+        plain = asdict(replace(self, pronunciations=None))
+        plain["pronunciations"] = self.pronunciations.digest if self.pronunciations else None
+        return plain
 
 
 @dataclass(frozen=True, slots=True)

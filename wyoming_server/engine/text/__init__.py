@@ -138,13 +138,14 @@ def _speakable(segments: list[PhoneSegment]) -> bool:
     return any(phone not in PUNCTUATION for segment in segments for phone in segment.phones)
 
 
-def to_phones(text: str, language: str = "auto", pronunciations: Pronunciations = EMPTY) -> Phones:
+def to_phones(text: str, language: str = "auto", pronunciations: Pronunciations | None = None) -> Phones:
     """Text (one sentence, ideally from `split_sentences`) -> phones and their ids.
 
     `language` is "zh", "en" or "auto"; `pronunciations` are the user's fixed readings. Raises
     `TextError` for an unsupported language or for text with nothing to pronounce.
     """
     resolve_language(language)
+    pronunciations = pronunciations or EMPTY
     segments = _phones_once(text, language, pronunciations)
     if not _speakable(segments):
         raise TextError("the text has nothing to pronounce (only marks, symbols or unsupported characters)")
