@@ -1,4 +1,4 @@
-"""Record upstream GPT-SoVITS's pypinyin-path reading of the Chinese golden set (run by hand, offline).
+"""Record upstream GPT-SoVITS's pypinyin-path reading of the Chinese golden sets (run by hand, offline).
 
     python -m tests.engine.text.upstream_zh_readings /path/to/GPT-SoVITS > tests/engine/text/data/zh_golden_upstream.tsv
 
@@ -20,7 +20,7 @@ import types
 from pathlib import Path
 from typing import Any, Final
 
-from tests.engine.text.zh_golden import load_cases
+from tests.engine.text.zh_golden import GOLDEN_TSV, HELD_OUT_TSV, load_cases
 
 _REP_MAP: Final = {
     "：": ",", "；": ",", "，": ",", "。": ".", "！": "!", "？": "?", "\n": ".", "·": ",", "、": ",",
@@ -132,10 +132,10 @@ def reading(upstream: Upstream, text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Print "text<TAB>reading" for every golden sentence."""
+    """Print "text<TAB>reading" for every sentence of the golden and held-out sets."""
     upstream = Upstream(Path(argv[0]))
     print("# Upstream GPT-SoVITS pypinyin path (no G2PW); written by tests/engine/text/upstream_zh_readings.py")
-    for case in load_cases():
+    for case in [*load_cases(GOLDEN_TSV), *load_cases(HELD_OUT_TSV)]:
         print(f"{case.text}\t{reading(upstream, case.text)}")
     return 0
 

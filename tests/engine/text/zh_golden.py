@@ -18,6 +18,7 @@ from wyoming_server.engine.text.explain import explain
 from wyoming_server.engine.text.normalize_zh import ZH_PUNCTUATION
 
 GOLDEN_TSV: Final = Path(__file__).parent / "data" / "zh_golden.tsv"
+HELD_OUT_TSV: Final = Path(__file__).parent / "data" / "zh_heldout.tsv"
 UPSTREAM_TSV: Final = Path(__file__).parent / "data" / "zh_golden_upstream.tsv"
 CATEGORIES: Final = (
     "polyphone", "neutral", "yi_bu", "numbers", "dates", "times", "money", "scores", "phone", "units", "mixed_en",
