@@ -60,6 +60,9 @@ def test_codes_are_read_digit_by_digit_by_context(text: str, expected: str) -> N
         ("一九九八", "yi4 jiu3 jiu3 ba1", "yi1 jiu3 jiu3 ba1"),
         ("一干二净", "yi4 gan1 er4 jing4", "yi1 gan1 er4 jing4"),
         ("一楼", "yi4 lou2", "yi1 lou2"),
+        ("每周一开会", "mei3 zhou1 yi4 kai1 hui4", "mei3 zhou1 yi1 kai1 hui4"),
+        ("每周一次", "mei3 zhou1 yi2 ci4", "mei3 zhou1 yi2 ci4"),  # once a week, not every Monday
+        ("第一次", "di4 yi2 ci4", "di4 yi1 ci4"),
         ("三比一", "san1 bi3 yi2", "san1 bi3 yi1"),
         ("一千一百", "yi4 qian1 yi4 bai3", "yi4 qian1 yi4 bai3"),  # before 百/千: sandhi stays
         ("一起", "yi4 qi3", "yi4 qi3"),

@@ -20,6 +20,7 @@ _DIGITS: Final = "零一二三四五六七八九"
 _BIG_UNITS: Final = "百千万亿"
 _ORDINAL_BEFORE: Final = "第周期拜"
 _ORDINAL_AFTER: Final = ("楼", "年级")
+_COUNTED: Final = "次遍回趟个下"
 
 
 def _keeps_yi1(text: str, index: int) -> bool:
@@ -33,7 +34,10 @@ def _keeps_yi1(text: str, index: int) -> bool:
     decimal_follows = after_two and (after_two in _DIGITS or after_two == "半")
     if after == "点" and decimal_follows and text[index + 2:index + 4] != "一点":
         return True  # 一点五, 一点半; not 一点一点 (bit by bit)
-    if (before and before in _ORDINAL_BEFORE) or text[index + 1:].startswith(_ORDINAL_AFTER):
+    counted = after and after in _COUNTED  # 每周一次 is once a week, not every Monday
+    if (before and before in _ORDINAL_BEFORE and (before == "第" or not counted)) or text[index + 1:].startswith(
+        _ORDINAL_AFTER
+    ):
         return True
     if before == "月" and after in ("日", "号"):
         return True
