@@ -99,6 +99,23 @@ def test_polyphones_settled_by_context(text: str, word: str, reading: str, sourc
     assert (word, reading, source) in _readings(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "word", "reading"),
+    [
+        ("我们关系好。", "关系", "guan1 xi5"),  # not 系好 ji4
+        ("买东西两个小时。", "东西", "dong1 xi5"),  # not 东西两 (east and west)
+        ("你还回来吗？", "还", "hai2"),  # still, not give back
+        ("回家看家人。", "看", "kan4"),  # visit, not 看家 (look after)
+        ("人数到齐了。", "人数", "ren2 shu4"),  # not 数到 (count up to)
+        ("他的声调高。", "声调", "sheng1 diao4"),  # not 调高 (turn up)
+        ("我明天还你。", "还", "huan2"),  # 还你 ending a clause
+        ("请系好安全带。", "系", "ji4"),
+    ],
+)
+def test_collocations_stay_out_of_longer_words(text: str, word: str, reading: str) -> None:
+    assert (word, reading) in [(w, r) for w, r, _ in _readings(text)]
+
+
 def test_collocation_table_format() -> None:
     table = parse_collocations("# comment\n调小\ttiao2 _\n在转$\t_ zhuan4\n")
     assert table.entries == {"调小": ("tiao2", None)}
@@ -106,5 +123,8 @@ def test_collocation_table_format() -> None:
     assert clause_readings("把空调调小", table) == {3: "tiao2"}
     assert clause_readings("风扇在转", table) == {3: "zhuan4"}
     assert clause_readings("在转账", table) == {}
+    blocking = parse_collocations("关系好\t_ _ _\n系好\tji4 _\n")
+    assert clause_readings("关系好", blocking) == {}
+    assert clause_readings("系好", blocking) == {0: "ji4"}
     with pytest.raises(ValueError, match="line 1"):
         parse_collocations("调小\ttiao2\n")

@@ -21,7 +21,7 @@ from typing import Final
 from .zh_word_lists import zh_word_lists
 
 KEEP: Final = "_"
-"""In the collocation table: keep this character's reading."""
+"""In the collocation table: keep this character's reading (and let no later collocation change it)."""
 CLAUSE_END: Final = "$"
 _NUMERAL_CHARS: Final = "零一二三四五六七八九十百千万两几"
 _PRONOUNS: Final = frozenset(("我", "你", "他", "她", "它", "您", "我们", "你们", "他们", "她们", "咱们", "大家", "谁"))
@@ -68,6 +68,7 @@ def clause_readings(clause: str, table: Collocations | None = None) -> dict[int,
     """Position in `clause` -> reading, from the collocations found in it."""
     table = table or collocations()
     fixed: dict[int, str] = {}
+    claimed: set[int] = set()
     for start in range(len(clause)):
         for length in range(min(table.longest, len(clause) - start), 0, -1):
             chars = clause[start:start + length]
@@ -76,9 +77,11 @@ def clause_readings(clause: str, table: Collocations | None = None) -> dict[int,
                 readings = table.at_end.get(chars)
             if readings is None:
                 continue
+            # A match claims all its characters, "_" ones too: 关系好 (listed as _ _ _) keeps 系好 ji4 out.
             for offset, reading in enumerate(readings):
-                if reading is not None:
-                    fixed.setdefault(start + offset, reading)
+                if start + offset not in claimed and reading is not None:
+                    fixed[start + offset] = reading
+            claimed.update(range(start, start + length))
             break
     return fixed
 
