@@ -22,6 +22,7 @@ from wyoming_server.engine.text.zh_yi import numeral_yi
         ("现在是8:05", "现在是八点零五分"),
         ("比赛10:30开始,最后2:1结束", "比赛十点半开始,最后二比一结束"),
         ("我们可以10:30出发", "我们可以十点半出发"),  # 可以 is not 以
+        ("以10:30为准", "以十点半为准"),  # a time: 以 alone says nothing
         ("比分10:30开始更新", "比分十点半开始更新"),  # a time word follows
         ("会议9:00-11:30", "会议九点到十一点半"),
         ("10:05:30", "十点零五分三十秒"),
@@ -66,6 +67,7 @@ def test_codes_are_read_digit_by_digit_by_context(text: str, expected: str) -> N
         ("三比一", "san1 bi3 yi2", "san1 bi3 yi1"),
         ("一千一百", "yi4 qian1 yi4 bai3", "yi4 qian1 yi4 bai3"),  # before 百/千: sandhi stays
         ("一起", "yi4 qi3", "yi4 qi3"),
+        ("一百二十", "yi4 bai3 er4 shi2", "yi4 bai3 er4 shi2"),  # not the idiom pattern 一X二Y
     ],
 )
 def test_numeral_yi(text: str, before: str, after: str) -> None:
@@ -89,6 +91,9 @@ def _readings(text: str) -> list[tuple[str, str, str]]:
         ("把空调调小一点", "调", "tiao2", "collocation table"),
         ("风扇在转。", "转", "zhuan4", "collocation table"),  # "$": only at the end of a clause
         ("他得去医院", "得去", "dei3 qu4", "polyphone rule (得)"),
+        ("她得到了表扬", "得到", "de2 dao4", "pypinyin"),  # a word of its own, not 得 + 到
+        ("把温度调到二十度", "调", "tiao2", "polyphone rule (调)"),  # the number is two words on
+        ("他吐了口气", "吐", "tu3", "collocation table"),
         ("我得了感冒", "得", "de2", "polyphone rule (得)"),  # not made neutral again
         ("原子很小", "原子", "yuan2 zi3", "polyphone rule (子)"),
         ("我们往东西方向走", "东西", "dong1 xi1", "collocation table"),

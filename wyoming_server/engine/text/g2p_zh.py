@@ -186,6 +186,7 @@ def _read_words(text: str) -> Iterator[WordReading]:
             previous=words[index - 1][0] if index else "",
             previous_pos=words[index - 1][1] if index else "",
             following=following,
+            rest=text[start + len(word):],
             clause_ends=all(w in ZH_PUNCTUATION for w, _ in words[index + 1:]),
         )
         base, source, settled = _context_reading(word, start, fixed, around)

@@ -25,6 +25,7 @@ KEEP: Final = "_"
 CLAUSE_END: Final = "$"
 _NUMERAL_CHARS: Final = "零一二三四五六七八九十百千万两几"
 _PRONOUNS: Final = frozenset(("我", "你", "他", "她", "它", "您", "我们", "你们", "他们", "她们", "咱们", "大家", "谁"))
+_DEI_WORDS: Final = frozenset(("得去", "得走"))
 _HANG_NOT_BEFORE: Final = "人动走驶程李为"  # 一行人 yi1 xing2 ren2: a party of people, not a row
 
 
@@ -93,6 +94,8 @@ class Neighbours:
     previous: str = ""
     previous_pos: str = ""
     following: str = ""
+    rest: str = ""
+    """The clause after the word."""
     clause_ends: bool = False
     """Nothing but punctuation follows the word in its clause."""
 
@@ -132,7 +135,8 @@ def settle(word: str, syllables: list[str], around: Neighbours, from_phrase: boo
     if word == "分子" and around.previous_pos != "n":
         syllables[:] = ["fen1", "zi3"]
         return "polyphone rule (分子)", [0, 1]
-    if word[0] == "得" and not from_phrase and around.previous in _PRONOUNS:
+    # Only a lone 得 (or 得去/得走, which jieba joins): 得到, 得分 are words of their own.
+    if (word == "得" or word in _DEI_WORDS) and not from_phrase and around.previous in _PRONOUNS:
         after = word[1:2] or around.following[:1]
         if after:
             syllables[0] = "de2" if after == "了" else "dei3"
@@ -142,7 +146,7 @@ def settle(word: str, syllables: list[str], around: Neighbours, from_phrase: boo
         return "polyphone rule (还)", [0]
     if "行" in word and (settled := _hang(word, syllables, around)):
         return "polyphone rule (行)", settled
-    if word == "调" and around.following.startswith("到") and around.following[1:2] in tuple(_NUMERAL_CHARS):
+    if word == "调" and around.rest.startswith("到") and around.rest[1:2] in tuple(_NUMERAL_CHARS):
         syllables[0] = "tiao2"
         return "polyphone rule (调)", [0]
     return None

@@ -16,7 +16,6 @@ from .zh_numbers import read_cardinal
 _RE_PAIR: Final = re.compile(r"(?<![\d:.])(\d+):(\d+)(?![\d:]|\.\d)", re.ASCII)
 _RE_CLAUSE_START: Final = re.compile(r"[,.!?;，。！？；、\n]")
 _SCORE_BEFORE: Final = ("比分", "比例", "比数", "战成", "打成", "比赛结果", "赔率", "分差")
-_SCORE_JUST_BEFORE: Final = ("以", "比")  # 以2:1战胜; only right before the number (可以10:30 is a time)
 _RESULT_AFTER: Final = (
     "获胜", "取胜", "战胜", "击败", "赢", "输", "胜", "负", "告负", "领先", "落后", "横扫", "逆转", "平",
 )
@@ -38,8 +37,6 @@ def _is_score(text: str, match: re.Match[str]) -> bool:
     if after.startswith(_TIME_AFTER):
         return False
     before = _clause_before(text, match.start())
-    if before.rstrip().endswith(_SCORE_JUST_BEFORE) and not before.rstrip().endswith("可以"):
-        return True
     return any(word in before for word in _SCORE_BEFORE) or after.lstrip().startswith(_RESULT_AFTER)
 
 

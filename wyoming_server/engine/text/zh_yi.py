@@ -45,7 +45,7 @@ def _keeps_yi1(text: str, index: int) -> bool:
         after == "比" and after_two and after_two in _NUMERALS
     ):
         return True
-    return after_two == "二"  # 一干二净
+    return after_two == "二" and bool(after) and after not in _NUMERALS  # 一干二净, not 一百二十
 
 
 def numeral_yi(text: str, syllables: list[str]) -> list[int]:
