@@ -2,7 +2,7 @@
 
 A colon pair is a score or ratio when it cannot be a clock time (a one-digit right side, a left
 side over 24, a right side over 59, more than two digits) or when the clause before it speaks of a
-score (比分, 比例, 战成, 以 ...) or a result follows it (获胜, 赢了, 输了 ...) and no time word does
+score (比分, 比例, 战成 ...) or a result follows it (获胜, 赢了, 输了 ...) and no time word does
 (点, 上午, 开始 ...). Everything else is left to the time rules of `normalize_zh`.
 """
 
