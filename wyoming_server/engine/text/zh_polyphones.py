@@ -78,7 +78,7 @@ def clause_readings(clause: str, table: Collocations | None = None) -> dict[int,
                 readings = table.at_end.get(chars)
             if readings is None:
                 continue
-            # A match claims all its characters, "_" ones too: 关系好 (listed as _ _ _) keeps 系好 ji4 out.
+            # A match claims all its characters, "_" ones too: 声调 (listed as _ _) keeps 调高 tiao2 out of 声调高.
             for offset, reading in enumerate(readings):
                 if start + offset not in claimed and reading is not None:
                     fixed[start + offset] = reading
