@@ -22,6 +22,8 @@ DEFAULT_MAX_LOADED_MODELS: Final = 2
 DEFAULT_URI: Final = "tcp://0.0.0.0:10210"
 DEFAULT_HTTP_HOST: Final = "0.0.0.0"
 DEFAULT_HTTP_PORT: Final = 10211
+PRONUNCIATIONS_FILE: Final = "pronunciations.json"
+"""The pronunciation dictionary's name in the data folder (docs/text-frontend.md)."""
 DEFAULT_SAMPLES_PER_CHUNK: Final = 1024
 """Samples per `audio-chunk` event (wyoming-piper's default): 2048 bytes of s16le mono."""
 
@@ -157,9 +159,21 @@ class ServerSettings:
     cache: CacheSettings | None = None
     """None disables the cache (same as max_bytes 0)."""
     engine: EngineSettings = field(default_factory=lambda: EngineSettings(threads=1))
+    pronunciations: Path | None = None
+    """The pronunciation dictionary; None is `<data_dir>/pronunciations.json`."""
+
+    @property
+    def pronunciations_path(self) -> Path:
+        """Where the pronunciation dictionary is read from (it need not exist)."""
+        return self.pronunciations or pronunciations_path(self.data_dir)
 
     def __post_init__(self) -> None:
         if self.samples_per_chunk < 1:
             raise ValueError("--samples-per-chunk must be at least 1")
         if self.http_port is not None and not 0 <= self.http_port <= 65535:
             raise ValueError("--http-port must be between 0 and 65535")
+
+
+def pronunciations_path(data_dir: Path, given: Path | None = None) -> Path:
+    """The pronunciation dictionary of a data folder, unless a path is given (server and CLI alike)."""
+    return given or data_dir / PRONUNCIATIONS_FILE

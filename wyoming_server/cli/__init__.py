@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from typing import Final
 
 from .. import __version__
-from . import bench, convert, detect, models, say, serve, voices
+from . import bench, convert, detect, models, phones, say, serve, voices
 
-COMMAND_MODULES: Final = (serve, say, convert, voices, models, detect, bench)
+COMMAND_MODULES: Final = (serve, say, phones, convert, voices, models, detect, bench)
 """Sub-command modules, in the order `--help` lists them."""
 _TOP_LEVEL_FLAGS: Final = ("--version", "-h", "--help")
 EXIT_BROKEN_PIPE: Final = 128 + 13

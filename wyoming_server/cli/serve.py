@@ -30,6 +30,7 @@ from ..settings import (
     DEFAULT_REQUEST_TIMEOUT_S,
     DEFAULT_SAMPLES_PER_CHUNK,
     DEFAULT_URI,
+    PRONUNCIATIONS_FILE,
     CacheSettings,
     EngineSettings,
     Limits,
@@ -66,6 +67,11 @@ def register(subparsers: Any) -> None:
         type=Path,
         default=DEFAULT_DATA_DIR,
         help="data folder: models/, voices/, cache/, admin_token",
+    )
+    parser.add_argument(
+        "--pronunciations",
+        type=Path,
+        help=f"pronunciation dictionary (JSON; default: <data-dir>/{PRONUNCIATIONS_FILE}, read again when edited)",
     )
     parser.add_argument(
         "--max-concurrent", type=int, default=DEFAULT_MAX_CONCURRENT, help="syntheses running at once"
@@ -169,6 +175,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         if cache_bytes > 0
         else None,
         engine=EngineSettings(threads=threads, max_loaded_models=args.max_loaded_models),
+        pronunciations=args.pronunciations,
     )
 
 

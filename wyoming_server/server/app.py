@@ -14,6 +14,7 @@ from functools import partial
 from .. import __version__
 from ..settings import ServerSettings
 from ..voices.library import VoiceLibrary
+from ..voices.pronunciation_file import PronunciationFile
 from .admin import AdminContext, AdminSite, create_admin_app
 from .admin.context import Gauges
 from .cache import AudioCache
@@ -77,7 +78,11 @@ class ServerApp:
             )
         self.server_id = await loop.run_in_executor(None, load_or_create_server_id, settings.data_dir)
         self.runner = SynthesisRunner(
-            self.library, limits=settings.limits, metrics=self.metrics, cache=self.cache
+            self.library,
+            limits=settings.limits,
+            metrics=self.metrics,
+            cache=self.cache,
+            pronunciations=PronunciationFile(settings.pronunciations_path),
         )
         context = HandlerContext(runner=self.runner, settings=settings, metrics=self.metrics)
         self.listener = WyomingListener(
