@@ -17,6 +17,7 @@ connection. A stream that fails still answers its `synthesize-stop` with `synthe
 A socket connection owed no reply that completes no event for `Limits.idle_timeout_s` is
 closed (half a header, or one byte a minute, does not count as activity). After a broken
 frame the connection ends with a lingering close, so the `error` is not lost to a TCP reset.
+On server shutdown, replies in progress get a grace period to finish; new requests get `busy`.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ from .streaming import SentenceSplitter
 _LOGGER = logging.getLogger(__name__)
 
 CHANNELS: Final = 1
+SHUTDOWN_ERROR_WRITE_S: Final = 1.0
+"""Time to send the `error` of a reply cut short by shutdown (a client that does not read gets nothing)."""
 _SELECT_PROGRAM_TYPE: Final = "select-program"
 _Reply = Callable[[], Awaitable[None]]
 
@@ -125,6 +128,7 @@ class TtsEventHandler(AsyncEventHandler):
         self._stream: _Stream | None = None
         self._events_seen = 0
         self._closing = False
+        self._draining = False
         self._replying = False
         self._linger: asyncio.TimerHandle | None = None
 
@@ -198,7 +202,10 @@ class TtsEventHandler(AsyncEventHandler):
     async def handle_event(self, event: Event) -> bool:
         """Queue the reply to one event (never raises for bad input)."""
         settings = self._context.settings
-        if Synthesize.is_type(event.type):
+        starts_request = SynthesizeStart.is_type(event.type) or (Synthesize.is_type(event.type) and not self._stream)
+        if self._draining and starts_request:
+            await self._queue_error(ErrorCode.BUSY, "the server is shutting down; try again shortly")
+        elif Synthesize.is_type(event.type):
             if self._stream is None:
                 await self._on_synthesize(event)
             # else: the full text Home Assistant repeats inside a stream "for compatibility": ignored.
@@ -428,8 +435,24 @@ class TtsEventHandler(AsyncEventHandler):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reply_task
 
-    async def stop(self) -> None:
-        """Server shutdown: end this connection."""
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Server shutdown: let queued replies finish for `grace_s`, then end the connection.
+
+        A reply still running then is cut short with an `error` (`busy`), so the client is not left
+        with audio that simply stops; a stream already open may still send its text meanwhile.
+        """
+        self._draining = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_s):
+                await self._finish_replies()
+        if self._reply_task is not None and not self._closing and (self._replying or not self._replies.empty()):
+            self._reply_task.cancel()  # its synthesis is told to stop, as when the client leaves
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reply_task
+            message = "the server is shutting down; this reply was cut short"
+            with contextlib.suppress(TimeoutError, _ClientGone):
+                async with asyncio.timeout(SHUTDOWN_ERROR_WRITE_S):
+                    await self._write(Error(text=message, code=ErrorCode.BUSY.value).event())
         self._close()
 
     def close(self) -> None:
