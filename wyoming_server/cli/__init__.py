@@ -18,7 +18,7 @@ from typing import Final
 from .. import __version__
 
 # Sub-command modules, in the order `--help` lists them.
-COMMAND_MODULES: Final = ("serve", "say", "convert", "voices", "models", "detect", "bench")
+COMMAND_MODULES: Final = ("serve", "say", "convert", "voices", "models", "detect", "bench", "health", "addon")
 _TOP_LEVEL_FLAGS: Final = ("--version", "-h", "--help")
 DEFAULT_COMMAND: Final = "serve"
 """`python -m wyoming_server --uri stdio://` runs the server, like wyoming-piper."""
