@@ -7,12 +7,13 @@
 #
 # Usage: tests/aarch64/emulate_pi.sh [CPU ...]          (default: cortex-a72 cortex-a76)
 #   ONNXRUNTIME_SPEC="onnxruntime==1.27.0"  also install this onnxruntime (to try an older release)
-#   EDGE_TTS_CLONE_AARCH64_WORK=DIR         cache and results (default: build/aarch64)
+#   EDGE_TTS_CLONE_AARCH64_WORK=DIR         cache and results (default: ~/.cache/edge-tts-clone/aarch64)
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/container/host_tools.sh
 source "$REPO/tests/container/host_tools.sh"
-WORK=${EDGE_TTS_CLONE_AARCH64_WORK:-$REPO/build/aarch64}
+# Outside the checkout: setuptools walks the source tree when it builds the wheel.
+WORK=${EDGE_TTS_CLONE_AARCH64_WORK:-${XDG_CACHE_HOME:-$HOME/.cache}/edge-tts-clone/aarch64}
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
 ONNXRUNTIME_SPEC=${ONNXRUNTIME_SPEC:-}
 GUEST_CPUS=${GUEST_CPUS:-2}

@@ -3,14 +3,14 @@
 # here with mmdebstrap and `docker import`: no image registry is needed. Starts dockerd when it is
 # not running; fails plainly when it cannot. Prints the image's size and the build time.
 #   EDGE_TTS_CLONE_IMAGE      tag to build (default edge-tts-clone:test)
-#   EDGE_TTS_CLONE_BUILD_DIR  where the base image's tarball is cached (default build/container)
+#   EDGE_TTS_CLONE_BUILD_DIR  where the base image tarball and build log go (default ~/.cache/edge-tts-clone/container)
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/container/host_tools.sh
 source "$REPO/tests/container/host_tools.sh"
 IMAGE=${EDGE_TTS_CLONE_IMAGE:-edge-tts-clone:test}
 BASE=edge-tts-clone-test-base:bookworm
-CACHE=${EDGE_TTS_CLONE_BUILD_DIR:-$REPO/build/container}
+CACHE=${EDGE_TTS_CLONE_BUILD_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/edge-tts-clone/container}
 # Only the legacy builder ships with Debian's docker.io (no buildx plugin).
 export DOCKER_BUILDKIT=0
 

@@ -24,6 +24,10 @@ STOP_TIMEOUT_S: Final = 10
 """Docker's default: SIGTERM, then SIGKILL this many seconds later."""
 
 
+_DOCKER_ENVIRONMENT: Final = {**os.environ, "DOCKER_BUILDKIT": "0"}
+"""Debian's docker.io has only the legacy builder (no buildx plugin)."""
+
+
 class DockerError(AssertionError):
     """A docker command failed (an AssertionError, so pytest reports it as the test's failure)."""
 
@@ -31,7 +35,9 @@ class DockerError(AssertionError):
 def docker(*args: str, timeout_s: float = 300.0, check: bool = True) -> str:
     """Run `docker ARGS`, return its stdout."""
     try:
-        done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout_s, check=False)
+        done = subprocess.run(
+            ["docker", *args], capture_output=True, text=True, timeout=timeout_s, check=False, env=_DOCKER_ENVIRONMENT
+        )
     except FileNotFoundError as err:
         raise DockerError("no docker command: run tests/container/build_image.sh (it installs docker.io)") from err
     if check and done.returncode != 0:

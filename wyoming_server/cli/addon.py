@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -26,6 +27,8 @@ from ..settings import (
 _LOGGER = logging.getLogger(__name__)
 
 ADDON_DATA_DIR: Final = Path("/data")
+PUBLIC_DIR: Final = Path("/config")
+"""The add-on's public folder (`addon_config` in config.yaml): /addon_configs/<slug> in Samba or File editor."""
 OPTIONS_FILE: Final = "options.json"
 WYOMING_URI: Final = "tcp://0.0.0.0:10210"
 """The add-on's ports are fixed inside the container; config.yaml maps them to host ports."""
@@ -120,6 +123,24 @@ def read_options(path: Path) -> AddonOptions:
     return AddonOptions.from_dict(data)
 
 
+def publish_admin_token(data_dir: Path, public_dir: Path) -> Path | None:
+    """Copy the admin token into the add-on's public folder, the one place an add-on user can read files.
+
+    The user needs the token to set up the integration; the server never logs it.
+    """
+    from ..server.identity import ADMIN_TOKEN_FILE, load_or_create_admin_token
+
+    if not public_dir.is_dir():
+        return None
+    target = public_dir / ADMIN_TOKEN_FILE
+    partial = target.with_name(f".{ADMIN_TOKEN_FILE}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(load_or_create_admin_token(data_dir) + "\n")
+    os.replace(partial, target)
+    return target
+
+
 def register(subparsers: Any) -> None:
     """Add the `addon` sub-command."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -128,6 +149,9 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--data-dir", type=Path, default=ADDON_DATA_DIR, help="the add-on's data folder")
+    parser.add_argument(
+        "--public-dir", type=Path, default=PUBLIC_DIR, help="where to put a copy of the admin token for the user"
+    )
     parser.add_argument("--print-arguments", action="store_true", help="print the serve arguments and exit")
     parser.set_defaults(func=run)
 
@@ -148,4 +172,11 @@ def run(args: argparse.Namespace) -> int:
         print(" ".join(arguments))
         return 0
     _LOGGER.info("Add-on options: %s", json.dumps(options.to_dict(), sort_keys=True))
+    try:
+        published = publish_admin_token(data_dir, args.public_dir)
+    except (OSError, ValueError) as err:
+        _LOGGER.error("Cannot start the add-on: %s", err)
+        return 1
+    if published is not None:
+        _LOGGER.info("The admin token is in the add-on's config folder: %s", published.name)
     return main(arguments)
