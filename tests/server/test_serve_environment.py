@@ -66,3 +66,14 @@ def test_precision_and_shutdown_grace_reach_the_settings() -> None:
     assert _settings("--shutdown-grace", "2.5").shutdown_grace_s == 2.5
     with pytest.raises(ValueError, match="--shutdown-grace"):
         _settings("--shutdown-grace", "-1")
+
+
+def test_precision_reaches_the_loaded_gpt_sovits_model(tiny_model_v2: Path, tmp_path: Path) -> None:
+    from wyoming_server.voices.store import open_library
+
+    loaded = {
+        precision: open_library(tmp_path / "data", precision=precision)._gpt_sovits_loader(tiny_model_v2, 1)
+        for precision in (None, "fp32")
+    }
+    assert loaded[None].model is not None and loaded[None].model.precision == "int8", "auto: INT8 when present"
+    assert loaded["fp32"].model is not None and loaded["fp32"].model.precision == "fp32"
