@@ -175,6 +175,13 @@ def _config_yamls() -> list[Path]:
     return found
 
 
+def test_every_supervisor_builds_from_the_dockerfiles_own_base() -> None:
+    build = yaml.safe_load((ADDON / "build.yaml").read_text(encoding="utf-8"))
+    dockerfile = (ADDON / "Dockerfile").read_text(encoding="utf-8")
+    default = next(line.split("=", 1)[1] for line in dockerfile.splitlines() if line.startswith("ARG BUILD_FROM="))
+    assert build["build_from"] == dict.fromkeys(_config()["arch"], default)
+
+
 def test_every_option_and_port_is_translated() -> None:
     config = _config()
     translations = yaml.safe_load((ADDON / "translations" / "en.yaml").read_text(encoding="utf-8"))
