@@ -8,11 +8,12 @@ import threading
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
-from wyoming.tts import Synthesize, SynthesizeVoice
+from wyoming.ping import Ping, Pong
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
 from .conftest import StartServer
 from .fakes import expected_pcm
-from .wire import read, read_error, read_some
+from .wire import read, read_error, read_some, read_stream
 
 TEXT = "The first sentence is here. A second one follows. And a third ends it."
 
@@ -66,3 +67,31 @@ async def test_a_new_request_while_draining_is_refused_as_busy(start_server: Sta
         assert refused.code == "busy"
         await asyncio.wait_for(stopping, 10.0)
     assert [call[2] for call in server.library.behaviour.calls] == [TEXT], "the refused text never reached the engine"
+
+
+async def test_an_open_stream_may_finish_its_text_during_the_grace_period(start_server: StartServer) -> None:
+    server = await start_server()
+    async with server.client() as client:
+        await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="mum")).event())
+        await client.write_event(SynthesizeChunk("The first sentence is here. A sec").event())
+        assert AudioStart.is_type((await read_some(client)).type)  # the first sentence was spoken
+        stopping = asyncio.create_task(server.app.stop(grace_s=10.0))
+        await asyncio.sleep(0)  # the stop is draining while the rest of the text arrives
+        await client.write_event(SynthesizeChunk("ond one follows.").event())
+        await client.write_event(SynthesizeStop().event())
+        await _audio_after_start(client)
+        groups, errors = await read_stream(client)
+        assert errors == [] and len(groups) == 1, "the second sentence, then synthesize-stopped"
+        await asyncio.wait_for(stopping, 10.0)
+
+
+async def test_a_stream_left_open_is_ended_with_busy(start_server: StartServer) -> None:
+    server = await start_server()
+    async with server.client() as client:
+        await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="mum")).event())
+        await client.write_event(SynthesizeChunk("No sentence ends in this text").event())
+        await client.write_event(Ping().event())
+        assert Pong.is_type((await read_some(client)).type)  # the server has read the open stream
+        await asyncio.wait_for(server.app.stop(grace_s=0.3), 10.0)
+        assert (await read_error(client)).code == "busy"
+        assert await read(client) is None

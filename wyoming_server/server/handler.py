@@ -126,6 +126,8 @@ class TtsEventHandler(AsyncEventHandler):
         self._replies: asyncio.Queue[_Reply] = asyncio.Queue(maxsize=self._limits.max_pending_replies)
         self._reply_task: asyncio.Task[None] | None = None
         self._stream: _Stream | None = None
+        self._no_stream_open = asyncio.Event()
+        self._no_stream_open.set()
         self._events_seen = 0
         self._closing = False
         self._draining = False
@@ -248,6 +250,7 @@ class TtsEventHandler(AsyncEventHandler):
                 await self._queue_error(ErrorCode.BAD_REQUEST, "synthesize-start while a stream is open")
                 return
             self._context.metrics.requests.inc("wyoming", "stream")
+            self._no_stream_open.clear()
             try:
                 self._stream = _Stream(request=parse_synthesize_start(event.data))
             except RequestError as err:
@@ -261,6 +264,7 @@ class TtsEventHandler(AsyncEventHandler):
             return
         if SynthesizeStop.is_type(event.type):
             self._stream = None
+            self._no_stream_open.set()
             sentences = stream.splitter.finish()
         else:
             try:
@@ -444,8 +448,10 @@ class TtsEventHandler(AsyncEventHandler):
         self._draining = True
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_s):
+                await self._no_stream_open.wait()  # Home Assistant streams an LLM's text as it comes
                 await self._finish_replies()
-        if self._reply_task is not None and not self._closing and (self._replying or not self._replies.empty()):
+        cut_short = self._replying or not self._replies.empty() or not self._no_stream_open.is_set()
+        if self._reply_task is not None and not self._closing and cut_short:
             self._reply_task.cancel()  # its synthesis is told to stop, as when the client leaves
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reply_task
