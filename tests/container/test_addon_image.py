@@ -1,8 +1,8 @@
 """The Home Assistant add-on's image (addon/Dockerfile), built and run with an options file as the Supervisor does.
 
 The Supervisor builds from addon/ alone and installs the release archive; here the same pip
-install gets this checkout's wheel over loopback HTTP, on top of the server image (whose
-dependencies are then already there, which keeps the build short).
+install gets this checkout's wheel over loopback HTTP, on top of the server image with the
+server uninstalled (its dependencies stay, which keeps the build short).
 """
 
 from __future__ import annotations
@@ -27,13 +27,20 @@ from .docker_cli import STOP_TIMEOUT_S, Container, docker, image_under_test, uni
 
 REPO = Path(__file__).resolve().parents[2]
 ADDON_IMAGE = "edge-tts-clone-addon:test"
+DEPENDENCIES_IMAGE = "edge-tts-clone-dependencies:test"
+INSTALLED_FROM = "/opt/edge-tts-clone/lib/python3.11/site-packages/edge_tts_clone-0.1.0.dist-info/direct_url.json"
 READ_TIMEOUT_S = 60.0
 
 
 @pytest.fixture(scope="module")
 def addon_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """addon/Dockerfile built FROM the server image with this checkout's wheel."""
-    base = image_under_test()
+    """addon/Dockerfile built FROM the server image's dependencies with this checkout's wheel."""
+    base = DEPENDENCIES_IMAGE
+    uninstaller = unique_name("edge-tts-clone-uninstall")
+    docker("run", "--name", uninstaller, "--user", "root", "--entrypoint", "pip", image_under_test(),
+           "uninstall", "-q", "-y", "edge-tts-clone")  # fmt: skip
+    docker("commit", uninstaller, base)
+    docker("rm", uninstaller)
     wheels = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(REPO)], check=True
@@ -43,16 +50,18 @@ def addon_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/{wheel.name}"
     try:
         docker(
             "build", "--network", "host", "--build-arg", f"BUILD_FROM={base}",
-            "--build-arg", f"EDGE_TTS_CLONE_PACKAGE=http://127.0.0.1:{server.server_port}/{wheel.name}",
-            "-t", ADDON_IMAGE, str(REPO / "addon"),
+            "--build-arg", f"EDGE_TTS_CLONE_PACKAGE={url}", "-t", ADDON_IMAGE, str(REPO / "addon"),
             timeout_s=900,
         )  # fmt: skip
     finally:
         server.shutdown()
         thread.join()
+    installed_from = json.loads(docker("run", "--rm", "--entrypoint", "cat", ADDON_IMAGE, INSTALLED_FROM))
+    assert installed_from["url"] == url, "the add-on's image installs the package it is given"
     yield ADDON_IMAGE
 
 
