@@ -66,7 +66,8 @@ for cpu in "$@"; do
     -append "root=/dev/vda rw console=ttyAMA0 init=/opt/pi-check/guest_init.sh" \
     -drive "file=$image,format=raw,if=virtio" \
     -netdev user,id=net0 -device virtio-net-pci,netdev=net0 </dev/null >"$console" 2>&1 || true
-  tr -d '\r' <"$console" | grep '^RESULT ' >"$WORK/results-$cpu.txt" || true
+  # pip's colours can precede a RESULT on its line: strip escape codes, keep from RESULT on.
+  tr -d '\r' <"$console" | sed 's/\x1b\[[0-9;]*m//g' | grep -ao 'RESULT .*' >"$WORK/results-$cpu.txt" || true
   echo "RESULT boot_to_poweroff_seconds $(($(date +%s) - boot_started))" >>"$WORK/results-$cpu.txt"
   echo "RESULT onnxruntime_spec ${ONNXRUNTIME_SPEC:-newest}" >>"$WORK/results-$cpu.txt"
   cat "$WORK/results-$cpu.txt"
