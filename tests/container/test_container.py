@@ -112,7 +112,7 @@ def test_image_is_the_runtime_install_run_by_a_user(image: str) -> None:
     assert config["User"] == "edge-tts-clone"
     assert set(config["ExposedPorts"]) == {"10210/tcp", "10211/tcp"}
     assert set(config["Volumes"]) == {"/data"}
-    assert config["Healthcheck"]["Test"] == ["CMD", "edge-tts-clone", "health"]
+    assert config["Healthcheck"]["Test"] == ["CMD", "python3", "-m", "wyoming_server.cli.health"]
     probe = "import importlib.util as u; print(u.find_spec('torch') is None, u.find_spec('onnxruntime') is not None)"
     assert docker("run", "--rm", "--entrypoint", "python3", image, "-c", probe).split() == ["True", "True"]
 

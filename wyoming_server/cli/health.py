@@ -1,6 +1,8 @@
 """`edge-tts-clone health`: exit 0 when the server answers `describe` with its TTS program (a HEALTHCHECK).
 
 A port that accepts connections is not enough: the event loop must be alive to answer.
+`python -m wyoming_server.cli.health` runs it without loading the other commands (numpy,
+onnxruntime), so the check every 30 s stays cheap on a Pi.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ def register(subparsers: Any) -> None:
         help="check that a running server answers (for container health checks)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    _add_arguments(parser)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--uri", default=DEFAULT_URI, help="the server's Wyoming endpoint (an any-address host means this machine)"
     )
@@ -68,3 +74,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"unhealthy: {uri}: {err or type(err).__name__}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m wyoming_server.cli.health [--uri URI] [--timeout S]`."""
+    parser = argparse.ArgumentParser(
+        prog="edge-tts-clone health",
+        description="Exit 0 when the server answers describe.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
