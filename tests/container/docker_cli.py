@@ -129,7 +129,7 @@ class Container:
 
     def remove(self) -> None:
         """Force-remove the container (its volumes stay)."""
-        docker("rm", "-f", self.name, check=False)
+        docker("rm", "-f", "-v", self.name, check=False)  # -v: its anonymous volumes, never named ones
 
 
 def remove_volume(name: str) -> None:

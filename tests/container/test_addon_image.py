@@ -40,7 +40,7 @@ def addon_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     docker("run", "--name", uninstaller, "--user", "root", "--entrypoint", "pip", image_under_test(),
            "uninstall", "-q", "-y", "edge-tts-clone")  # fmt: skip
     docker("commit", uninstaller, base)
-    docker("rm", uninstaller)
+    docker("rm", "-v", uninstaller)
     wheels = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(REPO)], check=True
