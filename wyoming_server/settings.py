@@ -48,6 +48,8 @@ DEFAULT_HTTP_HEADER_TIMEOUT_S: Final = 15.0
 """Seconds an HTTP client may take to send a request's headers (and to start one on a kept-alive connection)."""
 DEFAULT_MAX_UPLOAD_AUDIO_S: Final = 60.0
 DEFAULT_CACHE_SIZE_MB: Final = 200
+DEFAULT_SHUTDOWN_GRACE_S: Final = 5.0
+"""On SIGTERM, seconds a reply in progress may take to finish (Docker and the add-on kill after 10)."""
 
 BYTES_PER_MB: Final = 1024 * 1024
 
@@ -138,6 +140,8 @@ class EngineSettings:
     """onnxruntime intra-op threads per session."""
     max_loaded_models: int = DEFAULT_MAX_LOADED_MODELS
     """Models kept in memory at once (least recently used one is unloaded)."""
+    precision: str | None = None
+    """GPT-SoVITS graphs to load ("int8", "fp32"); None: INT8 when the model has them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +163,8 @@ class ServerSettings:
     cache: CacheSettings | None = None
     """None disables the cache (same as max_bytes 0)."""
     engine: EngineSettings = field(default_factory=lambda: EngineSettings(threads=1))
+    shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
+    """On SIGTERM: seconds replies in progress may take to finish before they are cut short."""
     pronunciations: Path | None = None
     """The pronunciation dictionary; None is `<data_dir>/pronunciations.json`."""
 
@@ -168,6 +174,8 @@ class ServerSettings:
         return self.pronunciations or pronunciations_path(self.data_dir)
 
     def __post_init__(self) -> None:
+        if self.shutdown_grace_s < 0:
+            raise ValueError("--shutdown-grace must not be negative")
         if self.samples_per_chunk < 1:
             raise ValueError("--samples-per-chunk must be at least 1")
         if self.http_port is not None and not 0 <= self.http_port <= 65535:

@@ -173,14 +173,15 @@ class ServerApp:
         for task in pending:
             task.cancel()
 
-    async def stop(self) -> None:
-        """Stop accepting work, end connections (their syntheses stop), then shut everything down."""
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Stop accepting work, let replies in progress finish for `grace_s`, end connections (their
+        syntheses stop), then shut everything down."""
         self._stopped.set()
         if self._announcer is not None:
             await self._announcer.stop()
             self._announcer = None
         if self.listener is not None:
-            await self.listener.stop()
+            await self.listener.stop(grace_s)
         if self.admin is not None:
             await self.admin.stop()
             self.admin = None

@@ -10,6 +10,7 @@ Home Assistant's cache); a client that then stays silent is disconnected (`Limit
 A failed stream still answers `synthesize-stop` with `synthesize-stopped`. A socket owed no reply
 that completes no event for `Limits.idle_timeout_s` is closed; a broken frame ends the connection
 with a lingering close, so the `error` is not lost to a TCP reset.
+On server shutdown, replies in progress get a grace period to finish; new requests get `busy`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from .streaming import TextStream
 _LOGGER = logging.getLogger(__name__)
 
 CHANNELS: Final = 1
+SHUTDOWN_ERROR_WRITE_S: Final = 1.0
+"""Time to send the `error` of a reply cut short by shutdown (a client that does not read gets nothing)."""
 _SELECT_PROGRAM_TYPE: Final = "select-program"
 _Reply = Callable[[], Awaitable[object]]
 
@@ -102,8 +105,11 @@ class TtsEventHandler(AsyncEventHandler):
         self._replies: asyncio.Queue[_Reply] = asyncio.Queue(maxsize=self._limits.max_pending_replies)
         self._reply_task: asyncio.Task[None] | None = None
         self._stream: TextStream | None = None
+        self._no_stream_open = asyncio.Event()
+        self._no_stream_open.set()
         self._events_seen = 0
         self._closing = False
+        self._draining = False
         self._replying = False
         self._linger: asyncio.TimerHandle | None = None
 
@@ -177,7 +183,10 @@ class TtsEventHandler(AsyncEventHandler):
     async def handle_event(self, event: Event) -> bool:
         """Queue the reply to one event (never raises for bad input)."""
         settings = self._context.settings
-        if Synthesize.is_type(event.type):
+        starts_request = SynthesizeStart.is_type(event.type) or (Synthesize.is_type(event.type) and not self._stream)
+        if self._draining and starts_request:
+            await self._queue_error(ErrorCode.BUSY, "the server is shutting down; try again shortly")
+        elif Synthesize.is_type(event.type):
             if self._stream is None:
                 await self._on_synthesize(event)
             # else: the full text Home Assistant repeats inside a stream "for compatibility": ignored.
@@ -220,6 +229,7 @@ class TtsEventHandler(AsyncEventHandler):
                 await self._queue_error(ErrorCode.BAD_REQUEST, "synthesize-start while a stream is open")
                 return
             self._context.metrics.requests.inc("wyoming", "stream")
+            self._no_stream_open.clear()
             try:
                 self._stream = TextStream(request=parse_synthesize_start(event.data))
             except RequestError as err:
@@ -233,6 +243,7 @@ class TtsEventHandler(AsyncEventHandler):
             return
         if SynthesizeStop.is_type(event.type):
             self._stream = None
+            self._no_stream_open.set()
             sentences = stream.finish()
         else:
             try:
@@ -390,8 +401,26 @@ class TtsEventHandler(AsyncEventHandler):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reply_task
 
-    async def stop(self) -> None:
-        """Server shutdown: end this connection."""
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Server shutdown: let queued replies finish for `grace_s`, then end the connection.
+
+        A reply still running then is cut short with an `error` (`busy`), so the client is not left
+        with audio that simply stops; a stream already open may still send its text meanwhile.
+        """
+        self._draining = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_s):
+                await self._no_stream_open.wait()  # Home Assistant streams an LLM's text as it comes
+                await self._finish_replies()
+        cut_short = self._replying or not self._replies.empty() or not self._no_stream_open.is_set()
+        if self._reply_task is not None and not self._closing and cut_short:
+            self._reply_task.cancel()  # its synthesis is told to stop, as when the client leaves
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reply_task
+            message = "the server is shutting down; this reply was cut short"
+            with contextlib.suppress(TimeoutError, _ClientGone):
+                async with asyncio.timeout(SHUTDOWN_ERROR_WRITE_S):
+                    await self._write(Error(text=message, code=ErrorCode.BUSY.value).event())
         self._close()
 
     def close(self) -> None:
