@@ -22,6 +22,8 @@ DEFAULT_MAX_LOADED_MODELS: Final = 2
 DEFAULT_URI: Final = "tcp://0.0.0.0:10210"
 DEFAULT_HTTP_HOST: Final = "0.0.0.0"
 DEFAULT_HTTP_PORT: Final = 10211
+PRONUNCIATIONS_FILE: Final = "pronunciations.json"
+"""The pronunciation dictionary's name in the data folder (docs/text-frontend.md)."""
 DEFAULT_SAMPLES_PER_CHUNK: Final = 1024
 """Samples per `audio-chunk` event (wyoming-piper's default): 2048 bytes of s16le mono."""
 
@@ -50,6 +52,8 @@ DEFAULT_MAX_FINE_TUNE_MB: Final = 1024
 """Largest fine-tune upload (GPT .ckpt and SoVITS .pth together); a v2 pair is about 260 MB."""
 DEFAULT_JOB_PRECISION: Final = "int8"
 """Graphs a model install or import keeps: the engine speaks with INT8; fp32 copies would add about 0.5 GB."""
+DEFAULT_SHUTDOWN_GRACE_S: Final = 5.0
+"""On SIGTERM, seconds a reply in progress may take to finish (Docker and the add-on kill after 10)."""
 
 BYTES_PER_MB: Final = 1024 * 1024
 
@@ -144,6 +148,8 @@ class EngineSettings:
     """onnxruntime intra-op threads per session."""
     max_loaded_models: int = DEFAULT_MAX_LOADED_MODELS
     """Models kept in memory at once (least recently used one is unloaded)."""
+    precision: str | None = None
+    """GPT-SoVITS graphs to load ("int8", "fp32"); None: INT8 when the model has them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +188,25 @@ class ServerSettings:
     """None disables the cache (same as max_bytes 0)."""
     engine: EngineSettings = field(default_factory=lambda: EngineSettings(threads=1))
     models: ModelJobSettings = field(default_factory=ModelJobSettings)
+    shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
+    """On SIGTERM: seconds replies in progress may take to finish before they are cut short."""
+    pronunciations: Path | None = None
+    """The pronunciation dictionary; None is `<data_dir>/pronunciations.json`."""
+
+    @property
+    def pronunciations_path(self) -> Path:
+        """Where the pronunciation dictionary is read from (it need not exist)."""
+        return self.pronunciations or pronunciations_path(self.data_dir)
 
     def __post_init__(self) -> None:
+        if self.shutdown_grace_s < 0:
+            raise ValueError("--shutdown-grace must not be negative")
         if self.samples_per_chunk < 1:
             raise ValueError("--samples-per-chunk must be at least 1")
         if self.http_port is not None and not 0 <= self.http_port <= 65535:
             raise ValueError("--http-port must be between 0 and 65535")
+
+
+def pronunciations_path(data_dir: Path, given: Path | None = None) -> Path:
+    """The pronunciation dictionary of a data folder, unless a path is given (server and CLI alike)."""
+    return given or data_dir / PRONUNCIATIONS_FILE

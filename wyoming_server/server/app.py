@@ -15,6 +15,7 @@ from .. import __version__
 from ..jobs.manager import JobManager
 from ..settings import ServerSettings
 from ..voices.library import VoiceLibrary
+from ..voices.pronunciation_file import PronunciationFile
 from .admin import AdminContext, AdminSite, create_admin_app
 from .admin.context import Gauges
 from .cache import AudioCache
@@ -81,7 +82,11 @@ class ServerApp:
             )
         self.server_id = await loop.run_in_executor(None, load_or_create_server_id, settings.data_dir)
         self.runner = SynthesisRunner(
-            self.library, limits=settings.limits, metrics=self.metrics, cache=self.cache
+            self.library,
+            limits=settings.limits,
+            metrics=self.metrics,
+            cache=self.cache,
+            pronunciations=PronunciationFile(settings.pronunciations_path),
         )
         context = HandlerContext(runner=self.runner, settings=settings, metrics=self.metrics)
         self.listener = WyomingListener(
@@ -174,14 +179,15 @@ class ServerApp:
         for task in pending:
             task.cancel()
 
-    async def stop(self) -> None:
-        """Stop accepting work, end connections (their syntheses stop), then shut everything down."""
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Stop accepting work, let replies in progress finish for `grace_s`, end connections (their
+        syntheses stop), then shut everything down."""
         self._stopped.set()
         if self._announcer is not None:
             await self._announcer.stop()
             self._announcer = None
         if self.listener is not None:
-            await self.listener.stop()
+            await self.listener.stop(grace_s)
         if self.admin is not None:
             await self.admin.stop()
             self.admin = None

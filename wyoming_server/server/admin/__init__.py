@@ -13,7 +13,7 @@ from typing import Final
 
 from aiohttp import web
 
-from . import models_api, service_api, voices_api
+from . import models_api, pronunciations_api, service_api, voices_api
 from .context import CONTEXT_KEY, AdminContext
 from .errors import ApiError, auth_middleware, error_middleware, security_headers_middleware
 
@@ -24,7 +24,7 @@ _LOGGER = logging.getLogger(__name__)
 WRITE_METHODS: Final = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 PUBLIC_WRITES: Final = frozenset({("POST", "/api/tts")})
 """Writes anyone on the network may make (speaking a test sentence changes nothing)."""
-TOKEN_CHECKED_READS: Final = frozenset({("GET", "/api/auth")})
+TOKEN_CHECKED_READS: Final = frozenset({("GET", "/api/auth"), ("GET", pronunciations_api.PATH)})
 STATIC_FILES: Final = {
     "page.js": "application/javascript",
     "app.js": "application/javascript",
@@ -76,6 +76,7 @@ def create_admin_app(context: AdminContext) -> web.Application:
     voices_api.add_routes(app)
     models_api.add_routes(app)
     service_api.add_routes(app)
+    pronunciations_api.add_routes(app)
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _static)
     return app

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import openapi_models
+from . import openapi_models, pronunciations_api
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -322,6 +322,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             }
         },
     }
+    paths.update(pronunciations_api.openapi_paths(unauthorized, _error("not a JSON object (code `bad-request`)")))
     return {
         "openapi": "3.0.3",
         "info": {
