@@ -48,6 +48,10 @@ DEFAULT_HTTP_HEADER_TIMEOUT_S: Final = 15.0
 """Seconds an HTTP client may take to send a request's headers (and to start one on a kept-alive connection)."""
 DEFAULT_MAX_UPLOAD_AUDIO_S: Final = 60.0
 DEFAULT_CACHE_SIZE_MB: Final = 200
+DEFAULT_MAX_FINE_TUNE_MB: Final = 1024
+"""Largest fine-tune upload (GPT .ckpt and SoVITS .pth together); a v2 pair is about 260 MB."""
+DEFAULT_JOB_PRECISION: Final = "int8"
+"""Graphs a model install or import keeps: the engine speaks with INT8; fp32 copies would add about 0.5 GB."""
 DEFAULT_SHUTDOWN_GRACE_S: Final = 5.0
 """On SIGTERM, seconds a reply in progress may take to finish (Docker and the add-on kill after 10)."""
 
@@ -96,6 +100,8 @@ class Limits:
     """Seconds an HTTP client may take to send its request headers (slowloris)."""
     max_upload_audio_s: float = DEFAULT_MAX_UPLOAD_AUDIO_S
     """Longest enrollment clip, read from its header before anything decodes it."""
+    max_fine_tune_bytes: int = DEFAULT_MAX_FINE_TUNE_MB * BYTES_PER_MB
+    """Largest fine-tune upload (both checkpoints), streamed to disk rather than held in memory."""
 
     def __post_init__(self) -> None:
         if self.max_concurrent < 1:
@@ -116,6 +122,8 @@ class Limits:
             raise ValueError("idle and header timeouts must be positive")
         if self.max_upload_audio_s <= 0:
             raise ValueError("max_upload_audio_s must be positive")
+        if self.max_fine_tune_bytes < 1:
+            raise ValueError("--max-fine-tune-mb must be positive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +153,22 @@ class EngineSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelJobSettings:
+    """Installing and importing GPT-SoVITS models from the web page, the admin API and Home Assistant."""
+
+    base_url: str | None = None
+    """Where the official files are downloaded from; None: the official repository (`models/catalogue.py`)."""
+    install_at_start: str | None = None
+    """A catalogue model (e.g. "v2pro") to install in the background when the server starts without it."""
+    precision: str = DEFAULT_JOB_PRECISION
+    """Graphs each conversion keeps: "int8", "fp32" or "both"."""
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("int8", "fp32", "both"):
+            raise ValueError(f"precision must be int8, fp32 or both, not {self.precision!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSettings:
     """Everything the running server needs."""
 
@@ -163,6 +187,7 @@ class ServerSettings:
     cache: CacheSettings | None = None
     """None disables the cache (same as max_bytes 0)."""
     engine: EngineSettings = field(default_factory=lambda: EngineSettings(threads=1))
+    models: ModelJobSettings = field(default_factory=ModelJobSettings)
     shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
     """On SIGTERM: seconds replies in progress may take to finish before they are cut short."""
     pronunciations: Path | None = None

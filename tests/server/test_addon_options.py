@@ -54,6 +54,7 @@ def test_the_options_become_the_servers_settings(tmp_path: Path) -> None:
             "cache_size_mb": 0,
             "max_loaded_models": 1,
             "zeroconf": False,
+            "install_model": "v2pro",
         }
     )
     settings = _settings(options, tmp_path)
@@ -64,6 +65,7 @@ def test_the_options_become_the_servers_settings(tmp_path: Path) -> None:
     assert settings.limits.request_timeout_s == 30
     assert settings.cache is None, "cache_size_mb 0 turns the cache off"
     assert settings.zeroconf_name is None
+    assert settings.models.install_at_start == "v2pro"
     assert "--debug" in serve_arguments(options, tmp_path)
 
 
@@ -73,6 +75,7 @@ def test_the_default_options_are_the_servers_defaults(tmp_path: Path) -> None:
     assert settings == defaults
     assert settings.uri == DEFAULT_URI and settings.http_port == DEFAULT_HTTP_PORT, "the ports config.yaml maps"
     assert "--debug" not in serve_arguments(AddonOptions(), tmp_path)
+    assert settings.models.install_at_start is None, "the add-on installs no model unless asked"
 
 
 def _settings_of(argv: list[str]) -> ServerSettings:
@@ -90,6 +93,7 @@ def _settings_of(argv: list[str]) -> ServerSettings:
         ({"log_level": "trace"}, "'log_level' must be one of info, debug"),
         ({"cache_size_mb": -1}, "'cache_size_mb' must not be negative"),
         ({"max_concurrent": 0}, "'max_concurrent' must be at least 1"),
+        ({"install_model": "v3"}, "'install_model' must be one of none, v2, v2pro, v2proplus, not 'v3'"),
     ],
 )
 def test_a_bad_option_is_refused_with_its_name(data: dict[str, Any], message: str) -> None:

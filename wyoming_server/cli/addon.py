@@ -35,6 +35,7 @@ WYOMING_URI: Final = "tcp://0.0.0.0:10210"
 HTTP_PORT: Final = 10211
 LOG_LEVELS: Final = ("info", "debug")
 PRECISIONS: Final = ("auto", "int8", "fp32")
+NO_MODEL: Final = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,8 @@ class AddonOptions:
     max_loaded_models: int = DEFAULT_MAX_LOADED_MODELS
     zeroconf: bool = True
     """Announce the server over mDNS so Home Assistant offers to set it up."""
+    install_model: str = NO_MODEL
+    """A cloning model (v2, v2pro, v2proplus) to download and convert at start when missing; none: do not."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AddonOptions:
@@ -75,7 +78,10 @@ class AddonOptions:
         return options
 
     def _validate(self) -> None:
-        for name, allowed in (("log_level", LOG_LEVELS), ("precision", PRECISIONS)):
+        from ..models.catalogue import CATALOGUE
+
+        installable = (NO_MODEL, *CATALOGUE)
+        for name, allowed in (("log_level", LOG_LEVELS), ("precision", PRECISIONS), ("install_model", installable)):
             if (value := getattr(self, name)) not in allowed:
                 raise ValueError(f"add-on option {name!r} must be one of {', '.join(allowed)}, not {value!r}")
         for name in ("threads", "cache_size_mb"):
@@ -107,6 +113,8 @@ def serve_arguments(options: AddonOptions, data_dir: Path = ADDON_DATA_DIR) -> l
     ]  # fmt: skip
     if options.zeroconf:
         arguments.append("--zeroconf")
+    if options.install_model != NO_MODEL:
+        arguments += ["--install-model", options.install_model]
     if options.log_level == "debug":
         arguments.append("--debug")
     return arguments

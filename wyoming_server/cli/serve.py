@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..models.catalogue import CATALOGUE, DEFAULT_BASE_URL
 from ..settings import (
     BYTES_PER_MB,
     DEFAULT_CACHE_SIZE_MB,
@@ -23,6 +24,7 @@ from ..settings import (
     DEFAULT_HTTP_HOST,
     DEFAULT_HTTP_PORT,
     DEFAULT_MAX_CONCURRENT,
+    DEFAULT_MAX_FINE_TUNE_MB,
     DEFAULT_MAX_LOADED_MODELS,
     DEFAULT_MAX_QUEUED,
     DEFAULT_MAX_TEXT_CHARS,
@@ -35,6 +37,7 @@ from ..settings import (
     CacheSettings,
     EngineSettings,
     Limits,
+    ModelJobSettings,
     ServerSettings,
 )
 from ..storage.layout import CACHE_SUBDIR
@@ -132,6 +135,24 @@ def register(subparsers: Any) -> None:
         "--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_MB, help="largest enrollment upload"
     )
     parser.add_argument(
+        "--max-fine-tune-mb",
+        type=float,
+        default=DEFAULT_MAX_FINE_TUNE_MB,
+        help="largest fine-tune upload (GPT .ckpt and SoVITS .pth together)",
+    )
+    parser.add_argument(
+        "--install-model",
+        choices=sorted(CATALOGUE),
+        default=None,
+        help="install this GPT-SoVITS model in the background at start if it is missing (download + convert)",
+    )
+    parser.add_argument(
+        "--models-base-url",
+        default=None,
+        metavar="URL",
+        help=f"download models from this mirror of {DEFAULT_BASE_URL}",
+    )
+    parser.add_argument(
         "--zeroconf",
         nargs="?",
         const="",
@@ -192,6 +213,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
             request_timeout_s=args.request_timeout,
             max_text_chars=args.max_text_chars,
             max_upload_bytes=int(args.max_upload_mb * BYTES_PER_MB),
+            max_fine_tune_bytes=int(args.max_fine_tune_mb * BYTES_PER_MB),
         ),
         cache=CacheSettings(directory=data_dir / CACHE_SUBDIR, max_bytes=cache_bytes)
         if cache_bytes > 0
@@ -203,6 +225,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         ),
         pronunciations=args.pronunciations,
         shutdown_grace_s=args.shutdown_grace,
+        models=ModelJobSettings(base_url=args.models_base_url, install_at_start=args.install_model),
     )
 
 

@@ -12,6 +12,7 @@ import time
 from functools import partial
 
 from .. import __version__
+from ..jobs.manager import JobManager
 from ..settings import ServerSettings
 from ..voices.library import VoiceLibrary
 from ..voices.pronunciation_file import PronunciationFile
@@ -31,9 +32,12 @@ _LOGGER = logging.getLogger(__name__)
 class ServerApp:
     """The whole server: `await start()`, then `await wait()` or `await stop()`."""
 
-    def __init__(self, settings: ServerSettings, library: VoiceLibrary) -> None:
+    def __init__(self, settings: ServerSettings, library: VoiceLibrary, jobs: JobManager | None = None) -> None:
+        """`jobs` defaults to the real job manager of the data folder (tests pass one with a fake converter)."""
         self.settings = settings
         self.library = library
+        self.jobs = jobs or JobManager(settings.data_dir, settings.models)
+        self.jobs.enroll = self.jobs.enroll or library.enroll
         self.endpoint = parse_uri(settings.uri)
         self.metrics = ServerMetrics()
         self.cache: AudioCache | None = None
@@ -94,6 +98,7 @@ class ServerApp:
         )
         try:
             await self.listener.start()
+            await self.jobs.start()
             if settings.http_port is not None:
                 await self._start_admin(self.runner)
             if settings.zeroconf_name is not None:
@@ -127,6 +132,7 @@ class ServerApp:
             version=__version__,
             wyoming_port=lambda: self.wyoming_port,
             extra_gauges=self._gauges,
+            jobs=self.jobs,
         )
         limits = self.settings.limits
         self.admin = AdminSite(
@@ -185,5 +191,6 @@ class ServerApp:
         if self.admin is not None:
             await self.admin.stop()
             self.admin = None
+        await self.jobs.stop()
         if self.runner is not None:
             await self.runner.close()
