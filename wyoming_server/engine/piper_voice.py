@@ -147,7 +147,10 @@ class PiperEngine:
         options: SynthesisOptions,
         stop: threading.Event | None = None,
     ) -> Iterator[AudioChunk]:
-        """One chunk per sentence (plus `options.sentence_pause_s`); `prompt` is ignored."""
+        """One chunk per sentence (plus `options.sentence_pause_s`); `prompt` is ignored.
+
+        `options.seed` cannot reach Piper's own random draws; `options.noise_scale` 0 turns them off.
+        """
         from piper import SynthesisConfig
 
         if not text.strip():
@@ -157,6 +160,9 @@ class PiperEngine:
         if not sentences:
             raise TextError("the text has nothing Piper can pronounce")
         config = SynthesisConfig(length_scale=self.length_scale(options.speed), normalize_audio=False)
+        if options.noise_scale == 0.0:
+            # Piper draws its noise inside the graph, unseeded: without noise its audio is repeatable.
+            config.noise_scale, config.noise_w_scale = 0.0, 0.0
         silence = np.zeros(round(options.sentence_pause_s * self.sample_rate_hz), dtype=np.float32)
         for index, phonemes in enumerate(sentences):
             if stop is not None and stop.is_set():

@@ -23,8 +23,6 @@ from ..storage.slug import is_slug
 
 _LOGGER = logging.getLogger(__name__)
 
-
-
 Progress = Callable[[int, int, str], None]
 """progress(done, total, message); see `importer.pipeline.Progress` for what the calls mean."""
 
@@ -117,8 +115,9 @@ def install_converted_model(
     """Convert the checkpoints into `<data>/models/<model_id>` atomically; returns that folder.
 
     An existing model of that id is kept unless `replace` (then voices using it get the new one,
-    and the pool reloads it on next use). Raises ConversionError when the checkpoints cannot be
-    converted, FileExistsError or ValueError for the model id; nothing is left behind on failure.
+    and the pool reloads it on next use). `progress(step, total, message)` follows the conversion.
+    Raises ConversionError when the checkpoints cannot be converted, FileExistsError or ValueError
+    for the model id; nothing is left behind on failure.
     """
     if not is_slug(model_id):
         raise ValueError(f"model id {model_id!r} must be lower-case letters, digits and hyphens")
@@ -132,7 +131,9 @@ def install_converted_model(
     with atomic.StagingFolder(models_dir, model_id) as staging:
         out_dir = staging.path / "model"
         _LOGGER.info("converting %s + %s into model %s", gpt.name, sovits.name, model_id)
-        convert(gpt, sovits, hubert_dir, out_dir, sv=sv, bert_dir=bert_dir, precision=precision, progress=progress)
+        convert(
+            gpt, sovits, hubert_dir, out_dir, sv=sv, bert_dir=bert_dir, precision=precision, progress=progress
+        )
         if not (out_dir / "manifest.json").is_file():
             raise ConversionError(f"the converter wrote no manifest.json into {out_dir}")
         for path in out_dir.rglob("*"):

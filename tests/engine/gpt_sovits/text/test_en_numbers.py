@@ -7,7 +7,16 @@ import random
 import inflect
 import pytest
 
-from wyoming_server.engine.gpt_sovits.text.en_numbers import LIMIT, cardinal, ordinal
+from wyoming_server.engine.gpt_sovits.text.en_numbers import (
+    LIMIT,
+    cardinal,
+    count,
+    digits,
+    in_pairs,
+    ordinal,
+    plural,
+    year,
+)
 from wyoming_server.engine.gpt_sovits.text.normalize_en import MAX_NUMBER_DIGITS
 
 
@@ -33,3 +42,39 @@ def test_the_normalizer_never_asks_beyond_the_limit() -> None:
         cardinal(LIMIT)
     with pytest.raises(ValueError):
         cardinal(-1)
+
+
+@pytest.mark.parametrize(
+    ("number", "as_year", "in_pairs_words"),
+    [
+        (1984, "nineteen eighty-four", "nineteen eighty-four"),
+        (1905, "nineteen oh five", "nineteen oh five"),
+        (1900, "nineteen hundred", "nineteen hundred"),
+        (2000, "two thousand", "two thousand"),
+        (2005, "two thousand five", "twenty oh five"),  # a year says thousand, a room number does not
+        (2010, "twenty ten", "twenty ten"),
+        (1066, "ten sixty-six", "ten sixty-six"),
+        (1000, "one thousand", "one thousand"),
+        (3000, "three thousand", "three thousand"),
+        (1101, "eleven oh one", "eleven oh one"),
+        (204, "two hundred four", "two oh four"),
+        (350, "three hundred fifty", "three fifty"),
+        (200, "two hundred", "two hundred"),
+        (42, "forty-two", "forty-two"),
+        (12345, "twelve thousand three hundred forty-five", "one two three four five"),
+    ],
+)
+def test_years_and_pairs(number: int, as_year: str, in_pairs_words: str) -> None:
+    assert year(number) == as_year
+    assert in_pairs(number) == in_pairs_words
+
+
+def test_decades_digits_and_counts() -> None:
+    assert plural(year(1990)) == "nineteen nineties"
+    assert plural(year(1900)) == "nineteen hundreds"
+    assert plural(year(2000)) == "two thousands"
+    assert plural(cardinal(40)) == "forties"
+    assert plural(cardinal(10)) == "tens"
+    assert digits("0958") == "zero nine five eight"
+    assert count("1250") == "one thousand two hundred fifty"
+    assert count("9" * 16) == " ".join(["nine"] * 16)  # no words that large: digit by digit

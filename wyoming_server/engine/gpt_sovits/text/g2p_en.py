@@ -14,6 +14,9 @@ Lookup per word, after upstream GPT-SoVITS `english.py` where it makes sense:
 
 Upstream also picks homograph readings (read, live, lead) with an NLTK part-of-speech tagger; we take
 CMUdict's first pronunciation. English has no word2ph.
+
+A word of the user's pronunciation dictionary comes before all of these. `g2p_en_words` gives the same
+phones word by word, each with where they came from (`PhoneSource`), for the `phones` command.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Final
+from dataclasses import dataclass
+from typing import Final, Literal
 
 from ...memory import trim_heap
 from .compact_tables import TableBuilder
 from .espeak_arpabet import espeak_phones
+from .pronunciations import EMPTY, Pronunciations
 from .symbols import SYMBOL_TO_ID
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,6 +55,27 @@ _RE_CAMEL_PART: Final = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
 _RE_CMU_LINE: Final = re.compile(r"^([^\s(]+) ([^#\n]+)", re.MULTILINE)
 _LENGTH_BITS: Final = 12
 _LENGTH_MASK: Final = (1 << _LENGTH_BITS) - 1
+
+_RE_PLURAL_ACRONYM: Final = re.compile(r"([A-Z]{2,})'?s")
+
+PhoneSource = Literal["user", "cmudict", "spelled", "compound", "letter-to-sound", "mark"]
+"""Where a word's phones came from: the user's pronunciation dictionary; its CMUdict entry; letter names
+(acronyms, short unknown words); two CMUdict words joined; espeak-ng's letter-to-sound rules (the
+fallback for unknown words); or a punctuation mark."""
+# A word made of parts is only as sure as its least sure part.
+_SOURCE_RANK: Final[dict[PhoneSource, int]] = {
+    "mark": 0, "user": 1, "cmudict": 2, "spelled": 3, "compound": 4, "letter-to-sound": 5
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WordPhones:
+    """One token of normalized English text, its phones and where they came from."""
+
+    word: str
+    phones: tuple[str, ...]
+    source: PhoneSource
+
 
 _lexicon_lock = threading.Lock()
 _lexicon: Lexicon | None = None
@@ -136,22 +162,27 @@ def _compound(lower: str) -> list[str] | None:
 
 def lookup_word(lower: str) -> list[str]:
     """Phones of a lowercase word: CMUdict, then the out-of-vocabulary chain (see the module doc)."""
+    return _lookup(lower)[0]
+
+
+def _lookup(lower: str) -> tuple[list[str], PhoneSource]:
     words = lexicon()
     if lower in words:
-        return words[lower].split()
+        return words[lower].split(), "cmudict"
     if len(lower) <= 3:
-        return spell(lower)
+        return spell(lower), "spelled"
     if lower.endswith("'s"):
-        return _possessive(lookup_word(lower[:-2]))
+        stem, source = _lookup(lower[:-2])
+        return _possessive(stem), source
     letters = lower.replace("'", "")
     compound = _compound(letters)
     if compound is not None:
-        return compound
+        return compound, "compound"
     predicted = espeak_phones(letters)
     if predicted:
         _LOGGER.debug("espeak-ng letter-to-sound for %r: %s", lower, " ".join(predicted))
-        return predicted
-    return spell(letters)
+        return predicted, "letter-to-sound"
+    return spell(letters), "spelled"
 
 
 def _is_article_a(previous: str | None, following: str | None) -> bool:
@@ -173,24 +204,38 @@ def word_phones(
 
     `previous` and `following` are the neighbouring tokens (words or punctuation), if any.
     """
+    return _word_reading(word, previous, following, all_caps_text, EMPTY)[0]
+
+
+def _word_reading(
+    word: str, previous: str | None, following: str | None, all_caps_text: bool, user: Pronunciations
+) -> tuple[list[str], PhoneSource]:
+    fixed = user.en_reading(word)
+    if fixed is not None:
+        return list(fixed), "user"
     lower = word.lower()
     if len(word) == 1:
         if word == "a" or (word == "A" and _is_article_a(previous, following)):
-            return ["AH0"]
+            return ["AH0"], "cmudict"
         if word in ("I", "i"):
-            return ["AY1"]
-        return letter_phones(word)
+            return ["AY1"], "cmudict"
+        return letter_phones(word), "spelled"
     if word.isupper() and not all_caps_text:
         if len(word) <= 3 or lower not in lexicon():
-            return spell(word)
-        return lookup_word(lower)
+            return spell(word), "spelled"
+        return _lookup(lower)
+    plural_acronym = _RE_PLURAL_ACRONYM.fullmatch(word)
+    if plural_acronym and not all_caps_text and lower not in lexicon():
+        return _possessive(spell(plural_acronym.group(1))), "spelled"  # USBs, CEO's
     letters = word.replace("'", "")
     is_camel_case = any(char.isupper() for char in letters[1:]) and not letters.isupper()
     if is_camel_case and lower not in lexicon():
         parts = _RE_CAMEL_PART.findall(word)
         if len(parts) > 1:
-            return [phone for part in parts for phone in word_phones(part)]
-    return lookup_word(lower)
+            readings = [_word_reading(part, None, None, False, user) for part in parts]
+            source = max((source for _, source in readings), key=_SOURCE_RANK.__getitem__)
+            return [phone for phones, _ in readings for phone in phones], source
+    return _lookup(lower)
 
 
 def _is_all_caps_text(words: list[str]) -> bool:
@@ -202,20 +247,27 @@ def _is_all_caps_text(words: list[str]) -> bool:
     return known * 2 >= len(long_words)
 
 
-def g2p_en(norm_text: str) -> list[str]:
+def g2p_en(norm_text: str, user: Pronunciations = EMPTY) -> list[str]:
     """Normalized English (see `normalize_en`) -> phones in the v2 table."""
+    return [phone for word in g2p_en_words(norm_text, user) for phone in word.phones]
+
+
+def g2p_en_words(norm_text: str, user: Pronunciations = EMPTY) -> list[WordPhones]:
+    """Normalized English -> its words and marks in order, each with its phones (in the v2 table) and
+    their source; the phones joined are `g2p_en(norm_text, user)`."""
     tokens = _RE_TOKEN.findall(_RE_WORD_HYPHEN.sub(" ", norm_text))
     words = [t for t in tokens if t not in _PUNCTUATION]
     all_caps_text = _is_all_caps_text(words)
-    phones: list[str] = []
+    result: list[WordPhones] = []
     for index, token in enumerate(tokens):
         if token in _PUNCTUATION:
-            phones.append(token)
+            result.append(WordPhones(token, (token,), "mark"))
             continue
         previous = tokens[index - 1] if index > 0 else None
         following = tokens[index + 1] if index + 1 < len(tokens) else None
-        phones.extend(word_phones(token, previous, following, all_caps_text=all_caps_text))
-    return [p for p in phones if p in SYMBOL_TO_ID]
+        phones, source = _word_reading(token, previous, following, all_caps_text, user)
+        result.append(WordPhones(token, tuple(p for p in phones if p in SYMBOL_TO_ID), source))
+    return result
 
 
 def pad_short_english(phones: list[str]) -> list[str]:

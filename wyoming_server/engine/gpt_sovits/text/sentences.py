@@ -6,8 +6,8 @@ the web UI's cut1 after every fourth clause). One T2S call per clause gives the 
 choppy prosody and a model that stumbles on 2-3 syllable inputs; long inputs raise latency and the risk
 of the model looping. The rules here sit in between:
 
-* sentence marks (。！？!?… . newline) always end a sentence, except a "." inside a number (3.5), an
-  abbreviation (Mr., e.g.), an initial (J. K.) or a name (example.com);
+* sentence marks (。！？!?… . newline) always end a sentence, except a "." inside a number (3.5, .5), an
+  abbreviation (Mr., e.g., Jan. 5, vol. 2), an initial (J. K.) or a name (example.com);
 * clause marks (，,、；;：:—~) end a sentence only once it holds at least `CLAUSE_SPLIT_SYLLABLES`
   syllables, never between digits (12,000 / 10:30);
 * as upstream: runs of marks collapse to the first, pieces with nothing to say are dropped, pieces
@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from .en_abbreviations import SENTENCE_SAFE, is_calendar_word
 from .lang import is_hanzi, resolve_language, text_language
 
 CLAUSE_SPLIT_SYLLABLES: Final = 12
@@ -52,14 +53,17 @@ SPLIT_MARKS: Final = SENTENCE_MARKS | CLAUSE_MARKS
 _END_MARKS: Final = STRONG_ENDS | WEAK_ENDS
 _WINDOW_CHARS: Final = 24
 _CLOSERS: Final = frozenset("\"'”’」』）)]}】》〉")
-_TITLES: Final = frozenset(("mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "mt", "vs"))
+_TITLES: Final = frozenset(
+    ("mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "mt", "vs", "capt", "sgt", "lt", "gov", "rev", "gen", "col")
+)
 """Never end a sentence."""
 _ABBREVIATIONS: Final = frozenset(
     ("etc", "eg", "ie", "inc", "ltd", "co", "no", "fig", "approx", "dept", "est", "ft", "am", "pm")
 )
 """End a sentence unless a lowercase word or a number follows."""
 _MARK_CLASS: Final = "[" + re.escape("".join(sorted(SPLIT_MARKS - {"\n"} | {"-"}))) + "]"
-_RE_MARK_RUN: Final = re.compile(f"({_MARK_CLASS}){_MARK_CLASS}+")
+# A run of marks collapses to its first, but not a hyphen before a word: "Mon.-Sat." is a range.
+_RE_MARK_RUN: Final = re.compile(f"({_MARK_CLASS})(?!-\\w){_MARK_CLASS}+")
 _RE_BARE_NEWLINE: Final = re.compile(f"(?<=[^\\s{_MARK_CLASS[1:-1]}])[ \t]*\n")
 _RE_LATIN_WORD: Final = re.compile(r"[A-Za-z\u00c0-\u024f']+")
 _RE_VOWEL_GROUP: Final = re.compile(r"[aeiouyà-ÿ]+", re.IGNORECASE)
@@ -85,8 +89,8 @@ def _is_protected_period(text: str, index: int) -> bool:
     """A "." that does not end a sentence: 3.5, example.com, U.S, Mr., J. K. Rowling, e.g. this."""
     before = text[index - 1] if index > 0 else ""
     after = text[index + 1] if index + 1 < len(text) else ""
-    if before.isdigit() and after.isdigit():
-        return True
+    if after.isdigit() and (before.isdigit() or not before.isalnum()):
+        return True  # 3.5, and .5 written without its zero
     if before.isalnum() and after.isalnum() and not is_hanzi(before) and not is_hanzi(after):
         return True
     # Windows around the mark keep this linear in the text length.
@@ -97,10 +101,18 @@ def _is_protected_period(text: str, index: int) -> bool:
     letters = token.replace(".", "").lower()
     if letters in _TITLES or (len(token) == 1 and token.isupper()):
         return True
-    next_word = re.match(r"\s+(\S)", text[index + 1:index + 1 + _WINDOW_CHARS])
-    # Other abbreviations (etc., a.m., e.g.) end a sentence unless a lowercase word or a number follows.
-    continues = next_word is not None and (next_word.group(1).islower() or next_word.group(1).isdigit())
-    return letters in _ABBREVIATIONS and continues
+    next_word = re.match(r"\s+(\S)([A-Za-z]*)", text[index + 1:index + 1 + _WINDOW_CHARS])
+    # Other abbreviations (etc., a.m., e.g., Jan., vol.) end a sentence unless a lowercase word, a number,
+    # a month or weekday (Thu. Mar. 7) or a range's hyphen (Mon.-Sat.) follows.
+    continues = after in ("-", "–") or (
+        next_word is not None
+        and (
+            next_word.group(1).islower()
+            or next_word.group(1).isdigit()
+            or is_calendar_word("".join(next_word.groups()))
+        )
+    )
+    return (letters in _ABBREVIATIONS or letters in SENTENCE_SAFE) and continues
 
 
 def _is_protected_clause_mark(text: str, index: int) -> bool:
