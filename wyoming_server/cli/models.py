@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoints.errors import ConversionError
-from ..engine.errors import ModelLoadError
-from ..engine.gpt_sovits.manifest import Manifest
 from ..models.catalogue import CATALOGUE, DEFAULT_BASE_URL, HUBERT_DIR
 from ..models.download import DownloadError, ProgressBar, fetch_release, release
 from ..models.install import default_converter, install_converted_model
