@@ -32,6 +32,7 @@ from ..engine.gpt_sovits.manifest import (
     Manifest,
     sha256_file,
 )
+from ..engine.memory import trim_heap, use_mmap_for_large_buffers
 from ..storage import atomic
 from .plans import GraphPlan, GraphResult
 from .quantize import drop_fp32, quantize_graph
@@ -158,6 +159,7 @@ def convert_model(
     (faster steps; see `t2s_kv_cache`).
     """
     report = progress or _no_progress
+    use_mmap_for_large_buffers()  # each step's large buffers go back to the OS, not to a growing heap
     if precision not in PRECISION_CHOICES:
         raise ConversionError(f"precision must be one of {', '.join(PRECISION_CHOICES)}, not {precision!r}")
     check_inputs(hubert_dir, sv, bert_dir)
@@ -189,12 +191,17 @@ def convert_model(
 
 
 def _build(
-    sources: ModelSources, tmp_dir: Path, precision: str, int8_kv_cache: bool, report: Progress,
+    sources: ModelSources, tmp_dir: Path, precision: str, int8_kv_cache: bool, progress: Progress,
     paths: tuple[Path, Path, Path, Path | None, Path | None],
 ) -> tuple[Manifest, int]:
     """Every graph, the extra files and the manifest into `tmp_dir`; also the number of steps."""
     gpt, sovits, hubert_dir, sv, bert_dir = paths
     want_int8 = precision in ("int8", "both")
+
+    def report(done: int, total: int, message: str) -> None:
+        trim_heap()  # the step before freed hundreds of MB in small buffers: give them back first
+        progress(done, total, message)
+
     plans = sources.plans(tmp_dir, int8_kv_cache)
     total = 1 + sum(_plan_weight(plan, want_int8) for plan in plans) + 1
     done = 1

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from ..checkpoints.errors import ConversionError
 from ..engine.audio import snr_db
+from ..engine.memory import trim_heap
 from .plans import GraphPlan, GraphResult, Inputs
 
 _LOGGER = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class _CalibrationReader:
         return next(self._iter, None)
 
 
-CALIBRATION_PASSES: Final = 4
+CALIBRATION_PASSES: Final = 8
 """onnxruntime's calibrator keeps every calibrated activation alive until a run ends (1.5 GB more for
 the real decoder); a quarter of the tensors per pass keeps a real-size conversion under 1.5 GB."""
 
@@ -105,6 +106,7 @@ def quantize_graph(plan: GraphPlan, result: GraphResult, out_dir: Path, seed: in
     except Exception:  # pre-processing is an optimisation; quantize the plain graph if it fails
         _LOGGER.debug("quant_pre_process failed for %s", plan.name, exc_info=True)
         prepared = fp32_path
+    trim_heap()
     excluded = _excluded_nodes(prepared, plan.quantization_excluded_nodes)
     if plan.quantization == "dynamic":
         quantize_dynamic(
