@@ -44,7 +44,7 @@ class _CalibrationReader:
 
 CALIBRATION_PASSES: Final = 8
 """onnxruntime's calibrator keeps every calibrated activation alive until a run ends (1.5 GB more for
-the real decoder); a quarter of the tensors per pass keeps a real-size conversion under 1.5 GB."""
+the real decoder); an eighth of the tensors per pass keeps a real-size conversion under 1.5 GB."""
 
 
 def _calibration_cache(prepared: Path, plan: GraphPlan, cache: Path, passes: int = CALIBRATION_PASSES) -> Path:
