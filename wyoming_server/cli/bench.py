@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
-from ..settings import DEFAULT_THREADS
+from ..settings import DEFAULT_PROVIDER, DEFAULT_THREADS
 
 DEFAULT_CACHE_DIR: Final = Path.home() / ".cache" / "edge-tts-clone" / "bench"
 DEFAULT_ACTION: Final = "engine"
@@ -49,6 +49,10 @@ def register(subparsers: Any) -> None:
     engine.add_argument(
         "--threads", type=int, default=DEFAULT_THREADS,
         help="intra-op threads of every onnxruntime session and of torch (the runtime's default)",
+    )
+    engine.add_argument(
+        "--provider", default=DEFAULT_PROVIDER,
+        help="onnxruntime execution provider of the ONNX figures: cpu, or cuda... with its onnxruntime build",
     )
     engine.add_argument("--tiny", action="store_true", help="tiny models: checks the code path in seconds")
     engine.add_argument("--bert", action="store_true", help="also convert and use a Chinese BERT (real size: 326 M)")
@@ -105,6 +109,13 @@ def _engine(args: argparse.Namespace) -> int:
     if args.threads < 1:
         print("error: --threads must be at least 1", file=sys.stderr)
         return 2
+    from ..engine.onnx import ProviderError, resolve_provider
+
+    try:
+        provider = resolve_provider(args.provider)
+    except ProviderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     try:
         from ..bench.engine import BenchConfig, run_bench
         from ..bench.report import format_report
@@ -116,7 +127,9 @@ def _engine(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         print(f"bench: {message}", file=sys.stderr, flush=True)
 
-    config = BenchConfig(threads=args.threads, cache_dir=args.out_dir.expanduser(), tiny=args.tiny, bert=args.bert)
+    config = BenchConfig(
+        threads=args.threads, cache_dir=args.out_dir.expanduser(), tiny=args.tiny, bert=args.bert, provider=provider
+    )
     try:
         figures = run_bench(config, progress)
     except (OSError, RuntimeError, ValueError) as err:

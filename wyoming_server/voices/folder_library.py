@@ -39,12 +39,15 @@ GptSoVitsLoader = Callable[[Path, int], LoadedModel]
 """(model folder, threads) -> the loaded model and its engine."""
 
 
-def load_gpt_sovits(model_dir: Path, threads: int, precision: str | None = None) -> LoadedModel:
-    """The real engine: `GptSoVitsModel.load` + `GptSoVitsEngine` (precision None: the model's default)."""
+def load_gpt_sovits(
+    model_dir: Path, threads: int, precision: str | None = None, provider: str | None = None
+) -> LoadedModel:
+    """The real engine: `GptSoVitsModel.load` + `GptSoVitsEngine` (None: the model's precision, the CPU)."""
     from ..engine.gpt_sovits.engine import GptSoVitsEngine
     from ..engine.gpt_sovits.model import GptSoVitsModel
+    from ..engine.onnx import CPU_PROVIDER
 
-    model = GptSoVitsModel.load(model_dir, threads=threads, precision=precision)
+    model = GptSoVitsModel.load(model_dir, threads=threads, precision=precision, provider=provider or CPU_PROVIDER)
     return LoadedModel(engine=GptSoVitsEngine(model), model=model)
 
 
@@ -264,8 +267,12 @@ def open_library(
     max_loaded_models: int = DEFAULT_MAX_LOADED_MODELS,
     threads: int = DEFAULT_THREADS,
     precision: str | None = None,
+    provider: str | None = None,
 ) -> FolderLibrary:
-    """The voice library of `data_dir` (created if missing) with the real engines."""
+    """The voice library of `data_dir` (created if missing) with the real engines.
+
+    `provider` (onnxruntime's name) runs the GPT-SoVITS graphs; the small stock Piper voice stays on the CPU.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
-    loader = load_gpt_sovits if precision is None else partial(load_gpt_sovits, precision=precision)
+    loader = partial(load_gpt_sovits, precision=precision, provider=provider)
     return FolderLibrary(data_dir, max_loaded_models=max_loaded_models, threads=threads, gpt_sovits_loader=loader)

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from ...settings import DEFAULT_THREADS
 from ..errors import ModelLoadError
 from ..memory import use_mmap_for_large_buffers
-from ..onnx import create_session
+from ..onnx import CPU_PROVIDER, create_session
 from .manifest import Manifest
 
 _LOGGER = logging.getLogger(__name__)
@@ -40,11 +40,13 @@ class GptSoVitsModel:
         precision: str,
         threads: int,
         sessions: Mapping[str, ort.InferenceSession] | None = None,
+        provider: str = CPU_PROVIDER,
     ) -> None:
         self.manifest = manifest
         self.model_dir = model_dir
         self.precision = precision
         self.threads = threads
+        self.provider = provider
         self._sessions: dict[str, ort.InferenceSession] = dict(sessions or {})
         self._lock = threading.Lock()
 
@@ -60,6 +62,7 @@ class GptSoVitsModel:
         precision: str | None = None,
         threads: int = DEFAULT_THREADS,
         verify_hashes: bool = True,
+        provider: str = CPU_PROVIDER,
     ) -> GptSoVitsModel:
         """Read and check a model folder; sessions are created lazily by `session()`."""
         manifest = Manifest.read(model_dir)
@@ -72,7 +75,7 @@ class GptSoVitsModel:
         if chosen not in manifest.precision:
             raise ModelLoadError(f"model {model_dir.name} has no {chosen} graphs (has {', '.join(manifest.precision)})")
         use_mmap_for_large_buffers()  # the decoder's large activations must not pile up in the heap
-        return cls(manifest, model_dir, chosen, threads)
+        return cls(manifest, model_dir, chosen, threads, provider=provider)
 
     @classmethod
     def from_sessions(
@@ -106,7 +109,9 @@ class GptSoVitsModel:
                 raise ModelLoadError(f"model {self.model_id} has no graph {name!r}")
             path = self.model_dir / self.manifest.graphs[name].file_for(self.precision)
             _LOGGER.debug("loading graph %s from %s", name, path)
-            session = create_session(path, self.threads, memory_arena=name not in NO_ARENA_GRAPHS)
+            session = create_session(
+                path, self.threads, memory_arena=name not in NO_ARENA_GRAPHS, provider=self.provider
+            )
             if name not in ENROLLMENT_GRAPHS:
                 self._sessions[name] = session
             return session
