@@ -37,6 +37,41 @@ def test_lru_bound_evicts_the_least_recently_used() -> None:
     assert loads == ["a", "b", "c", "b"] and pool.loaded_keys() == ["c", "b"]
 
 
+def test_a_full_pool_unloads_before_it_loads_the_next_model() -> None:
+    """Issue 17: four people and a pool of two must never hold three models while one loads."""
+    held_while_loading: list[int] = []
+    pool: ModelPool
+
+    def loader(key: str) -> LoadedModel:
+        held_while_loading.append(pool.loaded_models())
+        return LoadedModel(engine=fake_engine(key), model=key)
+
+    pool = ModelPool(loader, lambda key: 0, 2)
+    for key in ("a", "b", "c", "d", "a", "b"):
+        pool.get(key)
+        assert pool.loaded_models() <= 2
+    assert held_while_loading == [0, 1, 1, 1, 1, 1]
+    assert pool.loaded_keys() == ["a", "b"]
+
+
+def test_a_model_changed_on_disk_is_dropped_before_its_reload() -> None:
+    held_while_loading: list[list[str]] = []
+    versions = {"a": 1}
+    pool: ModelPool
+
+    def loader(key: str) -> LoadedModel:
+        held_while_loading.append(pool.loaded_keys())
+        return LoadedModel(engine=fake_engine(key), model=key)
+
+    pool = ModelPool(loader, lambda key: versions.get(key, 0), 2)
+    pool.get("a")
+    pool.get("b")
+    versions["a"] = 2
+    pool.get("a")
+    assert held_while_loading == [[], ["a"], ["b"]]  # the old "a" is gone, and "b" stays
+    assert pool.loaded_keys() == ["b", "a"]
+
+
 def test_changed_fingerprint_reloads_on_next_use() -> None:
     loads: list[str] = []
     versions = {"a": 1}
