@@ -98,3 +98,39 @@ def test_enrolling_opens_the_prompt_extractor_and_lets_it_go(
     alive = [name for name, ref in zip(log.opened, log.sessions, strict=True) if ref() is not None]
     # HuBERT (385 MB at real size) must be gone once the prompt exists; speaking graphs may stay.
     assert not set(alive) & set(ENROLLMENT_GRAPHS), alive
+
+
+def test_an_unchanged_model_is_hashed_once_and_a_rewritten_file_again(
+    tiny_model_v2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Switching back to an evicted model must not reread every file (issue 17), yet a changed file is caught."""
+    import os
+    import shutil
+
+    from wyoming_server.engine.errors import ModelLoadError
+    from wyoming_server.engine.gpt_sovits import manifest as manifest_module
+
+    folder = tmp_path / "mum"
+    shutil.copytree(tiny_model_v2, folder)
+    hashed: list[str] = []
+    real_sha256 = manifest_module.sha256_file
+
+    def counting_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
+        hashed.append(path.name)
+        return real_sha256(path, chunk_bytes)
+
+    monkeypatch.setattr(manifest_module, "sha256_file", counting_sha256)
+    GptSoVitsModel.load(folder)
+    first = len(hashed)
+    assert first == len(manifest_module.Manifest.read(folder).files)
+    GptSoVitsModel.load(folder)
+    assert len(hashed) == first
+    graph = folder / "vits_decoder.onnx"
+    data = bytearray(graph.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    stat = graph.stat()
+    graph.write_bytes(bytes(data))
+    os.utime(graph, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # the clock may not have ticked
+    with pytest.raises(ModelLoadError, match=r"vits_decoder\.onnx does not match its sha256"):
+        GptSoVitsModel.load(folder)
+    assert hashed[first:] == ["vits_decoder.onnx"]
