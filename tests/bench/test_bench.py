@@ -85,12 +85,32 @@ def test_memory_probe_runs_without_torch(bench_run: tuple[dict[str, Any], Path])
     assert memory["peak_mb"] >= memory["phases"]["model_loaded"]["VmRSS"] > 0
 
 
+def test_switching_loads_each_person_through_a_pool_of_two(bench_run: tuple[dict[str, Any], Path]) -> None:
+    """Issue 17: four people and a pool of two; every switch to a person not in the pool loads their graphs."""
+    figures, cache = bench_run
+    switching = figures["switching"]
+    assert switching["torch_imported"] is False
+    people = [s["person"] for s in switching["switches"]]
+    assert people == [1, 2, 3, 4, 1, 2]
+    assert [s["loaded"] for s in switching["switches"]] == [True] * 6  # 3 and 4 evicted 1 and 2
+    assert [s["first_load"] for s in switching["switches"]] == [True] * 4 + [False] * 2
+    for switch in switching["switches"]:
+        assert switch["models_loaded"] <= switching["pool"]
+        assert {"t2s_encoder", "t2s_decoder", "vits_decoder"} <= set(switch["graphs_s"])
+        assert not {"prompt_extractor", "ref_embedder", "sv_embedder"} & set(switch["graphs_s"])  # never to speak
+        assert 0 < switch["first_audio_s"] <= switch["sentence_s"]
+    assert switching["round_peak_mb"] >= switching["two_models_peak_mb"] > 0
+    assert _finite(switching["switch_first_audio_s"]) and _finite(switching["reload_first_audio_s"])
+    assert not (cache / "people").exists()  # the people's folders are removed after the probe
+
+
 def test_every_target_has_a_verdict(bench_run: tuple[dict[str, Any], Path]) -> None:
     figures, _ = bench_run
     names = {t["name"] for t in figures["targets"]}
     assert names == {
         "t2s_step_100", "t2s_step_growth", "decoder_rtf", "pipeline_rtf", "first_audio",
-        "peak_rss", "torch_speedup", "logits_cosine", "waveform_snr",
+        "peak_rss", "two_models_rss", "round_rss", "switch_first_audio",
+        "torch_speedup", "logits_cosine", "greedy_agreement", "waveform_snr",
     }
     for verdict in figures["targets"]:
         assert _finite(verdict["value"]), verdict

@@ -27,6 +27,7 @@ from ..engine.gpt_sovits.manifest import Manifest
 from ..engine.gpt_sovits.model import GptSoVitsModel
 from . import pipeline as pipeline_bench
 from . import sovits as sovits_bench
+from . import switching
 from . import t2s as t2s_bench
 from .peak_memory import measure_peak_rss
 from .random_models import REAL_V2, TINY_V2, prepare_models, reference_prompt
@@ -194,6 +195,10 @@ def run_bench(config: BenchConfig, progress: Progress = _log) -> Figures:
 
     section("peak RSS: speaking with one voice in a fresh process")
     figures["memory"] = measure_peak_rss(model_dir, prompt_path, config.threads, provider=config.provider)
+    section(f"switching: {switching.PEOPLE} people, a pool of {switching.POOL_SIZE}, in a fresh process")
+    figures["switching"] = switching.measure_switching(
+        model_dir, prompt_path, config.cache_dir, config.threads, config.provider
+    )
     figures["sizes_mb"] = _sizes_mb(model_dir)
     figures["targets"] = check_targets(figures)
     figures["bench_s"] = time.perf_counter() - started
