@@ -104,6 +104,22 @@ def test_switching_loads_each_person_through_a_pool_of_two(bench_run: tuple[dict
     assert not (cache / "people").exists()  # the people's folders are removed after the probe
 
 
+def test_long_text_bench_reports_each_sentence_at_both_speeds(bench_run: tuple[dict[str, Any], Path]) -> None:
+    _, cache = bench_run  # the tiny model converted there
+    done = subprocess.run(
+        [sys.executable, "-m", "wyoming_server", "bench", "long-text", "--tiny", "--json", "--threads", "1",
+         "--chars", "100", "--speed", "1.3", "--out-dir", str(cache)],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    reports = json.loads(done.stdout)
+    assert [r["speed"] for r in reports] == [1.0, 1.3]
+    for report in reports:
+        assert report["torch_imported"] is False
+        assert len(report["sentences"]) >= 2  # no punctuation: the frontend breaks it at 80 syllables
+        assert report["audio_s"] > 0 and report["peak_mb"] >= report["first_sentence_peak_mb"] > 0
+
+
 def test_every_target_has_a_verdict(bench_run: tuple[dict[str, Any], Path]) -> None:
     figures, _ = bench_run
     names = {t["name"] for t in figures["targets"]}

@@ -75,6 +75,18 @@ def register(subparsers: Any) -> None:
     )
     conversion.set_defaults(func=_convert)
 
+    long_text = action("long-text", "peak RSS speaking a 2,000-character text in one request, at speed 1 and another")
+    long_text.add_argument("--speed", type=float, default=0.8, help="the other speed (decoded sentence by sentence)")
+    long_text.add_argument("--chars", type=int, default=2000, help="characters of the text")
+    long_text.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="onnxruntime intra-op threads")
+    long_text.add_argument("--provider", default=DEFAULT_PROVIDER, help="onnxruntime execution provider")
+    long_text.add_argument("--tiny", action="store_true", help="tiny models: checks the code path in seconds")
+    long_text.add_argument("--json", action="store_true", help="print every figure as JSON")
+    long_text.add_argument(
+        "--out-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where converted benchmark models are cached"
+    )
+    long_text.set_defaults(func=_long_text)
+
     server = action("server", "time to first audio and throughput under concurrent Wyoming clients")
     server.add_argument("--uri", help="a running server (tcp://host:port); default: an in-process one")
     server.add_argument("--voice", help="voice id to request (running server)")
@@ -136,6 +148,35 @@ def _engine(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(json.dumps(_json_safe(figures), indent=1, ensure_ascii=False) if args.json else format_report(figures))
+    return 0
+
+
+def _long_text(args: argparse.Namespace) -> int:
+    """Peak RSS over a long text at speed 1 and at `--speed`, each in a fresh process."""
+    from ..engine.onnx import ProviderError, resolve_provider
+
+    try:
+        provider = resolve_provider(args.provider)
+        from ..bench.long_text import format_long_text, measure_long_text
+        from ..bench.random_models import REAL_V2, TINY_V2, prepare_models, reference_prompt
+    except ProviderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ImportError as err:
+        print(f"error: the benchmark needs torch and onnx: pip install 'edge-tts-clone[convert]' ({err})",
+              file=sys.stderr)
+        return 1
+    try:
+        models = prepare_models(args.out_dir.expanduser(), TINY_V2 if args.tiny else REAL_V2)
+        _, prompt_path = reference_prompt(models, args.threads)
+        reports = [
+            measure_long_text(models.model_dir, prompt_path, args.threads, speed, args.chars, provider)
+            for speed in dict.fromkeys((1.0, args.speed))
+        ]
+    except (OSError, RuntimeError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(_json_safe(reports), indent=1) if args.json else format_long_text(reports))
     return 0
 
 
