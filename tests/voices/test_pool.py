@@ -174,3 +174,33 @@ def test_warm_up_loads_the_default_voice_only(data_dir: Path, good_wav: bytes) -
     loads = library.pool.loads
     list(library.synthesize(first, None, "Hi.", SynthesisOptions()))
     assert library.pool.loads == loads
+
+
+def test_warm_up_checks_every_model_so_a_later_switch_hashes_nothing(
+    data_dir: Path, good_wav: bytes, tiny_model_v2: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: hashing a real model's 300 MB took 0.6 s of a 1.7 s switch; start-up does it instead."""
+    import shutil
+
+    from wyoming_server.engine.gpt_sovits import manifest as manifest_module
+    from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
+
+    write_fake_model(data_dir, "m1")
+    make_store(data_dir).enroll(request(good_wav, name="first", model_id="m1"))
+    person = data_dir / "models" / "dad"
+    shutil.copytree(tiny_model_v2, person)
+    hashed: list[str] = []
+    real_sha256 = manifest_module.sha256_file
+
+    def counting_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
+        hashed.append(path.name)
+        return real_sha256(path, chunk_bytes)
+
+    monkeypatch.setattr(manifest_module, "sha256_file", counting_sha256)
+    library = make_store(data_dir)
+    library.warm_up()
+    assert library.pool.loaded_keys() == [GPT_SOVITS_KEY + "m1"]  # only the default voice is loaded ...
+    assert sorted(hashed) == sorted(manifest_module.Manifest.read(person).files)  # ... but dad's files are checked
+    hashed.clear()
+    GptSoVitsModel.load(person)
+    assert hashed == []

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..engine import AudioChunk, SynthesisOptions, TtsEngine, VoicePrompt
-from ..engine.errors import VoicePackError
+from ..engine.errors import EngineError, VoicePackError
 from ..engine.gpt_sovits.manifest import MANIFEST_NAME
 from ..engine.piper_voice import PiperEngine, PiperVoiceFiles
 from ..engine.watermark import WatermarkKey, WatermarkStream, load_or_create_key
@@ -257,8 +257,19 @@ class FolderLibrary:
         return self.pool.loaded_models()
 
     def warm_up(self) -> None:
-        """Load the default voice's engine into the pool (models otherwise load on first use)."""
-        self.engine_for(self.default_voice())
+        """Load the default voice's engine into the pool (models otherwise load on first use), then check
+        every model's files, so a later switch to a person whose model is not loaded skips the hashing."""
+        from ..engine.gpt_sovits.manifest import Manifest
+
+        try:
+            self.engine_for(self.default_voice())
+        finally:
+            for model_id in self.registry.installed_models():
+                folder = self.registry.model_dir(model_id)
+                try:
+                    Manifest.read(folder).verify_files(folder)  # remembered per file (manifest._hash_matches)
+                except (EngineError, OSError) as err:  # loading this model will report it
+                    _LOGGER.debug("model %s does not check out yet: %s", model_id, err)
 
 
 def open_library(
