@@ -7,5 +7,13 @@ from tests.support.tiny_models.checkpoints import (
     tiny_model_v2_eos,
     tiny_model_v2pro,
 )
+from tests.support.tiny_models.templates import tiny_templates
 
-__all__ = ["reference_clip", "tiny_checkpoints", "tiny_model_v2", "tiny_model_v2_eos", "tiny_model_v2pro"]
+__all__ = [
+    "reference_clip",
+    "tiny_checkpoints",
+    "tiny_model_v2",
+    "tiny_model_v2_eos",
+    "tiny_model_v2pro",
+    "tiny_templates",
+]

@@ -1,7 +1,8 @@
 """The server image, built for real and run under dockerd: it speaks, enrolls, keeps voices, stops on time.
 
 The real `wyoming` client talks to the published port; a voice is enrolled through the admin API
-with the tiny converted model copied into the data volume.
+with the tiny converted model copied into the data volume, and a tiny fine-tune is converted inside
+the image (which has no torch) and spoken with.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 from tests.reliability.tiny_data import CONSENT, clip_text, enrollment_clip
+from tests.support.tiny_models.checkpoints import TinyCheckpoints
 
 from .docker_cli import STOP_TIMEOUT_S, Container, docker, image_under_test, remove_volume, unique_name
 
@@ -187,4 +189,38 @@ async def test_sigterm_during_a_reply_ends_it_cleanly_within_ten_seconds(
         assert "Stopped" in container.logs()
     finally:
         container.remove()
+        remove_volume(volume)
+
+
+async def test_the_image_converts_a_fine_tune_without_torch_and_speaks_with_it(
+    image: str, tiny_checkpoints: TinyCheckpoints, tiny_templates: Path, containers: list[Container], tmp_path: Path
+) -> None:
+    """What an add-on household does: a person's GPT-SoVITS fine-tune becomes a voice inside the image."""
+    source = tmp_path / "src"
+    source.mkdir()
+    shutil.copy(tiny_checkpoints.gpt, source / "mum.ckpt")
+    shutil.copy(tiny_checkpoints.sovits_v2, source / "mum.pth")
+    shutil.copytree(tiny_checkpoints.hubert, source / "hubert")
+    shutil.copytree(tiny_templates, source / "templates")  # the tiny sizes; the image ships the released ones
+    (source / "mum.wav").write_bytes(enrollment_clip("mum"))
+    for path in [source, *source.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)  # readable by the image's unprivileged user
+    volume = unique_name("edge-tts-clone-test-data")
+    try:
+        docker(
+            "run", "--rm", "-v", f"{volume}:/data", "-v", f"{source}:/src:ro", image,
+            "voices", "add", "--data-dir", "/data", "--name", "Mum", "--audio", "/src/mum.wav", "--language", "en",
+            "--text", clip_text("mum"), "--consent", CONSENT, "--gpt", "/src/mum.ckpt", "--sovits", "/src/mum.pth",
+            "--hubert-dir", "/src/hubert", "--templates", "/src/templates",
+        )  # fmt: skip
+        container = Container(unique_name("edge-tts-clone-test"), image, mounts=[f"{volume}:/data"])
+        containers.append(container.start())
+        container.wait_healthy()
+        assert "mum" in _voice_ids(await _describe(container.wyoming_port))
+        start, pcm = await _speak(container.wyoming_port, "Dinner is ready.", voice="mum")
+        assert start.rate == GPT_SOVITS_RATE_HZ and len(pcm) > 0
+    finally:
+        for container in containers:
+            container.remove()
+        containers.clear()
         remove_volume(volume)

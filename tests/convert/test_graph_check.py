@@ -10,7 +10,9 @@ import torch
 from numpy.typing import NDArray
 
 from wyoming_server.convert.errors import ConversionError
-from wyoming_server.convert.graph import GraphSpec, Inputs, export_graph, output_scale, verify_graph
+from wyoming_server.convert.graph import GraphSpec, export_graph, verify_graph
+from wyoming_server.convert.graph_compare import output_scale
+from wyoming_server.importer.plans import Inputs
 
 WIDTH = 16
 LARGE = 8000.0

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tests.support.tiny_models.sovits_folder import TINY_BERT_HIDDEN, cached_sovits_folder, sovits_model
-from wyoming_server.convert.sovits_export import generator_int8_prefixes
 from wyoming_server.engine.gpt_sovits.manifest import Manifest
+from wyoming_server.importer.sovits_plans import generator_int8_prefixes
 
 pytestmark = pytest.mark.slow
 

@@ -241,11 +241,11 @@ def test_v2pro_needs_a_matching_sv_checkpoint(tmp_path: Path) -> None:
     checkpoint = load_sovits_checkpoint(write_tiny_sovits(tmp_path / "s.pth", "v2Pro"))
     hubert = write_tiny_hubert(tmp_path / "hubert")
     with pytest.raises(ConversionError, match="--sv"):
-        sovits_graph_specs(checkpoint, hubert, None)
+        sovits_graph_specs(checkpoint, hubert, None, tmp_path)
     with pytest.raises(ConversionError, match="gives 320-d embeddings"):
-        sovits_graph_specs(checkpoint, hubert, write_tiny_sv(tmp_path / "small.ckpt", stage4_channels=32))
+        sovits_graph_specs(checkpoint, hubert, write_tiny_sv(tmp_path / "small.ckpt", stage4_channels=32), tmp_path)
     with pytest.raises(ConversionError, match="gives 48-d features"):
-        sovits_graph_specs(checkpoint, write_tiny_hubert(tmp_path / "wide", hidden=48), None)
+        sovits_graph_specs(checkpoint, write_tiny_hubert(tmp_path / "wide", hidden=48), None, tmp_path)
 
 
 def test_prompt_codes_are_the_nearest_codebook_rows(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Final
 import numpy as np
 
 from .. import __version__
+from ..checkpoints.dims.hubert import HubertDims
 from ..convert.random_weights.frozen_nets import (
     BERT_REAL,
     HUBERT_REAL,
@@ -30,11 +31,10 @@ from ..convert.random_weights.frozen_nets import (
 )
 from ..convert.random_weights.gpt import T2S_REAL, tiny_gpt_state_dict, without_eos, write_tiny_gpt
 from ..convert.random_weights.sovits import SOVITS_REAL, SOVITS_TINY, SovitsSize, write_tiny_sovits
-from ..convert.sovits_calibration import synthetic_voice
-from ..convert.torch_modules.hubert import HubertDims
 from ..engine import VoicePrompt
 from ..engine.gpt_sovits.model import GptSoVitsModel
 from ..engine.gpt_sovits.prompt import build_voice_prompt
+from ..importer.calibration import synthetic_voice
 
 _LOGGER = logging.getLogger(__name__)
 

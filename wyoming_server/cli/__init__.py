@@ -17,7 +17,9 @@ from typing import Final
 
 from .. import __version__
 
-COMMAND_MODULES: Final = ("serve", "say", "phones", "convert", "voices", "models", "detect", "bench", "health", "addon")
+COMMAND_MODULES: Final = (
+    "serve", "say", "phones", "convert", "voices", "models", "detect", "bench", "templates", "health", "addon",
+)
 """Sub-command modules, in the order `--help` lists them; imported only to build the parser, so that
 `python -m wyoming_server.cli.health` (the container's health check) loads no numpy or onnxruntime."""
 _TOP_LEVEL_FLAGS: Final = ("--version", "-h", "--help")

@@ -1,10 +1,12 @@
 """`edge-tts-clone bench ...`: every benchmark, started one way. Figures are printed, never asserted.
 
 `bench` alone (or `bench engine`) measures the engine's speed, memory and INT8 quality against the
-targets in docs/performance.md; `bench server` the server under concurrent clients; `bench watermark`
-the watermark's detection rates. The engine benchmark needs the converter's extra (torch, onnx): it
-writes random-weight checkpoints at the released v2 sizes and converts them, cached under `--out-dir`
-and keyed by the converter's code, so reruns skip the conversion. Benchmark modules are imported
+targets in docs/performance.md; `bench convert` the peak memory and time of converting a real-size
+model without torch (and, with --compare, how its graphs compare with the torch converter's);
+`bench server` the server under concurrent clients; `bench watermark` the watermark's detection rates.
+The engine and conversion benchmarks need the converter's extra (torch): they write random-weight
+checkpoints at the released sizes. The engine benchmark's converted model is cached under
+`--out-dir`, keyed by the converter's code, so reruns skip the conversion. Benchmark modules are imported
 only when their action runs, so the other commands never load torch.
 """
 
@@ -54,6 +56,20 @@ def register(subparsers: Any) -> None:
         "--out-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where converted benchmark models are cached"
     )
     engine.set_defaults(func=_engine)
+
+    conversion = action("convert", "peak memory and time of converting a real-size model without torch")
+    conversion.add_argument("--version", choices=("v2", "v2Pro", "v2ProPlus"), default="v2Pro", help="model version")
+    conversion.add_argument("--tiny", action="store_true", help="tiny models: checks the code path in seconds")
+    conversion.add_argument("--precision", choices=("both", "int8", "fp32"), default="both", help="graphs to write")
+    conversion.add_argument(
+        "--compare", action="store_true", help="also convert with torch and compare every graph (the reference)"
+    )
+    conversion.add_argument("--templates", type=Path, help="extra templates (e.g. for --tiny sizes)")
+    conversion.add_argument("--json", action="store_true", help="print every figure as JSON")
+    conversion.add_argument(
+        "--out-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where checkpoints and converted folders are kept"
+    )
+    conversion.set_defaults(func=_convert)
 
     server = action("server", "time to first audio and throughput under concurrent Wyoming clients")
     server.add_argument("--uri", help="a running server (tcp://host:port); default: an in-process one")
@@ -107,6 +123,31 @@ def _engine(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(json.dumps(_json_safe(figures), indent=1, ensure_ascii=False) if args.json else format_report(figures))
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    """Peak RSS and time of a torch-free conversion (and with --compare, the comparison with torch)."""
+    try:
+        from ..bench.conversion import format_conversion_report, run_conversion_bench
+    except ImportError as err:
+        print(f"error: the benchmark writes its checkpoints with torch: pip install 'edge-tts-clone[convert]' ({err})",
+              file=sys.stderr)
+        return 1
+
+    def progress(message: str) -> None:
+        print(f"bench: {message}", file=sys.stderr, flush=True)
+
+    size = "tiny" if args.tiny else "real"
+    try:
+        figures = run_conversion_bench(
+            args.out_dir.expanduser() / "convert", args.version, size, args.precision, args.compare, progress,
+            args.templates,
+        )
+    except (OSError, RuntimeError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(_json_safe(figures), indent=1) if args.json else format_conversion_report(figures))
     return 0
 
 

@@ -8,15 +8,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..checkpoints.errors import ConversionError
 from ..models.catalogue import CATALOGUE, DEFAULT_BASE_URL, HUBERT_DIR
 from ..models.download import DownloadError, ProgressBar, fetch_release, release
-from ..models.install import install_converted_model
+from ..models.install import default_converter, install_converted_model
 from ..models.installed import installed_models
 from ..settings import DEFAULT_DATA_DIR
 from ..storage.layout import DOWNLOADS_SUBDIR, MODELS_SUBDIR
+from .progress import StepBar
 
 converter: Any = None
-"""The checkpoint converter (None: wyoming_server.convert.pipeline.convert_model; tests swap in a fake)."""
+"""The checkpoint converter (None: `models.install.default_converter`, with --templates; tests swap in a fake)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,6 +58,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     download.add_argument("--replace", action="store_true", help="convert again over an installed model")
     download.add_argument("--download-only", action="store_true", help="fetch and check, do not convert")
+    download.add_argument(
+        "--templates", type=Path, action="append", default=[], metavar="DIR",
+        help="extra graph templates (edge-tts-clone templates) for models of other sizes",
+    )
     download.set_defaults(func=_download)
 
     listing = commands.add_parser(
@@ -101,9 +107,10 @@ def _download(args: argparse.Namespace) -> int:
             bert_dir=bert,
             precision=args.precision,
             replace=args.replace,
-            converter=converter,
+            converter=converter or default_converter(args.templates),
+            progress=StepBar(f"converting {chosen.id}"),
         )
-    except (FileExistsError, RuntimeError, ValueError) as err:
+    except (ConversionError, FileExistsError, RuntimeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"installed model {chosen.id} in {target}")

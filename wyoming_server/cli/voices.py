@@ -10,9 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..checkpoints.errors import ConversionError
 from ..engine.errors import EngineError
 from ..models.catalogue import HUBERT_DIR, SV_FILE
-from ..models.install import install_converted_model
+from ..models.install import default_converter, install_converted_model
 from ..settings import DEFAULT_DATA_DIR
 from ..storage.layout import DOWNLOADS_SUBDIR
 from ..storage.slug import slugify
@@ -21,6 +22,7 @@ from ..voices.folder_library import FolderLibrary, open_library
 from ..voices.library import EnrollmentRejected, EnrollmentRequest, VoiceNotFoundError
 from ..voices.pack import VoicePack
 from ..voices.registry import VoiceWriteError
+from .progress import StepBar
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ def _open(data_dir: Path) -> FolderLibrary:
 library_factory: LibraryFactory = _open
 """How the commands open the data folder (tests swap in fakes)."""
 converter: Any = None
-"""The checkpoint converter for --gpt/--sovits (None: wyoming_server.convert.pipeline.convert_model)."""
+"""The checkpoint converter for --gpt/--sovits (None: `models.install.default_converter`, with --templates)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,6 +77,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--sv", type=Path, default=None, help="SV checkpoint for v2Pro fine-tunes (default: downloads)"
     )
     add.add_argument("--replace-model", action="store_true", help="convert again over an existing model id")
+    add.add_argument(
+        "--templates", type=Path, action="append", default=[], metavar="DIR",
+        help="extra graph templates (edge-tts-clone templates) for fine-tunes of other sizes",
+    )
     add.add_argument("--start", type=float, default=None, help="use the clip from this second")
     add.add_argument("--end", type=float, default=None, help="use the clip up to this second")
     add.add_argument("--force", action="store_true", help="accept a weak clip (warnings stay in the report)")
@@ -150,7 +156,8 @@ def _fine_tune_model(args: argparse.Namespace) -> str:
         hubert_dir=hubert_dir,
         sv=sv if sv.is_file() else None,
         replace=args.replace_model,
-        converter=converter,
+        converter=converter or default_converter(args.templates),
+        progress=StepBar(f"converting {args.gpt.name} + {args.sovits.name}"),
     )
     return str(model_id)
 
@@ -164,7 +171,7 @@ def _add(args: argparse.Namespace) -> int:
     if args.gpt is not None or args.sovits is not None:
         try:
             model_id = _fine_tune_model(args)
-        except (ValueError, FileExistsError, RuntimeError, EngineError) as err:
+        except (ConversionError, ValueError, FileExistsError, RuntimeError, EngineError) as err:
             return _fail(str(err))
     library = library_factory(args.data_dir)
     request = EnrollmentRequest(

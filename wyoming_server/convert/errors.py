@@ -1,5 +1,5 @@
-"""Conversion errors (torch-free so the CLI can report them without importing torch)."""
+"""`ConversionError` for code that imports it from here; it lives in `checkpoints/errors.py` (no torch)."""
 
+from ..checkpoints.errors import ConversionError, UnsafeCheckpointError
 
-class ConversionError(Exception):
-    """A checkpoint cannot be converted; the message names the file and the problem."""
+__all__ = ["ConversionError", "UnsafeCheckpointError"]

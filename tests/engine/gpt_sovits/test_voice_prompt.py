@@ -11,7 +11,6 @@ from numpy.typing import NDArray
 
 from tests.support.tiny_models.sovits_folder import TINY_BERT_HIDDEN, cached_sovits_folder, sovits_model
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
-from wyoming_server.convert.sovits_calibration import synthetic_voice
 from wyoming_server.convert.sovits_export import PromptExtractor
 from wyoming_server.convert.torch_modules.bert import load_bert
 from wyoming_server.convert.torch_modules.hubert import load_hubert
@@ -22,6 +21,7 @@ from wyoming_server.engine.gpt_sovits.bert import BertFeaturizer
 from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
 from wyoming_server.engine.gpt_sovits.reference import linear_spectrogram
 from wyoming_server.engine.gpt_sovits.text import Phones, to_phones
+from wyoming_server.importer.calibration import synthetic_voice
 
 
 class RecordingFrontend:

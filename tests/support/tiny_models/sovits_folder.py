@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
-from wyoming_server.convert.graph import GraphResult, export_graph, quantize_graph
+from wyoming_server.convert.graph import export_graph
 from wyoming_server.convert.random_weights.sovits import (
     write_tiny_bert,
     write_tiny_hubert,
@@ -38,6 +38,8 @@ from wyoming_server.engine.gpt_sovits.manifest import (
     sha256_file,
 )
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
+from wyoming_server.importer.plans import GraphResult
+from wyoming_server.importer.quantize import quantize_graph
 
 TINY_BERT_HIDDEN: Final = 32
 
@@ -66,7 +68,7 @@ def convert_sovits_folder(
     """Export (and verify) the SoVITS graphs of given source files into `model_dir`, with a manifest."""
     model_dir.mkdir(parents=True)
     checkpoint = load_sovits_checkpoint(sovits_path)
-    specs = sovits_graph_specs(checkpoint, hubert_dir, sv_path)
+    specs = sovits_graph_specs(checkpoint, hubert_dir, sv_path, model_dir)
     dims = {"sovits": sovits_dims(checkpoint)}
     if bert_dir is not None:
         specs += bert_graph_specs(bert_dir)

@@ -9,13 +9,15 @@ import numpy as np
 import torch
 
 from wyoming_server.convert.checkpoints import GptCheckpoint, load_gpt_checkpoint
-from wyoming_server.convert.graph import GraphResult, export_graph, quantize_graph
+from wyoming_server.convert.graph import export_graph
 from wyoming_server.convert.random_weights.gpt import tiny_gpt_state_dict
 from wyoming_server.convert.t2s_export import t2s_dims, t2s_graph_specs
 from wyoming_server.convert.torch_modules.t2s import T2SModel, load_t2s_model
 from wyoming_server.engine.gpt_sovits.manifest import GraphEntry, Manifest
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
 from wyoming_server.engine.gpt_sovits.t2s import T2SDecoder
+from wyoming_server.importer.plans import GraphResult
+from wyoming_server.importer.quantize import quantize_graph
 
 Inputs = tuple[np.ndarray, np.ndarray, np.ndarray]
 """phones (N,) int64, bert (1024, N) float32, prompt (Tp,) int64."""

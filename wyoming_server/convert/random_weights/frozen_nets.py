@@ -20,9 +20,11 @@ from typing import Final
 import torch
 from torch import nn
 
+from ...checkpoints.dims.hubert import HubertDims
+from ...checkpoints.dims.sv import STAGE_STRIDES, BlockDims, SvDims
 from ..torch_modules.bert import BertDims, BertFeatures
-from ..torch_modules.eres2net import BlockDims, ERes2NetV2
-from ..torch_modules.hubert import Hubert, HubertDims
+from ..torch_modules.eres2net import ERes2NetV2
+from ..torch_modules.hubert import Hubert
 
 TINY_SV_CHANNELS: Final = 64
 """Stage-4 channels of the tiny SV network: embeddings of 64 x 10 = 640 values."""
@@ -140,44 +142,93 @@ def write_tiny_hubert(
     return folder
 
 
-def _sv_stages(stage4_channels: int) -> tuple[int, list[list[BlockDims]], int]:
-    """Stem width, stages and AFF width of a 1-block-per-stage ERes2NetV2 (expansion 2, scale 2)."""
+def tiny_sv_dims(stage4_channels: int = TINY_SV_CHANNELS) -> SvDims:
+    """A 1-block-per-stage ERes2NetV2 (expansion 2, scale 2) whose embeddings have `stage4_channels * 10` values."""
     stem = stage4_channels // 16
-    stages: list[list[BlockDims]] = []
+    stages: list[tuple[BlockDims, ...]] = []
     n_in = stem
-    for stage, stride in enumerate((1, 2, 2, 2)):
+    for stage, stride in enumerate(STAGE_STRIDES):
         planes = stem * 2**stage
         out = planes * 2
         width = max(1, planes // 8)
-        stages.append(
-            [
-                BlockDims(
-                    n_in, width, 2, out, stride, True, stage >= 2, max(1, width // 4) if stage >= 2 else 0
-                )
-            ]
-        )
+        fused = stage >= 2
+        stages.append((BlockDims(n_in, width, 2, out, stride, True, fused, max(1, width // 4) if fused else 0),))
         n_in = out
-    return stem, stages, stage4_channels // 4
+    return SvDims(stem, tuple(stages), stage4_channels // 4)
+
+
+def released_sv_dims() -> SvDims:
+    """The released `pretrained_eres2netv2w24s4ep4.ckpt`: upstream's ERes2NetV2(baseWidth=24, scale=4,
+    expansion=4), blocks 3/4/6/3 from 64 stem channels, AFF (r=4) in stages 3-4 and the final fusion."""
+    stem, base_width, scale, expansion = 64, 24, 4, 4
+    stages: list[tuple[BlockDims, ...]] = []
+    n_in = stem
+    for stage, (blocks, stride) in enumerate(zip((3, 4, 6, 3), STAGE_STRIDES, strict=True)):
+        planes = stem * 2**stage
+        width = planes * base_width // 64
+        fused = stage >= 2
+        stage_blocks = []
+        for block in range(blocks):
+            first = block == 0
+            out = planes * expansion
+            stage_blocks.append(BlockDims(
+                n_in, width, scale, out, stride if first else 1, first and (stride != 1 or n_in != out), fused,
+                width // 4 if fused else 0,
+            ))
+            n_in = out
+        stages.append(tuple(stage_blocks))
+    return SvDims(stem, tuple(stages), n_in // 4)
+
+
+RESIDUAL_GAIN: Final = 0.5
+"""Scale of the BatchNorm closing each residual branch and AFF gate of a deep random SV network."""
+
+
+def _settle_batch_norms(model: ERes2NetV2, seed: int) -> None:
+    """A deep random network (the released 16 blocks) made as well-conditioned as a trained one.
+
+    With arbitrary BatchNorm statistics it saturates at every clipped ReLU and AFF gate, and with
+    full-size residual branches it is chaotic (fp32 and fp64 outputs differ by 1e-3 of their scale,
+    so no exported graph can match torch). Residual branches and gates start at half scale, as
+    trained ResNets' do, and the statistics are measured on voice-like fbanks as training leaves them.
+    """
+    from ...engine.gpt_sovits.reference import kaldi_fbank
+    from ...importer.calibration import synthetic_voice
+
+    for name, module in model.named_modules():
+        if isinstance(module, nn.BatchNorm2d):
+            if name.endswith(("bn3", "local_att.4")):
+                with torch.no_grad():
+                    module.weight.mul_(RESIDUAL_GAIN)
+            module.reset_running_stats()
+            module.momentum = None  # a plain average over the batches below
+    model.train()
+    with torch.no_grad():
+        for index in range(4):
+            model(torch.from_numpy(kaldi_fbank(synthetic_voice(2.0, 16000, seed * 10 + index))))
+    model.eval()
 
 
 def write_tiny_sv(
-    path: Path, stage4_channels: int = TINY_SV_CHANNELS, seed: int = 0, half: bool = False
+    path: Path, stage4_channels: int = TINY_SV_CHANNELS, seed: int = 0, half: bool = False, dims: SvDims | None = None
 ) -> Path:
-    """A plain ERes2NetV2 state dict; its embeddings have `stage4_channels * 10` values."""
-    stem, stages, aff = _sv_stages(stage4_channels)
-    model = ERes2NetV2(stem, stages, aff)
+    """A plain ERes2NetV2 state dict: tiny (embeddings of `stage4_channels * 10` values) or of `dims`."""
+    model = ERes2NetV2(dims or tiny_sv_dims(stage4_channels))
     generator = torch.Generator().manual_seed(seed)
     randomize(model, generator)
-    for module in model.modules():
-        if (
-            isinstance(module, nn.BatchNorm2d)
-            and module.running_mean is not None
-            and module.running_var is not None
-        ):
-            module.running_mean.normal_(0.0, 0.1, generator=generator)
-            module.running_var.uniform_(0.5, 1.5, generator=generator)
+    if dims is not None:
+        _settle_batch_norms(model, seed)
+    else:
+        for module in model.modules():
+            if (
+                isinstance(module, nn.BatchNorm2d)
+                and module.running_mean is not None
+                and module.running_var is not None
+            ):
+                module.running_mean.normal_(0.0, 0.1, generator=generator)
+                module.running_var.uniform_(0.5, 1.5, generator=generator)
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    state["seg_1.weight"] = torch.zeros(8, stage4_channels * 10 * 2)  # the pooled head forward3 skips
+    state["seg_1.weight"] = torch.zeros(8, model.dims.output_dim * 2)  # the pooled head forward3 skips
     state["seg_1.bias"] = torch.zeros(8)
     torch.save(state, path)
     return path

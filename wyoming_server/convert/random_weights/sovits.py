@@ -27,16 +27,16 @@ from typing import Any, Final
 
 import torch
 
-from ..torch_modules.hifigan import GeneratorDims
-from ..torch_modules.sovits import (
+from ...checkpoints.dims.sovits import (
     CODEBOOK_KEY,
-    SemanticCodebook,
-    SovitsDecoderModule,
+    FlowDims,
+    GeneratorDims,
+    RefEncoderDims,
     SovitsDims,
+    TextEncoderDims,
 )
-from ..torch_modules.sovits_flow import FlowDims
-from ..torch_modules.sovits_ref_encoder import GlobalEmbedder, RefEncoderDims
-from ..torch_modules.sovits_text_encoder import TextEncoderDims
+from ..torch_modules.sovits import SemanticCodebook, SovitsDecoderModule
+from ..torch_modules.sovits_ref_encoder import GlobalEmbedder
 from .frozen_nets import (
     REAL_SV_CHANNELS,
     TINY_SV_CHANNELS,

@@ -12,36 +12,16 @@ from the state dict, so smaller test networks load the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ...checkpoints.dims.sv import HEAD_PREFIXES, BlockDims, SvDims, infer_sv_dims
 from ..checkpoints import load_state_dict_file
-from ..errors import ConversionError
 from .state_dicts import StateDictReader
 
-FBANK_BINS = 80
-STAGE_STRIDES = (1, 2, 2, 2)
 CLIP_RELU_MAX = 20.0
-# The pooled-embedding head that forward3 bypasses.
-_HEAD_PREFIXES = ("seg_1.", "seg_bn_1.", "seg_2.")
-
-
-@dataclass(frozen=True)
-class BlockDims:
-    """One bottleneck block, from its tensors."""
-
-    in_channels: int
-    width: int
-    scale: int
-    out_channels: int
-    stride: int
-    shortcut: bool
-    fused: bool
-    """Sub-bands joined by AFF (stages 3-4) rather than by addition."""
-    aff_hidden: int
 
 
 class _ClippedRelu(nn.Module):
@@ -107,8 +87,10 @@ class Bottleneck(nn.Module):
 class ERes2NetV2(nn.Module):
     """fbank (1, T, 80) -> speaker map embedding (1, C * 10) (`forward3`)."""
 
-    def __init__(self, stem_channels: int, stages: list[list[BlockDims]], aff_hidden: int) -> None:
+    def __init__(self, dims: SvDims) -> None:
         super().__init__()
+        self.dims = dims
+        stem_channels, stages, aff_hidden = dims.stem_channels, dims.stages, dims.aff_hidden
         self.conv1 = nn.Conv2d(1, stem_channels, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(stem_channels)
         self.layer1 = nn.Sequential(*(Bottleneck(b) for b in stages[0]))
@@ -130,47 +112,18 @@ class ERes2NetV2(nn.Module):
         return result
 
 
-def _stage_dims(reader: StateDictReader, stage: int) -> list[BlockDims]:
-    prefix = f"layer{stage}."
-    n_blocks = reader.count(prefix, ".conv1.weight")
-    if n_blocks == 0:
-        raise ConversionError(f"{reader.what} is missing key '{prefix}0.conv1.weight'")
-    blocks = []
-    for b in range(n_blocks):
-        p = f"{prefix}{b}."
-        conv1 = reader.shape(p + "conv1.weight")
-        width = reader.shape(p + "convs.0.weight")[0]
-        fused = reader.has(p + "fuse_models.0.local_att.0.weight")
-        blocks.append(
-            BlockDims(
-                in_channels=conv1[1],
-                width=width,
-                scale=reader.count(p + "convs.", ".weight"),
-                out_channels=reader.shape(p + "conv3.weight")[0],
-                stride=STAGE_STRIDES[stage - 1] if b == 0 else 1,
-                shortcut=reader.has(p + "shortcut.0.weight"),
-                fused=fused,
-                aff_hidden=reader.shape(p + "fuse_models.0.local_att.0.weight")[0] if fused else 0,
-            )
-        )
-    return blocks
-
-
 def load_eres2net(path: Path) -> ERes2NetV2:
     """Our ERes2NetV2 from a plain state dict (`pretrained_eres2netv2w24s4ep4.ckpt`), loaded strictly."""
     what = f"speaker-verification checkpoint {path.name}"
     reader = StateDictReader(load_state_dict_file(path, what), what)
-    stem = reader.shape("conv1.weight")
-    if stem[1] != 1:
-        raise ConversionError(f"{what}: 'conv1.weight' has shape {stem}; not an ERes2NetV2 checkpoint")
-    stages = [_stage_dims(reader, s) for s in (1, 2, 3, 4)]
-    model = ERes2NetV2(stem[0], stages, reader.shape("fuse34.local_att.0.weight")[0])
+    dims = infer_sv_dims(reader)
+    model = ERes2NetV2(dims)
     reader.load(model, "")
-    reader.mark_unused(k for k in reader.weights if k.startswith(_HEAD_PREFIXES))
+    reader.mark_unused(k for k in reader.weights if k.startswith(HEAD_PREFIXES))
     reader.check_all_used()
     return model.eval()
 
 
 def sv_output_dim(model: ERes2NetV2) -> int:
     """Width of `forward3`'s output: stage-4 channels x 10 frequency rows (80 bins / 8)."""
-    return model.out_channels * (FBANK_BINS // 8)
+    return model.dims.output_dim

@@ -7,36 +7,15 @@ with PyTorch's default slope 0.01, `conv_post` without bias, tanh. Weight norm i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ...checkpoints.dims.sovits import GeneratorDims
+
 LRELU_SLOPE = 0.1
 """Slope inside the generator; the last activation uses torch's default 0.01 instead."""
 FINAL_LRELU_SLOPE = 0.01
-
-
-@dataclass(frozen=True)
-class GeneratorDims:
-    """Sizes of `dec`: channels and kernels from the tensors, strides and dilations from the config."""
-
-    in_channels: int
-    initial_channels: int
-    gin: int
-    upsample_rates: tuple[int, ...]
-    upsample_kernels: tuple[int, ...]
-    resblock_kernels: tuple[int, ...]
-    resblock_dilations: tuple[tuple[int, ...], ...]
-
-    @property
-    def hop(self) -> int:
-        """Output samples per input frame."""
-        hop = 1
-        for rate in self.upsample_rates:
-            hop *= rate
-        return hop
 
 
 class ResBlock1(nn.Module):

@@ -9,22 +9,10 @@ Upstream builds the WN with dilation rate 1; weight norm is fused at load.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class FlowDims:
-    """Sizes of `flow`, inferred from its tensors."""
-
-    channels: int
-    hidden: int
-    kernel_size: int
-    wn_layers: int
-    n_couplings: int
-    gin: int
+from ...checkpoints.dims.sovits import FlowDims
 
 
 class WaveNet(nn.Module):

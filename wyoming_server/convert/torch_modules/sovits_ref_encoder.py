@@ -11,26 +11,15 @@ network's 20480-d embedding.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ...checkpoints.dims.sovits import RefEncoderDims
+
 STYLE_HEADS = 2
 """MelStyleEncoder's head count (upstream constant, not stored in the checkpoint)."""
-
-
-@dataclass(frozen=True)
-class RefEncoderDims:
-    """Sizes of `ref_enc` (+ the v2Pro speaker-verification projection)."""
-
-    in_bins: int
-    hidden: int
-    kernel_size: int
-    gin: int
-    sv_dim: int | None
-    """Input width of `sv_emb` (20480 for the real network); None for v2."""
 
 
 class _Linear(nn.Module):

@@ -7,36 +7,15 @@ optionally stretched in time for the speaking rate, and projected to the prior's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ...checkpoints.dims.sovits import TextEncoderDims
 from .sovits_attention import AttentionEncoder, CrossAttention
 
 MRTE_HEADS = 4
 """Upstream's MRTE uses 4 heads (not stored in the checkpoint)."""
-
-
-@dataclass(frozen=True)
-class TextEncoderDims:
-    """Sizes of `enc_p`, inferred from its tensors."""
-
-    ssl_dim: int
-    hidden: int
-    filter: int
-    n_heads: int
-    window: int
-    kernel_size: int
-    ssl_layers: int
-    text_layers: int
-    post_layers: int
-    phone_count: int
-    mrte_hidden: int
-    mrte_ge_dim: int
-    """Channels of the `ge` MRTE adds (gin for v2; the `ge_to512` output for v2Pro)."""
-    inter: int
 
 
 class Mrte(nn.Module):

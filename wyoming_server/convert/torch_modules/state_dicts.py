@@ -10,10 +10,11 @@ explicit list of known-unused entries; either failure names the key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import torch
 
+from ...checkpoints.dims.reader import TensorReader
 from ..errors import ConversionError
 
 _WEIGHT_NORM_PAIRS = (
@@ -59,37 +60,8 @@ def fuse_weight_norm(weights: Mapping[str, torch.Tensor]) -> dict[str, torch.Ten
     return fused
 
 
-class StateDictReader:
-    """Hands out slices of one checkpoint's tensors and remembers which were used."""
-
-    def __init__(self, weights: Mapping[str, torch.Tensor], what: str) -> None:
-        self.weights = dict(weights)
-        self.what = what
-        self._used: set[str] = set()
-
-    def has(self, key: str) -> bool:
-        """True when the checkpoint holds `key`."""
-        return key in self.weights
-
-    def tensor(self, key: str) -> torch.Tensor:
-        """One tensor by its full key (marked used); ConversionError names a missing key."""
-        if key not in self.weights:
-            raise ConversionError(f"{self.what} is missing key {key!r}")
-        self._used.add(key)
-        return self.weights[key]
-
-    def shape(self, key: str) -> tuple[int, ...]:
-        """Shape of `key` without marking it used (dims are inferred from shapes)."""
-        if key not in self.weights:
-            raise ConversionError(f"{self.what} is missing key {key!r}")
-        return tuple(self.weights[key].shape)
-
-    def count(self, prefix: str, suffix: str) -> int:
-        """How many consecutive `prefix{i}suffix` keys exist, from i = 0."""
-        n = 0
-        while f"{prefix}{n}{suffix}" in self.weights:
-            n += 1
-        return n
+class StateDictReader(TensorReader[torch.Tensor]):
+    """A `TensorReader` that also copies tensors into our torch modules, strictly."""
 
     def load(self, module: torch.nn.Module, prefix: str) -> None:
         """Copy `prefix + name` into every parameter and buffer of `module`, strictly."""
@@ -108,15 +80,3 @@ class StateDictReader:
                 )
             loaded[name] = value.to(expected.dtype)
         module.load_state_dict(loaded, strict=True)
-
-    def mark_unused(self, keys: Iterable[str]) -> None:
-        """Declare checkpoint entries that inference does not need (training state, heads)."""
-        self._used.update(k for k in keys if k in self.weights)
-
-    def check_all_used(self) -> None:
-        """Fail when the checkpoint holds a tensor no module took: a layout we do not understand."""
-        unused = sorted(set(self.weights) - self._used)
-        if unused:
-            shown = ", ".join(repr(k) for k in unused[:5])
-            more = f" and {len(unused) - 5} more" if len(unused) > 5 else ""
-            raise ConversionError(f"{self.what} has unexpected key(s) {shown}{more}")

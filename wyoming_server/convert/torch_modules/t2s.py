@@ -16,71 +16,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final, cast
 
 import torch
 from torch import nn
 
+from ...checkpoints.dims.t2s import BERT_DIM as BERT_DIM
+from ...checkpoints.dims.t2s import EOS_FREE_STEPS as EOS_FREE_STEPS
+from ...checkpoints.dims.t2s import T2SDims as T2SDims
 from ..errors import ConversionError
 
-BERT_DIM: Final = 1024
-"""Width of the per-phone BERT features (chinese-roberta-wwm-ext-large hidden size)."""
 LAYER_NORM_EPS: Final = 1e-5
-EOS_FREE_STEPS: Final = 11
-"""Upstream drops the EOS column for the first 11 steps (idx < 11), so at least 11 tokens come out."""
 POSITION_BASE: Final = 10000.0
-
-
-@dataclass(frozen=True)
-class T2SDims:
-    """Dimensions of a T2S model, read from its weights."""
-
-    n_layer: int
-    d_model: int
-    n_head: int
-    ffn: int
-    phone_vocab: int
-    audio_vocab: int
-    """Semantic codes plus EOS (1025 for every released model)."""
-
-    @property
-    def head_dim(self) -> int:
-        """Width of one attention head."""
-        return self.d_model // self.n_head
-
-    @property
-    def eos(self) -> int:
-        """The EOS token id: upstream asserts EOS == vocab_size - 1."""
-        return self.audio_vocab - 1
-
-    @classmethod
-    def from_checkpoint(cls, weights: Mapping[str, torch.Tensor], config: Mapping[str, Any]) -> T2SDims:
-        """Dims from tensor shapes; the head count (not visible in shapes) from `config["model"]["head"]`."""
-        model_config = config.get("model", {}) if isinstance(config.get("model"), dict) else {}
-        for key in ("ar_text_embedding.word_embeddings.weight", "ar_audio_embedding.word_embeddings.weight"):
-            if key not in weights:
-                raise ConversionError(f"GPT checkpoint is missing key {key!r}")
-        phone_vocab, d_model = (int(n) for n in weights["ar_text_embedding.word_embeddings.weight"].shape)
-        audio_vocab = int(weights["ar_audio_embedding.word_embeddings.weight"].shape[0])
-        n_layer = 0
-        while f"h.layers.{n_layer}.self_attn.in_proj_weight" in weights:
-            n_layer += 1
-        if n_layer == 0:
-            raise ConversionError("GPT checkpoint has no transformer layers ('h.layers.0.*' missing)")
-        ffn_key = "h.layers.0.linear1.weight"
-        if ffn_key not in weights:
-            raise ConversionError(f"GPT checkpoint is missing key {ffn_key!r}")
-        ffn = int(weights[ffn_key].shape[0])
-        n_head = model_config.get("head")
-        if not isinstance(n_head, int) or n_head < 1 or d_model % n_head:
-            raise ConversionError(
-                f"GPT checkpoint config gives head={n_head!r}, which does not divide the width {d_model}"
-            )
-        declared_eos = model_config.get("EOS")
-        if declared_eos is not None and declared_eos != audio_vocab - 1:
-            raise ConversionError(f"GPT checkpoint config has EOS={declared_eos}, expected {audio_vocab - 1}")
-        return cls(n_layer, d_model, n_head, ffn, phone_vocab, audio_vocab)
 
 
 def sine_positions(positions: torch.Tensor, width: int) -> torch.Tensor:

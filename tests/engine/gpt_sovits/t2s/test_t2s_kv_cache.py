@@ -11,13 +11,13 @@ import pytest
 from onnx import numpy_helper
 
 from tests.support.tiny_models.t2s import ConvertedT2S, Inputs, convert_t2s
-from wyoming_server.convert import t2s_kv_cache
 from wyoming_server.convert.random_weights.gpt import write_tiny_gpt
-from wyoming_server.convert.t2s_kv_cache import KV_SCALE_MARGIN, MIN_COSINE
 from wyoming_server.engine import ModelLoadError, SynthesisOptions
 from wyoming_server.engine.gpt_sovits import t2s_io
 from wyoming_server.engine.gpt_sovits.t2s_state import KVCache, T2SState
 from wyoming_server.engine.onnx import create_session
+from wyoming_server.importer import t2s_kv_cache
+from wyoming_server.importer.t2s_kv_cache import KV_SCALE_MARGIN, MIN_COSINE
 
 
 def test_step_graph_has_an_int8_cache_with_the_saved_scales(tiny_t2s: ConvertedT2S) -> None:

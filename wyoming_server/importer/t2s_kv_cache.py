@@ -26,18 +26,17 @@ from typing import Final
 
 import numpy as np
 import onnx
-import onnxruntime as ort
-import torch
 from numpy.typing import NDArray
 from onnx import helper, numpy_helper
 
+from ..checkpoints.dims.t2s import BERT_DIM, T2SDims
+from ..checkpoints.errors import ConversionError
 from ..engine.audio import snr_db
 from ..engine.gpt_sovits import t2s_io
 from ..engine.gpt_sovits.t2s_state import KVCache, T2SState
-from .errors import ConversionError
-from .graph import GraphResult
-from .sovits_calibration import SENTENCE_PHONES
-from .torch_modules.t2s import BERT_DIM, T2SModel
+from .calibration import SENTENCE_PHONES
+from .plans import GraphResult
+from .quantize import session
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -61,25 +60,21 @@ STEP_NOTE: Final = (
 )
 
 
-def _session(path: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 class _Decoder:
-    """Graphs run the way the runtime runs them (T2SState over a preallocated cache, `T2SDecoder.start`)."""
+    """Graphs run the way the runtime runs them (T2SState over a preallocated cache, `T2SDecoder.start`);
+    the text goes through the folder's `t2s_encoder`."""
 
-    def __init__(self, path: Path, model: T2SModel, step: tuple[Path, NDArray[np.float32]] | None = None) -> None:
-        self.session = _session(path)
-        self.model = model
-        self.step_graph = None if step is None else (_session(step[0]), step[1])
+    def __init__(self, path: Path, dims: T2SDims, step: tuple[Path, NDArray[np.float32]] | None = None) -> None:
+        self.session = session(path)
+        self.encoder = session(path.parent / f"{t2s_io.ENCODER_GRAPH}.onnx")
+        self.dims = dims
+        self.step_graph = None if step is None else (session(step[0]), step[1])
         self.state: T2SState | None = None
 
     def start(self, phones: NDArray[np.int64], prompt: NDArray[np.int64], capacity: int) -> NDArray[np.float32]:
-        dims = self.model.dims
-        with torch.inference_mode():
-            x = self.model.embed_text(torch.from_numpy(phones), torch.zeros(BERT_DIM, phones.size)).numpy()
+        dims = self.dims
+        bert = np.zeros((BERT_DIM, phones.size), np.float32)
+        x = np.asarray(self.encoder.run(None, {"phones": phones, "bert": bert})[0], np.float32)
         rows = phones.size + prompt.size
         cache = KVCache(dims.n_layer, 1, dims.n_head, dims.head_dim, rows if self.step_graph else capacity)
         self.state = T2SState(self.session, cache, [phones.size], prompt.size, dims.audio_vocab)
@@ -114,7 +109,7 @@ def _generate(decoder: _Decoder, phones: NDArray[np.int64], prompt: NDArray[np.i
     logits = decoder.start(phones, prompt, phones.size + prompt.size + count + 1)
     tokens = []
     for _ in range(count):
-        tokens.append(_sample(logits, decoder.model.dims.eos, rng))
+        tokens.append(_sample(logits, decoder.dims.eos, rng))
         logits = decoder.step(tokens[-1])
     return np.array(tokens, np.int64)
 
@@ -123,11 +118,10 @@ def _sentence(index: int) -> NDArray[np.int64]:
     return np.array(SENTENCE_PHONES[index % len(SENTENCE_PHONES)], np.int64)
 
 
-def calibrate_scales(int8_path: Path, model: T2SModel, seed: int = 0) -> NDArray[np.float32]:
+def calibrate_scales(int8_path: Path, dims: T2SDims, seed: int = 0) -> NDArray[np.float32]:
     """(n_layer, 2, H, head_dim) K and V scales per layer, from realistic decoding with an fp32 cache."""
-    decoder = _Decoder(int8_path, model)
+    decoder = _Decoder(int8_path, dims)
     rng = np.random.default_rng(seed)
-    dims = model.dims
     peaks = np.zeros((dims.n_layer, 2, dims.n_head, dims.head_dim), np.float32)
     for index in range(len(SENTENCE_PHONES) - 1):
         prompt = _generate(decoder, _sentence(index), np.zeros(0, np.int64), PROMPT_TOKENS, rng)
@@ -178,11 +172,11 @@ def write_step_graph(int8_path: Path, step_path: Path, scales: NDArray[np.float3
 
 
 def compare_with_fp32(
-    fp32_path: Path, int8_path: Path, step: tuple[Path, NDArray[np.float32]], model: T2SModel, seed: int = 7
+    fp32_path: Path, int8_path: Path, step: tuple[Path, NDArray[np.float32]], dims: T2SDims, seed: int = 7
 ) -> dict[str, float]:
     """The runtime's INT8 path (INT8 prefill, quantized hand-over, int8-cache steps) vs the fp32 graph,
     teacher-forced on fp32's greedy tokens after a prompt not used for calibration."""
-    fp32, int8 = _Decoder(fp32_path, model), _Decoder(int8_path, model, step)
+    fp32, int8 = _Decoder(fp32_path, dims), _Decoder(int8_path, dims, step)
     rng = np.random.default_rng(seed)
     last = len(SENTENCE_PHONES) - 1
     prompt = _generate(fp32, _sentence(last), np.zeros(0, np.int64), PROMPT_TOKENS, rng)
@@ -198,8 +192,8 @@ def compare_with_fp32(
         worst = max(worst, float(np.max(np.abs(a64 - b64))))
         references.append(a64)
         outputs.append(b64)
-        token = int(np.argmax(a[: model.dims.eos]))
-        agree += int(token == int(np.argmax(b[: model.dims.eos])))
+        token = int(np.argmax(a[: dims.eos]))
+        agree += int(token == int(np.argmax(b[: dims.eos])))
         a, b = fp32.step(token), int8.step(token)
     return {
         "max_abs_error": worst,
@@ -210,7 +204,7 @@ def compare_with_fp32(
     }
 
 
-def step_graph(model: T2SModel) -> Callable[[Path, Path], GraphResult | None]:
+def step_graph(dims: T2SDims) -> Callable[[Path, Path], GraphResult | None]:
     """The `GraphSpec.int8_companion` of the T2S decoder: calibrate, write `t2s_step` + its scales, check.
 
     Returns None (and leaves no file) when the int8 cache costs too much accuracy: the runtime
@@ -221,10 +215,10 @@ def step_graph(model: T2SModel) -> Callable[[Path, Path], GraphResult | None]:
         folder = int8_path.parent
         step_path = folder / f"{t2s_io.STEP_GRAPH}.int8.onnx"
         scales_path = folder / f"{t2s_io.STEP_GRAPH}.{t2s_io.KV_SCALES}.npy"
-        scales = calibrate_scales(int8_path, model)
+        scales = calibrate_scales(int8_path, dims)
         write_step_graph(int8_path, step_path, scales)
         np.save(scales_path, scales)
-        figures = compare_with_fp32(fp32_path, int8_path, (step_path, scales), model)
+        figures = compare_with_fp32(fp32_path, int8_path, (step_path, scales), dims)
         if figures["cosine_min"] < MIN_COSINE:
             _LOGGER.warning(
                 "t2s_step: an int8 KV cache drifts from fp32 (logits cosine %.5f); steps keep the fp32 cache",

@@ -3,22 +3,29 @@
 Static INT8 needs activation ranges like those at run time: random tensors give the wrong
 ranges. We have no speech data in the build, so we synthesize a voice-like clip (a glottal
 buzz with a moving pitch, two moving formants and syllable-shaped loudness), run it through the
-converter's own torch modules to get prompt-like semantic tokens, a real-ish `ge` (and SV
-embedding), and pair them with phone sequences of real sentences in the v2 symbol table.
+folder's own fp32 enrollment graphs (prompt_extractor, sv_embedder, ref_embedder) to get
+prompt-like semantic tokens, a real-ish `ge` (and SV embedding), and pair them with phone sequences
+of real sentences in the v2 symbol table. Both converters calibrate this way, on their own graphs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import numpy as np
-import torch
 from numpy.typing import NDArray
 
 from ..engine.audio import resample
 from ..engine.gpt_sovits.reference import kaldi_fbank, linear_spectrogram
 from ..engine.gpt_sovits.sovits import frame_count
+from .quantize import session
+
+PROMPT_EXTRACTOR: Final = "prompt_extractor"
+REF_EMBEDDER: Final = "ref_embedder"
+SV_EMBEDDER: Final = "sv_embedder"
 
 SYLLABLES_PER_S: Final = 4.0
 PROMPT_TAIL_SAMPLES_16K: Final = 9600
@@ -70,30 +77,52 @@ def synthetic_voice(seconds: float, rate_hz: int, seed: int) -> NDArray[np.float
     return clip
 
 
+@dataclass(frozen=True)
 class ReferenceFeatures:
-    """What a reference clip gives the decoder, computed with the converter's torch modules."""
+    """What a reference clip gives the decoder, computed with the folder's fp32 enrollment graphs."""
 
-    def __init__(
-        self,
-        prompt_extractor: torch.nn.Module,
-        ref_embedder: torch.nn.Module,
-        sv_embedder: torch.nn.Module | None,
-        seed: int,
-        seconds: float = 4.0,
-    ) -> None:
+    tokens: NDArray[np.int64]
+    spec: NDArray[np.float32]
+    ge: NDArray[np.float32]
+    sv: NDArray[np.float32] | None
+
+
+def reference_features(folder: Path, seeds: range, seconds: float = 4.0) -> list[ReferenceFeatures]:
+    """One `ReferenceFeatures` per seed's synthetic clip, from `prompt_extractor.onnx`,
+    `ref_embedder.onnx` and (when present) `sv_embedder.onnx` in `folder`."""
+    prompt = session(folder / f"{PROMPT_EXTRACTOR}.onnx")
+    ref = session(folder / f"{REF_EMBEDDER}.onnx")
+    sv = session(folder / f"{SV_EMBEDDER}.onnx") if (folder / f"{SV_EMBEDDER}.onnx").is_file() else None
+    features = []
+    for seed in seeds:
         clip_32k = synthetic_voice(seconds, 32000, seed)
         clip_16k = resample(clip_32k, 32000, 16000)
-        with torch.inference_mode():
-            tail = np.zeros(PROMPT_TAIL_SAMPLES_16K, dtype=np.float32)
-            wave = torch.from_numpy(np.concatenate([clip_16k, tail]))[None]
-            self.tokens: NDArray[np.int64] = prompt_extractor(wave).numpy().astype(np.int64)
-            self.spec = linear_spectrogram(clip_32k)
-            args = [torch.from_numpy(self.spec)]
-            self.sv: NDArray[np.float32] | None = None
-            if sv_embedder is not None:
-                self.sv = sv_embedder(torch.from_numpy(kaldi_fbank(clip_16k))).numpy()
-                args.append(torch.from_numpy(self.sv))
-            self.ge: NDArray[np.float32] = ref_embedder(*args).numpy()
+        wave = np.concatenate([clip_16k, np.zeros(PROMPT_TAIL_SAMPLES_16K, np.float32)])[None]
+        tokens = np.asarray(prompt.run(None, {"wave": wave})[0], np.int64)
+        spec = linear_spectrogram(clip_32k)
+        feeds = {"spec": spec}
+        sv_emb = None
+        if sv is not None:
+            sv_emb = np.asarray(sv.run(None, {"fbank": kaldi_fbank(clip_16k)})[0], np.float32)
+            feeds["sv_emb"] = sv_emb
+        ge = np.asarray(ref.run(None, feeds)[0], np.float32)
+        features.append(ReferenceFeatures(tokens, spec, ge, sv_emb))
+    return features
+
+
+class LazyReferences:
+    """`reference_features` of a folder, computed on first use (after the enrollment graphs are written)."""
+
+    def __init__(self, folder: Path, count: int) -> None:
+        self._folder = folder
+        self._count = count
+        self._features: list[ReferenceFeatures] | None = None
+
+    def get(self) -> list[ReferenceFeatures]:
+        """The features (cached)."""
+        if self._features is None:
+            self._features = reference_features(self._folder, range(self._count))
+        return self._features
 
 
 def decoder_calibration_sets(
