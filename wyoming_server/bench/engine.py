@@ -19,6 +19,7 @@ from typing import Any, Final
 import numpy as np
 
 from ..convert.checkpoints import load_gpt_checkpoint, load_sovits_checkpoint
+from ..convert.torch_modules.eager import set_threads
 from ..convert.torch_modules.sovits import build_sovits_modules
 from ..convert.torch_modules.t2s import load_t2s_model
 from ..engine.gpt_sovits import t2s_io, text
@@ -131,8 +132,6 @@ def _floors(figures: Figures, model_dir: Path, dims: dict[str, Any]) -> None:
 
 def run_bench(config: BenchConfig, progress: Progress = _log) -> Figures:
     """Measure everything; returns the figures with `targets` filled in."""
-    import torch
-
     size = TINY_V2 if config.tiny else REAL_V2
     started = time.perf_counter()
     sections: dict[str, float] = {}
@@ -181,7 +180,7 @@ def run_bench(config: BenchConfig, progress: Progress = _log) -> Figures:
         model_dir, modules.decoder, decoder_inputs, config.threads, repeats, config.provider
     )
     del modules
-    torch.set_num_threads(1)  # torch is done; keep its thread pool from competing
+    set_threads(1)  # torch is done; keep its thread pool from competing
 
     section("whole pipeline: first audio and RTF through GptSoVitsEngine (INT8, fp32)")
     pipeline: dict[str, Any] = {}

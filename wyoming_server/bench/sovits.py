@@ -7,17 +7,15 @@ scale, with the same seeded noise for every implementation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import torch
 from numpy.typing import NDArray
 
+from ..convert.torch_modules.eager import count_macs, decode_wave, set_threads
 from ..convert.torch_modules.sovits import SovitsDecoderModule
 from ..engine.audio import snr_db
 from ..engine.gpt_sovits.manifest import SAMPLE_RATE_HZ, SAMPLES_PER_TOKEN
@@ -73,15 +71,7 @@ def torch_wave(module: SovitsDecoderModule, inputs: DecoderInputs, inter_channel
     frames = 2 * inputs.tokens.size
     noise = np.random.default_rng(SEED).standard_normal((1, inter_channels, frames), dtype=np.float32)
     noise *= np.float32(NOISE_SCALE)
-    with torch.inference_mode():
-        wave = module(
-            torch.from_numpy(inputs.tokens.reshape(1, 1, -1)),
-            torch.from_numpy(inputs.phones.reshape(1, -1)),
-            torch.from_numpy(inputs.ge),
-            torch.from_numpy(noise),
-            torch.tensor([0, frames]),
-        )
-    return np.asarray(wave[0].numpy(), dtype=np.float32)
+    return decode_wave(module, inputs.tokens, inputs.phones, inputs.ge, noise)
 
 
 def decoder_figures(
@@ -93,7 +83,7 @@ def decoder_figures(
     provider: str = CPU_PROVIDER,
 ) -> dict[str, Any]:
     """Seconds and RTF per implementation, and INT8 / torch against ONNX fp32 (SNR dB)."""
-    torch.set_num_threads(threads)
+    set_threads(threads)
     waves: dict[str, NDArray[np.float32]] = {}
     figures: dict[str, Any] = {"audio_s": inputs.seconds}
     for precision in ("int8", "fp32"):
@@ -111,42 +101,6 @@ def decoder_figures(
     figures["int8_snr_db"] = snr_db(waves["fp32"], waves["int8"])
     figures["torch_vs_fp32_snr_db"] = snr_db(waves["fp32"], waves["torch"])
     return figures
-
-
-@contextmanager
-def count_macs(module: torch.nn.Module) -> Iterator[dict[str, float]]:
-    """Multiply-adds of the convolutions and linear layers run inside the block, by part:
-    `int8` (the generator's residual blocks, quantized), `upsampling` (its ConvTransposes), `other`."""
-    totals = {"int8": 0.0, "upsampling": 0.0, "other": 0.0}
-    handles = []
-
-    def hook(name: str) -> Callable[..., None]:
-        def record(layer: torch.nn.Module, args: Any, output: torch.Tensor) -> None:
-            weight = layer.weight
-            if not isinstance(weight, torch.Tensor):
-                return
-            shape = [int(n) for n in weight.shape]
-            if isinstance(layer, torch.nn.Linear):
-                macs = float(output.numel()) * shape[1]
-            elif isinstance(layer, torch.nn.ConvTranspose1d):  # weight (in, out, k): every input meets out x k
-                macs = float(args[0].numel()) * shape[1] * shape[2]
-            else:  # Conv1d weight (out, in/groups, k): every output needs in/groups x k
-                macs = float(output.numel()) * shape[1] * shape[2]
-            if name.startswith("dec.resblocks."):
-                totals["int8"] += macs
-            else:
-                totals["upsampling" if name.startswith("dec.ups.") else "other"] += macs
-
-        return record
-
-    for name, layer in module.named_modules():
-        if isinstance(layer, torch.nn.Conv1d | torch.nn.ConvTranspose1d | torch.nn.Linear):
-            handles.append(layer.register_forward_hook(hook(name)))
-    try:
-        yield totals
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def _timing_figures(timing: Timing, audio_s: float) -> dict[str, float]:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import torch
 from numpy.typing import NDArray
 
-from ..convert.torch_modules.t2s import T2SModel, prefix_lm_blocked
+from ..convert.torch_modules.eager import EagerT2S, set_threads
+from ..convert.torch_modules.t2s import T2SModel
 from ..engine.gpt_sovits.model import GptSoVitsModel
 from ..engine.gpt_sovits.t2s import T2SDecoder
 from ..engine.onnx import CPU_PROVIDER
@@ -45,51 +45,6 @@ class T2SInputs:
     """(1024, N)"""
     prompt: NDArray[np.int64]
     """(Tp,)"""
-
-
-class EagerT2S:
-    """Our torch T2S modules, fp32 eager, with a preallocated KV cache written in place."""
-
-    def __init__(self, model: T2SModel, capacity: int) -> None:
-        self.model = model
-        dims = model.dims
-        shape = (1, dims.n_head, capacity, dims.head_dim)
-        self.keys = [torch.zeros(shape) for _ in range(dims.n_layer)]
-        self.values = [torch.zeros(shape) for _ in range(dims.n_layer)]
-        self.length = 0
-        """Rows filled (text + audio)."""
-        self.n_text = 0
-
-    def _run(self, h: torch.Tensor, blocked: torch.Tensor | None) -> torch.Tensor:
-        start, end = self.length, self.length + h.shape[1]
-        mask = None if blocked is None else ~blocked
-        for i, layer in enumerate(self.model.layers):
-            q, k, v = (layer.split_heads(t) for t in layer.project_qkv(h))
-            self.keys[i][:, :, start:end] = k
-            self.values[i][:, :, start:end] = v
-            attended = torch.nn.functional.scaled_dot_product_attention(
-                q, self.keys[i][:, :, :end], self.values[i][:, :, :end], attn_mask=mask
-            )
-            h = layer.finish(h, attended.transpose(1, 2).reshape(h.shape))
-        self.length = end
-        logits: torch.Tensor = self.model.ar_predict_layer(h[0, -1])
-        return logits
-
-    @torch.inference_mode()
-    def prefill(self, phones: NDArray[np.int64], bert: NDArray[np.float32], prompt: NDArray[np.int64]) -> torch.Tensor:
-        """Text + prompt rows into the cache; logits (V,) of the last row."""
-        x = self.model.embed_text(torch.from_numpy(phones), torch.from_numpy(bert))
-        tokens = torch.from_numpy(prompt)
-        y = self.model.embed_audio(tokens, torch.arange(tokens.shape[0])).unsqueeze(0)
-        self.length, self.n_text = 0, int(x.shape[1])
-        return self._run(torch.cat((x, y), dim=1), prefix_lm_blocked(x.shape[1], tokens.shape[0]))
-
-    @torch.inference_mode()
-    def step(self, token: int) -> torch.Tensor:
-        """One generated token at the next audio position; logits (V,)."""
-        position = self.length - self.n_text  # audio positions count on from the prompt's
-        h = self.model.embed_audio(torch.tensor([[token]]), torch.tensor([[position]]))
-        return self._run(h, None)
 
 
 def _tiled(tokens: NDArray[np.int64], length: int) -> NDArray[np.int64]:
@@ -158,7 +113,7 @@ def onnx_figures(decoder: T2SDecoder, inputs: T2SInputs) -> dict[str, Any]:
 
 def torch_figures(model: T2SModel, inputs: T2SInputs, threads: int) -> dict[str, Any]:
     """The same figures for our torch modules in fp32 eager mode."""
-    torch.set_num_threads(threads)
+    set_threads(threads)
     n_text = int(inputs.phones.size)
     capacity = n_text + max(CACHE_LENGTHS) + inputs.prompt.size + WARM_STEPS + TIMED_STEPS + 2
     eager = EagerT2S(model, capacity)
