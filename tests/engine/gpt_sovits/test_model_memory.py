@@ -18,6 +18,7 @@ from wyoming_server.engine.gpt_sovits import model as model_module
 from wyoming_server.engine.gpt_sovits.engine import GptSoVitsEngine
 from wyoming_server.engine.gpt_sovits.model import ENROLLMENT_GRAPHS, GptSoVitsModel
 from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
+from wyoming_server.engine.onnx import create_session as _REAL_CREATE_SESSION
 
 
 def test_speaking_sessions_are_kept_and_enrollment_sessions_are_not(tiny_model_v2: Path) -> None:
@@ -61,7 +62,6 @@ class _SessionLog:
         return session
 
 
-_REAL_CREATE_SESSION = model_module.create_session
 
 
 @pytest.mark.parametrize("stream_tokens", [True, False], ids=["streamed", "whole"])
