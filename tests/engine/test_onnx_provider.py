@@ -32,7 +32,7 @@ needs_absent_cuda = pytest.mark.skipif(
 needs_azure = pytest.mark.skipif(AZURE not in ort.get_available_providers(), reason="no second provider here")
 
 
-@pytest.mark.parametrize("name", ["cpu", "CPU", " cpu ", "CPUExecutionProvider"])
+@pytest.mark.parametrize("name", ["cpu", "CPU", " cpu ", "CPUExecutionProvider", "cpuexecutionprovider"])
 def test_cpu_is_always_there(name: str) -> None:
     assert resolve_provider(name) == CPU_PROVIDER
 

@@ -12,7 +12,7 @@ from ..settings import DEFAULT_THREADS
 from .errors import ModelLoadError
 
 CPU_PROVIDER: Final = "CPUExecutionProvider"
-_PROVIDER_SUFFIX: Final = "ExecutionProvider"
+_PROVIDER_SUFFIX: Final = "executionprovider"
 _INSTALL_HINTS: Final = {
     "CUDAExecutionProvider": "onnxruntime-gpu",
     "TensorrtExecutionProvider": "onnxruntime-gpu",
@@ -30,7 +30,7 @@ class ProviderError(ValueError):
 
 def short_provider_name(provider: str) -> str:
     """"CUDAExecutionProvider" -> "cuda": the name the command line takes."""
-    return provider.removesuffix(_PROVIDER_SUFFIX).lower()
+    return provider.lower().removesuffix(_PROVIDER_SUFFIX)
 
 
 def available_providers() -> list[str]:
