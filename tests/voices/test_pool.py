@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -204,3 +205,34 @@ def test_warm_up_checks_every_model_so_a_later_switch_hashes_nothing(
     hashed.clear()
     GptSoVitsModel.load(person)
     assert hashed == []
+
+
+def test_an_evicted_model_is_freed_at_once(tiny_model_v2: Path, reference_clip: tuple[Any, int]) -> None:
+    """Issue 17: with a pool of two, a third person's model must replace, not join, the evicted one's memory:
+    no reference cycle may keep the evicted engine and its sessions alive until a garbage collection."""
+    import gc
+    import weakref
+
+    from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
+    from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
+    from wyoming_server.voices.folder_library import load_gpt_sovits
+
+    samples, rate_hz = reference_clip
+    prompt = build_voice_prompt(samples, rate_hz, "这是一段参考音频。", "zh", GptSoVitsModel.load(tiny_model_v2))
+    alive: dict[str, weakref.ref[object]] = {}
+
+    def loader(key: str) -> LoadedModel:
+        loaded = load_gpt_sovits(tiny_model_v2, 1)
+        alive[key] = weakref.ref(loaded.engine)
+        return loaded
+
+    pool = ModelPool(loader, lambda key: 0, 2)
+    gc.disable()
+    try:
+        for key in ("mum", "dad", "gran"):
+            options = SynthesisOptions(seed=1, max_tokens=16)
+            for _chunk in pool.get(key).engine.synthesize("晚饭好了。", prompt, options, threading.Event()):
+                pass
+        assert alive["mum"]() is None and alive["dad"]() is not None and alive["gran"]() is not None
+    finally:
+        gc.enable()
