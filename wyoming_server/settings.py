@@ -16,6 +16,8 @@ DEFAULT_DATA_DIR: Final = Path("voices")
 """The repository's `voices/` folder when run from a checkout; `--data-dir` moves it."""
 DEFAULT_THREADS: Final = min(4, os.cpu_count() or 1)
 """onnxruntime intra-op threads per session: a Pi 4/5 is fastest at its core count."""
+DEFAULT_PROVIDER: Final = "cpu"
+"""onnxruntime execution provider of the GPT-SoVITS graphs (`--provider`): "cuda" etc. need their onnxruntime build."""
 DEFAULT_MAX_LOADED_MODELS: Final = 2
 """Models kept in memory at once; the least recently used one is unloaded."""
 
@@ -150,6 +152,8 @@ class EngineSettings:
     """Models kept in memory at once (least recently used one is unloaded)."""
     precision: str | None = None
     """GPT-SoVITS graphs to load ("int8", "fp32"); None: INT8 when the model has them."""
+    provider: str = "CPUExecutionProvider"
+    """onnxruntime's name of the GPT-SoVITS graphs' execution provider, checked against the build by the CLI."""
 
 
 @dataclass(frozen=True, slots=True)

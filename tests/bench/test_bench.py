@@ -85,12 +85,48 @@ def test_memory_probe_runs_without_torch(bench_run: tuple[dict[str, Any], Path])
     assert memory["peak_mb"] >= memory["phases"]["model_loaded"]["VmRSS"] > 0
 
 
+def test_switching_loads_each_person_through_a_pool_of_two(bench_run: tuple[dict[str, Any], Path]) -> None:
+    """Issue 17: four people and a pool of two; every switch to a person not in the pool loads their graphs."""
+    figures, cache = bench_run
+    switching = figures["switching"]
+    assert switching["torch_imported"] is False
+    people = [s["person"] for s in switching["switches"]]
+    assert people == [1, 2, 3, 4, 1, 2]
+    assert [s["loaded"] for s in switching["switches"]] == [True] * 6  # 3 and 4 evicted 1 and 2
+    assert [s["first_load"] for s in switching["switches"]] == [True] * 4 + [False] * 2
+    for switch in switching["switches"]:
+        assert switch["models_loaded"] <= switching["pool"]
+        assert {"t2s_encoder", "t2s_decoder", "vits_decoder"} <= set(switch["graphs_s"])
+        assert not {"prompt_extractor", "ref_embedder", "sv_embedder"} & set(switch["graphs_s"])  # never to speak
+        assert 0 < switch["first_audio_s"] <= switch["sentence_s"]
+    assert switching["round_peak_mb"] >= switching["two_models_peak_mb"] > 0
+    assert _finite(switching["switch_first_audio_s"]) and _finite(switching["reload_first_audio_s"])
+    assert not (cache / "people").exists()  # the people's folders are removed after the probe
+
+
+def test_long_text_bench_reports_each_sentence_at_both_speeds(bench_run: tuple[dict[str, Any], Path]) -> None:
+    _, cache = bench_run  # the tiny model converted there
+    done = subprocess.run(
+        [sys.executable, "-m", "wyoming_server", "bench", "long-text", "--tiny", "--json", "--threads", "1",
+         "--chars", "100", "--speed", "1.3", "--out-dir", str(cache)],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    reports = json.loads(done.stdout)
+    assert [r["speed"] for r in reports] == [1.0, 1.3]
+    for report in reports:
+        assert report["torch_imported"] is False
+        assert len(report["sentences"]) >= 2  # no punctuation: the frontend breaks it at 80 syllables
+        assert report["audio_s"] > 0 and report["peak_mb"] >= report["first_sentence_peak_mb"] > 0
+
+
 def test_every_target_has_a_verdict(bench_run: tuple[dict[str, Any], Path]) -> None:
     figures, _ = bench_run
     names = {t["name"] for t in figures["targets"]}
     assert names == {
         "t2s_step_100", "t2s_step_growth", "decoder_rtf", "pipeline_rtf", "first_audio",
-        "peak_rss", "torch_speedup", "logits_cosine", "waveform_snr",
+        "peak_rss", "two_models_rss", "round_rss", "switch_first_audio",
+        "torch_speedup", "logits_cosine", "greedy_agreement", "waveform_snr",
     }
     for verdict in figures["targets"]:
         assert _finite(verdict["value"]), verdict

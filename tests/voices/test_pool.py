@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -35,6 +36,41 @@ def test_lru_bound_evicts_the_least_recently_used() -> None:
     assert pool.loaded_keys() == ["a", "c"] and pool.loaded_models() == 2
     pool.get("b")  # reloaded, evicts a
     assert loads == ["a", "b", "c", "b"] and pool.loaded_keys() == ["c", "b"]
+
+
+def test_a_full_pool_unloads_before_it_loads_the_next_model() -> None:
+    """Issue 17: four people and a pool of two must never hold three models while one loads."""
+    held_while_loading: list[int] = []
+    pool: ModelPool
+
+    def loader(key: str) -> LoadedModel:
+        held_while_loading.append(pool.loaded_models())
+        return LoadedModel(engine=fake_engine(key), model=key)
+
+    pool = ModelPool(loader, lambda key: 0, 2)
+    for key in ("a", "b", "c", "d", "a", "b"):
+        pool.get(key)
+        assert pool.loaded_models() <= 2
+    assert held_while_loading == [0, 1, 1, 1, 1, 1]
+    assert pool.loaded_keys() == ["a", "b"]
+
+
+def test_a_model_changed_on_disk_is_dropped_before_its_reload() -> None:
+    held_while_loading: list[list[str]] = []
+    versions = {"a": 1}
+    pool: ModelPool
+
+    def loader(key: str) -> LoadedModel:
+        held_while_loading.append(pool.loaded_keys())
+        return LoadedModel(engine=fake_engine(key), model=key)
+
+    pool = ModelPool(loader, lambda key: versions.get(key, 0), 2)
+    pool.get("a")
+    pool.get("b")
+    versions["a"] = 2
+    pool.get("a")
+    assert held_while_loading == [[], ["a"], ["b"]]  # the old "a" is gone, and "b" stays
+    assert pool.loaded_keys() == ["b", "a"]
 
 
 def test_changed_fingerprint_reloads_on_next_use() -> None:
@@ -139,3 +175,64 @@ def test_warm_up_loads_the_default_voice_only(data_dir: Path, good_wav: bytes) -
     loads = library.pool.loads
     list(library.synthesize(first, None, "Hi.", SynthesisOptions()))
     assert library.pool.loads == loads
+
+
+def test_warm_up_checks_every_model_so_a_later_switch_hashes_nothing(
+    data_dir: Path, good_wav: bytes, tiny_model_v2: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: hashing a real model's 300 MB took 0.6 s of a 1.7 s switch; start-up does it instead."""
+    import shutil
+
+    from wyoming_server.engine.gpt_sovits import manifest as manifest_module
+    from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
+
+    write_fake_model(data_dir, "m1")
+    make_store(data_dir).enroll(request(good_wav, name="first", model_id="m1"))
+    person = data_dir / "models" / "dad"
+    shutil.copytree(tiny_model_v2, person)
+    hashed: list[str] = []
+    real_sha256 = manifest_module.sha256_file
+
+    def counting_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
+        hashed.append(path.name)
+        return real_sha256(path, chunk_bytes)
+
+    monkeypatch.setattr(manifest_module, "sha256_file", counting_sha256)
+    library = make_store(data_dir)
+    library.warm_up()
+    assert library.pool.loaded_keys() == [GPT_SOVITS_KEY + "m1"]  # only the default voice is loaded ...
+    assert sorted(hashed) == sorted(manifest_module.Manifest.read(person).files)  # ... but dad's files are checked
+    hashed.clear()
+    GptSoVitsModel.load(person)
+    assert hashed == []
+
+
+def test_an_evicted_model_is_freed_at_once(tiny_model_v2: Path, reference_clip: tuple[Any, int]) -> None:
+    """Issue 17: with a pool of two, a third person's model must replace, not join, the evicted one's memory:
+    no reference cycle may keep the evicted engine and its sessions alive until a garbage collection."""
+    import gc
+    import weakref
+
+    from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
+    from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
+    from wyoming_server.voices.folder_library import load_gpt_sovits
+
+    samples, rate_hz = reference_clip
+    prompt = build_voice_prompt(samples, rate_hz, "这是一段参考音频。", "zh", GptSoVitsModel.load(tiny_model_v2))
+    alive: dict[str, weakref.ref[object]] = {}
+
+    def loader(key: str) -> LoadedModel:
+        loaded = load_gpt_sovits(tiny_model_v2, 1)
+        alive[key] = weakref.ref(loaded.engine)
+        return loaded
+
+    pool = ModelPool(loader, lambda key: 0, 2)
+    gc.disable()
+    try:
+        for key in ("mum", "dad", "gran"):
+            options = SynthesisOptions(seed=1, max_tokens=16)
+            for _chunk in pool.get(key).engine.synthesize("晚饭好了。", prompt, options, threading.Event()):
+                pass
+        assert alive["mum"]() is None and alive["dad"]() is not None and alive["gran"]() is not None
+    finally:
+        gc.enable()

@@ -28,6 +28,7 @@ from ..engine.gpt_sovits.manifest import Manifest
 from ..engine.gpt_sovits.model import GptSoVitsModel
 from . import pipeline as pipeline_bench
 from . import sovits as sovits_bench
+from . import switching
 from . import t2s as t2s_bench
 from .peak_memory import measure_peak_rss
 from .random_models import REAL_V2, TINY_V2, prepare_models, reference_prompt
@@ -57,6 +58,8 @@ class BenchConfig:
     tiny: bool = False
     bert: bool = False
     """Convert and use a BERT (real size: chinese-roberta-wwm-ext-large) for Chinese features."""
+    provider: str = "CPUExecutionProvider"
+    """onnxruntime's name of the execution provider every ONNX figure runs on."""
 
 
 def _log(message: str) -> None:
@@ -145,6 +148,7 @@ def run_bench(config: BenchConfig, progress: Progress = _log) -> Figures:
     figures: Figures = {
         "config": {
             "size": size.name, "threads": config.threads, "tiny": config.tiny, "bert": config.bert,
+            "provider": config.provider,
             "model_dir": str(model_dir), "cached": models.cached, "conversion_s": models.conversion_s,
             "key": models.key,
         },
@@ -156,8 +160,8 @@ def run_bench(config: BenchConfig, progress: Progress = _log) -> Figures:
     section("T2S: prefill and steps at cache lengths 100 / 500 / 1000 (INT8, fp32, torch)")
     gpt = load_gpt_checkpoint(models.gpt_path)
     inputs = _t2s_inputs(model_dir, prompt, config.threads)
-    int8 = t2s_bench.onnx_decoder(model_dir, "int8", config.threads)
-    fp32 = t2s_bench.onnx_decoder(model_dir, "fp32", config.threads)
+    int8 = t2s_bench.onnx_decoder(model_dir, "int8", config.threads, config.provider)
+    fp32 = t2s_bench.onnx_decoder(model_dir, "fp32", config.threads, config.provider)
     t2s: dict[str, Any] = {"int8": t2s_bench.onnx_figures(int8, inputs), "fp32": t2s_bench.onnx_figures(fp32, inputs)}
     t2s_model = load_t2s_model(gpt.weights, gpt.config)
     t2s["torch"] = t2s_bench.torch_figures(t2s_model, inputs, config.threads)
@@ -173,7 +177,7 @@ def run_bench(config: BenchConfig, progress: Progress = _log) -> Figures:
     seconds = TINY_AUDIO_S if config.tiny else sovits_bench.AUDIO_SECONDS
     decoder_inputs = sovits_bench.decoder_inputs(prompt.semantic, phones, prompt.ge, seconds)
     figures["decoder"] = sovits_bench.decoder_figures(
-        model_dir, modules.decoder, decoder_inputs, config.threads, repeats
+        model_dir, modules.decoder, decoder_inputs, config.threads, repeats, config.provider
     )
     del modules
     set_threads(1)  # torch is done; keep its thread pool from competing
@@ -181,7 +185,7 @@ def run_bench(config: BenchConfig, progress: Progress = _log) -> Figures:
     section("whole pipeline: first audio and RTF through GptSoVitsEngine (INT8, fp32)")
     pipeline: dict[str, Any] = {}
     for precision in ("int8", "fp32"):
-        engine = pipeline_bench.load_engine(model_dir, precision, config.threads)
+        engine = pipeline_bench.load_engine(model_dir, precision, config.threads, config.provider)
         pipeline[precision] = pipeline_bench.engine_figures(engine, prompt, repeats)
         del engine
     figures["pipeline"] = pipeline
@@ -189,7 +193,11 @@ def run_bench(config: BenchConfig, progress: Progress = _log) -> Figures:
     pipeline["torch_sum_of_parts_rtf"] = figures["speedups"]["sentence_seconds"]["torch"] / decoder_inputs.seconds
 
     section("peak RSS: speaking with one voice in a fresh process")
-    figures["memory"] = measure_peak_rss(model_dir, prompt_path, config.threads)
+    figures["memory"] = measure_peak_rss(model_dir, prompt_path, config.threads, provider=config.provider)
+    section(f"switching: {switching.PEOPLE} people, a pool of {switching.POOL_SIZE}, in a fresh process")
+    figures["switching"] = switching.measure_switching(
+        model_dir, prompt_path, config.cache_dir, config.threads, config.provider
+    )
     figures["sizes_mb"] = _sizes_mb(model_dir)
     figures["targets"] = check_targets(figures)
     figures["bench_s"] = time.perf_counter() - started

@@ -24,12 +24,15 @@ TOKENS_PER_SENTENCE: Final = 150
 CHILD_TIMEOUT_S: Final = 900
 _CHILD_CODE: Final = (
     "import json, sys; from pathlib import Path; from wyoming_server.bench.peak_memory import child_report; "
-    "print(json.dumps(child_report(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4])))"
+    "print(json.dumps(child_report(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4], "
+    "sys.argv[5])))"
 )
 """The child's whole program: no command line around it, so its imports are the engine's alone."""
 
 
-def child_report(model_dir: Path, prompt_path: Path, threads: int, precision: str) -> dict[str, Any]:
+def child_report(
+    model_dir: Path, prompt_path: Path, threads: int, precision: str, provider: str = "CPUExecutionProvider"
+) -> dict[str, Any]:
     """In the child: load the model as the server does, speak, and report VmRSS/VmHWM after each phase."""
     import numpy as np
 
@@ -39,7 +42,7 @@ def child_report(model_dir: Path, prompt_path: Path, threads: int, precision: st
     from .timing import proc_status_mb
 
     phases: dict[str, dict[str, float]] = {"imports": proc_status_mb()}
-    engine = GptSoVitsEngine(GptSoVitsModel.load(model_dir, precision=precision, threads=threads))
+    engine = GptSoVitsEngine(GptSoVitsModel.load(model_dir, precision=precision, threads=threads, provider=provider))
     phases["model_loaded"] = proc_status_mb()
     with np.load(prompt_path) as arrays:
         prompt = VoicePrompt.from_npz_dict(dict(arrays))
@@ -59,9 +62,11 @@ def child_report(model_dir: Path, prompt_path: Path, threads: int, precision: st
     }
 
 
-def measure_peak_rss(model_dir: Path, prompt_path: Path, threads: int, precision: str = "int8") -> dict[str, Any]:
+def measure_peak_rss(
+    model_dir: Path, prompt_path: Path, threads: int, precision: str = "int8", provider: str = "CPUExecutionProvider"
+) -> dict[str, Any]:
     """Run the child and return its JSON report; raises RuntimeError with its stderr on failure."""
-    command = [sys.executable, "-c", _CHILD_CODE, str(model_dir), str(prompt_path), str(threads), precision]
+    command = [sys.executable, "-c", _CHILD_CODE, str(model_dir), str(prompt_path), str(threads), precision, provider]
     done = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the memory probe failed ({done.returncode}): {done.stderr.strip()[-2000:]}")

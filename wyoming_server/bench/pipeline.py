@@ -16,6 +16,7 @@ from ..engine import SynthesisOptions, VoicePrompt
 from ..engine.gpt_sovits.engine import GptSoVitsEngine
 from ..engine.gpt_sovits.manifest import SAMPLE_RATE_HZ, SAMPLES_PER_TOKEN
 from ..engine.gpt_sovits.model import GptSoVitsModel
+from ..engine.onnx import CPU_PROVIDER
 from .timing import best_of
 
 FIRST_AUDIO_TEXT: Final = "今天天气很好，出去走走。"
@@ -29,9 +30,9 @@ PIPELINE_TOKENS: Final = 150
 REPEATS: Final = 3
 
 
-def load_engine(model_dir: Path, precision: str, threads: int) -> GptSoVitsEngine:
+def load_engine(model_dir: Path, precision: str, threads: int, provider: str = CPU_PROVIDER) -> GptSoVitsEngine:
     """The engine as the server builds it."""
-    return GptSoVitsEngine(GptSoVitsModel.load(model_dir, precision=precision, threads=threads))
+    return GptSoVitsEngine(GptSoVitsModel.load(model_dir, precision=precision, threads=threads, provider=provider))
 
 
 def first_audio_s(engine: GptSoVitsEngine, prompt: VoicePrompt, seed: int) -> tuple[float, float]:

@@ -21,6 +21,7 @@ from ..engine.audio import snr_db
 from ..engine.gpt_sovits.manifest import SAMPLE_RATE_HZ, SAMPLES_PER_TOKEN
 from ..engine.gpt_sovits.model import GptSoVitsModel
 from ..engine.gpt_sovits.sovits import SovitsDecoder
+from ..engine.onnx import CPU_PROVIDER
 from .timing import Timing, time_runs
 
 AUDIO_SECONDS: Final = 6.0
@@ -54,9 +55,10 @@ def decoder_inputs(prompt_tokens: NDArray[np.int64], phones: NDArray[np.int64], 
     return DecoderInputs(np.tile(prompt_tokens, reps)[:count].astype(np.int64), phones.astype(np.int64), ge)
 
 
-def onnx_decoder(model_dir: Path, precision: str, threads: int) -> SovitsDecoder:
+def onnx_decoder(model_dir: Path, precision: str, threads: int, provider: str = CPU_PROVIDER) -> SovitsDecoder:
     """The runtime's decoder over one precision of the folder."""
-    return SovitsDecoder(GptSoVitsModel.load(model_dir, precision=precision, threads=threads, verify_hashes=False))
+    model = GptSoVitsModel.load(model_dir, precision=precision, threads=threads, verify_hashes=False, provider=provider)
+    return SovitsDecoder(model)
 
 
 def onnx_wave(decoder: SovitsDecoder, inputs: DecoderInputs) -> NDArray[np.float32]:
@@ -73,14 +75,19 @@ def torch_wave(module: SovitsDecoderModule, inputs: DecoderInputs, inter_channel
 
 
 def decoder_figures(
-    model_dir: Path, module: SovitsDecoderModule, inputs: DecoderInputs, threads: int, repeats: int = DECODE_REPEATS
+    model_dir: Path,
+    module: SovitsDecoderModule,
+    inputs: DecoderInputs,
+    threads: int,
+    repeats: int = DECODE_REPEATS,
+    provider: str = CPU_PROVIDER,
 ) -> dict[str, Any]:
     """Seconds and RTF per implementation, and INT8 / torch against ONNX fp32 (SNR dB)."""
     set_threads(threads)
     waves: dict[str, NDArray[np.float32]] = {}
     figures: dict[str, Any] = {"audio_s": inputs.seconds}
     for precision in ("int8", "fp32"):
-        decoder = onnx_decoder(model_dir, precision, threads)
+        decoder = onnx_decoder(model_dir, precision, threads, provider)
         waves[precision] = onnx_wave(decoder, inputs)
         timing = time_runs(partial(onnx_wave, decoder, inputs), repeats, warmup=0)
         figures[precision] = _timing_figures(timing, inputs.seconds)

@@ -20,6 +20,7 @@ from ..convert.torch_modules.eager import EagerT2S, set_threads
 from ..convert.torch_modules.t2s import T2SModel
 from ..engine.gpt_sovits.model import GptSoVitsModel
 from ..engine.gpt_sovits.t2s import T2SDecoder
+from ..engine.onnx import CPU_PROVIDER
 from .timing import Timing, best_of, cosine, time_runs
 
 CACHE_LENGTHS: Final = (100, 500, 1000)
@@ -51,9 +52,10 @@ def _tiled(tokens: NDArray[np.int64], length: int) -> NDArray[np.int64]:
     return np.tile(tokens, reps)[: max(length, 1)].astype(np.int64)
 
 
-def onnx_decoder(model_dir: Path, precision: str, threads: int) -> T2SDecoder:
+def onnx_decoder(model_dir: Path, precision: str, threads: int, provider: str = CPU_PROVIDER) -> T2SDecoder:
     """The runtime's T2S decoder over one precision of the folder."""
-    return T2SDecoder(GptSoVitsModel.load(model_dir, precision=precision, threads=threads, verify_hashes=False))
+    model = GptSoVitsModel.load(model_dir, precision=precision, threads=threads, verify_hashes=False, provider=provider)
+    return T2SDecoder(model)
 
 
 Samples = tuple[list[float], list[float]]

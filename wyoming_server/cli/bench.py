@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
-from ..settings import DEFAULT_THREADS
+from ..settings import DEFAULT_PROVIDER, DEFAULT_THREADS
 
 DEFAULT_CACHE_DIR: Final = Path.home() / ".cache" / "edge-tts-clone" / "bench"
 DEFAULT_ACTION: Final = "engine"
@@ -50,6 +50,10 @@ def register(subparsers: Any) -> None:
         "--threads", type=int, default=DEFAULT_THREADS,
         help="intra-op threads of every onnxruntime session and of torch (the runtime's default)",
     )
+    engine.add_argument(
+        "--provider", default=DEFAULT_PROVIDER,
+        help="onnxruntime execution provider of the ONNX figures: cpu, or cuda... with its onnxruntime build",
+    )
     engine.add_argument("--tiny", action="store_true", help="tiny models: checks the code path in seconds")
     engine.add_argument("--bert", action="store_true", help="also convert and use a Chinese BERT (real size: 326 M)")
     engine.add_argument(
@@ -70,6 +74,18 @@ def register(subparsers: Any) -> None:
         "--out-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where checkpoints and converted folders are kept"
     )
     conversion.set_defaults(func=_convert)
+
+    long_text = action("long-text", "peak RSS speaking a 2,000-character text in one request, at speed 1 and another")
+    long_text.add_argument("--speed", type=float, default=0.8, help="the other speed (decoded sentence by sentence)")
+    long_text.add_argument("--chars", type=int, default=2000, help="characters of the text")
+    long_text.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="onnxruntime intra-op threads")
+    long_text.add_argument("--provider", default=DEFAULT_PROVIDER, help="onnxruntime execution provider")
+    long_text.add_argument("--tiny", action="store_true", help="tiny models: checks the code path in seconds")
+    long_text.add_argument("--json", action="store_true", help="print every figure as JSON")
+    long_text.add_argument(
+        "--out-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where converted benchmark models are cached"
+    )
+    long_text.set_defaults(func=_long_text)
 
     server = action("server", "time to first audio and throughput under concurrent Wyoming clients")
     server.add_argument("--uri", help="a running server (tcp://host:port); default: an in-process one")
@@ -105,6 +121,13 @@ def _engine(args: argparse.Namespace) -> int:
     if args.threads < 1:
         print("error: --threads must be at least 1", file=sys.stderr)
         return 2
+    from ..engine.onnx import ProviderError, resolve_provider
+
+    try:
+        provider = resolve_provider(args.provider)
+    except ProviderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     try:
         from ..bench.engine import BenchConfig, run_bench
         from ..bench.report import format_report
@@ -116,13 +139,44 @@ def _engine(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         print(f"bench: {message}", file=sys.stderr, flush=True)
 
-    config = BenchConfig(threads=args.threads, cache_dir=args.out_dir.expanduser(), tiny=args.tiny, bert=args.bert)
+    config = BenchConfig(
+        threads=args.threads, cache_dir=args.out_dir.expanduser(), tiny=args.tiny, bert=args.bert, provider=provider
+    )
     try:
         figures = run_bench(config, progress)
     except (OSError, RuntimeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(json.dumps(_json_safe(figures), indent=1, ensure_ascii=False) if args.json else format_report(figures))
+    return 0
+
+
+def _long_text(args: argparse.Namespace) -> int:
+    """Peak RSS over a long text at speed 1 and at `--speed`, each in a fresh process."""
+    from ..engine.onnx import ProviderError, resolve_provider
+
+    try:
+        provider = resolve_provider(args.provider)
+        from ..bench.long_text import format_long_text, measure_long_text
+        from ..bench.random_models import REAL_V2, TINY_V2, prepare_models, reference_prompt
+    except ProviderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ImportError as err:
+        print(f"error: the benchmark needs torch and onnx: pip install 'edge-tts-clone[convert]' ({err})",
+              file=sys.stderr)
+        return 1
+    try:
+        models = prepare_models(args.out_dir.expanduser(), TINY_V2 if args.tiny else REAL_V2)
+        _, prompt_path = reference_prompt(models, args.threads)
+        reports = [
+            measure_long_text(models.model_dir, prompt_path, args.threads, speed, args.chars, provider)
+            for speed in dict.fromkeys((1.0, args.speed))
+        ]
+    except (OSError, RuntimeError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(_json_safe(reports), indent=1) if args.json else format_long_text(reports))
     return 0
 
 

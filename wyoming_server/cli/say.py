@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import EngineError, SynthesisOptions
-from ..settings import DEFAULT_DATA_DIR, DEFAULT_THREADS, PRONUNCIATIONS_FILE, pronunciations_path
+from ..settings import DEFAULT_DATA_DIR, DEFAULT_PROVIDER, DEFAULT_THREADS, PRONUNCIATIONS_FILE, pronunciations_path
 
 DEFAULTS = SynthesisOptions()
 """Upstream's sampling defaults, shown in `--help`."""
@@ -51,6 +51,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--precision", choices=("fp32", "int8"), help="graphs to use (default: INT8 when present)")
     parser.add_argument("--threads", type=int, help="onnxruntime threads per graph")
+    parser.add_argument(
+        "--provider", default=DEFAULT_PROVIDER, help="onnxruntime execution provider of GPT-SoVITS: cpu, cuda..."
+    )
     parser.add_argument("--debug", action="store_true", help="log debug messages")
     parser.set_defaults(func=run)
 
@@ -86,14 +89,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _synthesize(args: argparse.Namespace, options: SynthesisOptions) -> tuple[list[Any], int]:
+    from ..engine.onnx import resolve_provider
     from ..engine.watermark import WatermarkStream, load_or_create_key
     from ..voices.pronunciation_file import PronunciationFile
 
+    provider = resolve_provider(args.provider)  # before any model loads: a missing provider is one line
     dictionary = PronunciationFile(pronunciations_path(args.data_dir, args.pronunciations))
     if args.model is None:
         from ..voices.folder_library import open_library
 
-        library = open_library(args.data_dir, max_loaded_models=1, threads=args.threads or 1)
+        library = open_library(args.data_dir, max_loaded_models=1, threads=args.threads or 1, provider=provider)
         pack = library.resolve(args.voice)
         options = replace(options, pronunciations=dictionary.for_voice(pack.id) or None)
         chunks = [c.samples for c in library.synthesize(pack, None, args.text, options, threading.Event())]
@@ -106,7 +111,9 @@ def _synthesize(args: argparse.Namespace, options: SynthesisOptions) -> tuple[li
 
     if args.ref_audio is None:
         raise EngineError("--ref-audio is required with --model")
-    model = GptSoVitsModel.load(args.model, precision=args.precision, threads=args.threads or DEFAULT_THREADS)
+    model = GptSoVitsModel.load(
+        args.model, precision=args.precision, threads=args.threads or DEFAULT_THREADS, provider=provider
+    )
     clip = decode_audio(args.ref_audio.read_bytes())
     prompt = build_voice_prompt(clip.samples, clip.rate_hz, args.ref_text, args.ref_language, model)
     engine = GptSoVitsEngine(model)

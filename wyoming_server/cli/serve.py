@@ -29,6 +29,7 @@ from ..settings import (
     DEFAULT_MAX_QUEUED,
     DEFAULT_MAX_TEXT_CHARS,
     DEFAULT_MAX_UPLOAD_MB,
+    DEFAULT_PROVIDER,
     DEFAULT_REQUEST_TIMEOUT_S,
     DEFAULT_SAMPLES_PER_CHUNK,
     DEFAULT_SHUTDOWN_GRACE_S,
@@ -167,6 +168,12 @@ def register(subparsers: Any) -> None:
         help="GPT-SoVITS graphs to load: auto = INT8 when the model has them, else fp32",
     )
     parser.add_argument(
+        "--provider",
+        default=DEFAULT_PROVIDER,
+        help="onnxruntime execution provider of the GPT-SoVITS graphs: cpu, or cuda, openvino... "
+        "when the matching onnxruntime build is installed",
+    )
+    parser.add_argument(
         "--shutdown-grace",
         type=float,
         default=DEFAULT_SHUTDOWN_GRACE_S,
@@ -185,6 +192,7 @@ def register(subparsers: Any) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     """The frozen settings for these arguments (ValueError with the flag's name when one is wrong)."""
+    from ..engine.onnx import resolve_provider
     from ..server.transport import parse_uri
 
     parse_uri(args.uri)
@@ -222,6 +230,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
             threads=threads,
             max_loaded_models=args.max_loaded_models,
             precision=None if args.precision == AUTO_PRECISION else args.precision,
+            provider=resolve_provider(args.provider),
         ),
         pronunciations=args.pronunciations,
         shutdown_grace_s=args.shutdown_grace,
@@ -238,6 +247,7 @@ def open_voice_library(settings: ServerSettings) -> VoiceLibrary:
         max_loaded_models=settings.engine.max_loaded_models,
         threads=settings.engine.threads,
         precision=settings.engine.precision,
+        provider=settings.engine.provider,
     )
     return library
 

@@ -1,17 +1,69 @@
-"""The one onnxruntime session factory both engines use, and the check that a graph has the inputs we feed."""
+"""The one onnxruntime session factory both engines use, the execution provider it runs on, and the
+check that a graph has the inputs we feed."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 import onnxruntime as ort
 
 from ..settings import DEFAULT_THREADS
 from .errors import ModelLoadError
 
+CPU_PROVIDER: Final = "CPUExecutionProvider"
+_PROVIDER_SUFFIX: Final = "executionprovider"
+_INSTALL_HINTS: Final = {
+    "CUDAExecutionProvider": "onnxruntime-gpu",
+    "TensorrtExecutionProvider": "onnxruntime-gpu",
+    "OpenVINOExecutionProvider": "onnxruntime-openvino",
+    "DmlExecutionProvider": "onnxruntime-directml",
+    "QNNExecutionProvider": "onnxruntime-qnn",
+    "MIGraphXExecutionProvider": "onnxruntime-migraphx",
+}
+"""The PyPI build that brings a provider, for the message when it is missing (it replaces `onnxruntime`)."""
 
-def create_session(path: Path, threads: int = DEFAULT_THREADS, memory_arena: bool = True) -> ort.InferenceSession:
-    """An onnxruntime CPU session with our thread and memory settings; raises ModelLoadError.
+
+class ProviderError(ValueError):
+    """The execution provider asked for is unknown or not in this onnxruntime build (a one-line message)."""
+
+
+def short_provider_name(provider: str) -> str:
+    """"CUDAExecutionProvider" -> "cuda": the name the command line takes."""
+    return provider.lower().removesuffix(_PROVIDER_SUFFIX)
+
+
+def available_providers() -> list[str]:
+    """Short names of the execution providers this onnxruntime build can run ("cpu" always among them)."""
+    return [short_provider_name(p) for p in ort.get_available_providers()]
+
+
+def resolve_provider(name: str) -> str:
+    """onnxruntime's name for `name` ("cpu", "cuda", "CUDAExecutionProvider"...), checked against this build.
+
+    Raises ProviderError with one line saying what this build has and which package would bring it.
+    """
+    wanted = short_provider_name(name.strip())
+    known: dict[str, str] = {short_provider_name(p): p for p in ort.get_all_providers()}
+    provider = known.get(wanted)
+    if provider is None:
+        raise ProviderError(f"--provider {name}: unknown execution provider (known: {', '.join(sorted(known))})")
+    if provider not in ort.get_available_providers():
+        hint = _INSTALL_HINTS.get(provider)
+        install = f"; install {hint} in place of onnxruntime to use it" if hint else ""
+        raise ProviderError(
+            f"--provider {name}: this onnxruntime {ort.__version__} has no {provider} "
+            f"(it has {', '.join(available_providers())}){install}, or use --provider cpu"
+        )
+    return provider
+
+
+def create_session(
+    path: Path, threads: int = DEFAULT_THREADS, memory_arena: bool = True, provider: str = CPU_PROVIDER
+) -> ort.InferenceSession:
+    """An onnxruntime session on `provider` (onnxruntime's name) with our thread and memory settings.
+
+    Nodes the provider cannot run fall back to the CPU provider, listed after it. Raises ModelLoadError.
 
     Weights live outside the arena (less resident memory); `memory_arena=False` keeps activations
     out of it too. Idle threads spin between the kernels of a run but stop when it ends, so one
@@ -30,7 +82,8 @@ def create_session(path: Path, threads: int = DEFAULT_THREADS, memory_arena: boo
     options.add_session_config_entry("session.force_spinning_stop", "1")
     options.log_severity_level = 3
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        providers = [CPU_PROVIDER] if provider == CPU_PROVIDER else [provider, CPU_PROVIDER]
+        return ort.InferenceSession(str(path), options, providers=providers)
     except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph types
         raise ModelLoadError(f"cannot load graph {path.name}: {err}") from err
 

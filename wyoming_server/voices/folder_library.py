@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..engine import AudioChunk, SynthesisOptions, TtsEngine, VoicePrompt
-from ..engine.errors import VoicePackError
+from ..engine.errors import EngineError, VoicePackError
 from ..engine.gpt_sovits.manifest import MANIFEST_NAME
 from ..engine.piper_voice import PiperEngine, PiperVoiceFiles
 from ..engine.watermark import WatermarkKey, WatermarkStream, load_or_create_key
@@ -39,12 +39,15 @@ GptSoVitsLoader = Callable[[Path, int], LoadedModel]
 """(model folder, threads) -> the loaded model and its engine."""
 
 
-def load_gpt_sovits(model_dir: Path, threads: int, precision: str | None = None) -> LoadedModel:
-    """The real engine: `GptSoVitsModel.load` + `GptSoVitsEngine` (precision None: the model's default)."""
+def load_gpt_sovits(
+    model_dir: Path, threads: int, precision: str | None = None, provider: str | None = None
+) -> LoadedModel:
+    """The real engine: `GptSoVitsModel.load` + `GptSoVitsEngine` (None: the model's precision, the CPU)."""
     from ..engine.gpt_sovits.engine import GptSoVitsEngine
     from ..engine.gpt_sovits.model import GptSoVitsModel
+    from ..engine.onnx import CPU_PROVIDER
 
-    model = GptSoVitsModel.load(model_dir, threads=threads, precision=precision)
+    model = GptSoVitsModel.load(model_dir, threads=threads, precision=precision, provider=provider or CPU_PROVIDER)
     return LoadedModel(engine=GptSoVitsEngine(model), model=model)
 
 
@@ -254,8 +257,19 @@ class FolderLibrary:
         return self.pool.loaded_models()
 
     def warm_up(self) -> None:
-        """Load the default voice's engine into the pool (models otherwise load on first use)."""
-        self.engine_for(self.default_voice())
+        """Load the default voice's engine into the pool (models otherwise load on first use), then check
+        every model's files, so a later switch to a person whose model is not loaded skips the hashing."""
+        from ..engine.gpt_sovits.manifest import Manifest
+
+        try:
+            self.engine_for(self.default_voice())
+        finally:
+            for model_id in self.registry.installed_models():
+                folder = self.registry.model_dir(model_id)
+                try:
+                    Manifest.read(folder).verify_files(folder)  # remembered per file (manifest._hash_matches)
+                except (EngineError, OSError) as err:  # loading this model will report it
+                    _LOGGER.debug("model %s does not check out yet: %s", model_id, err)
 
 
 def open_library(
@@ -264,8 +278,12 @@ def open_library(
     max_loaded_models: int = DEFAULT_MAX_LOADED_MODELS,
     threads: int = DEFAULT_THREADS,
     precision: str | None = None,
+    provider: str | None = None,
 ) -> FolderLibrary:
-    """The voice library of `data_dir` (created if missing) with the real engines."""
+    """The voice library of `data_dir` (created if missing) with the real engines.
+
+    `provider` (onnxruntime's name) runs the GPT-SoVITS graphs; the small stock Piper voice stays on the CPU.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
-    loader = load_gpt_sovits if precision is None else partial(load_gpt_sovits, precision=precision)
+    loader = partial(load_gpt_sovits, precision=precision, provider=provider)
     return FolderLibrary(data_dir, max_loaded_models=max_loaded_models, threads=threads, gpt_sovits_loader=loader)

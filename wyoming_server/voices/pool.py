@@ -3,8 +3,10 @@
 Each key (e.g. "gpt-sovits:v2pro", "piper:/path/voice.onnx") has a fingerprint, a cheap stat() of
 its files; when it changes on disk (a model re-converted or replaced) the next `get` reloads it.
 Thread-safe: loading happens outside the pool lock, one loader per key, so a slow load of one model
-does not block requests for another that is already loaded. An evicted engine that a request is
-still using stays alive until that request ends (so memory can briefly exceed the bound).
+does not block requests for another that is already loaded. A full pool unloads its least recently
+used model before it loads the next, so a switch never holds one model more than the bound. An
+evicted engine that a request is still using stays alive until that request ends (so memory can
+briefly exceed the bound).
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class ModelPool:
                 if slot is not None:
                     _LOGGER.info("model %s changed on disk; reloading", key)
                     del self._slots[key]
+                self._make_room(self.max_loaded - 1)  # before loading: never max_loaded + 1 models at once
             started = time.monotonic()
             loaded = self._loader(key)
             self.loads += 1
@@ -86,10 +89,14 @@ class ModelPool:
             with self._lock:
                 self._slots[key] = _Slot(loaded, fingerprint)
                 self._slots.move_to_end(key)
-                while len(self._slots) > self.max_loaded:
-                    evicted, _ = self._slots.popitem(last=False)
-                    _LOGGER.info("unloaded model %s (keeping at most %d)", evicted, self.max_loaded)
+                self._make_room(self.max_loaded)  # another key may have loaded meanwhile
             return loaded
+
+    def _make_room(self, keep: int) -> None:
+        """Unload the least recently used models until at most `keep` remain (the pool lock is held)."""
+        while len(self._slots) > keep:
+            evicted, _ = self._slots.popitem(last=False)
+            _LOGGER.info("unloaded model %s (keeping at most %d)", evicted, self.max_loaded)
 
     def loaded_keys(self) -> list[str]:
         """Keys in memory, least recently used first."""

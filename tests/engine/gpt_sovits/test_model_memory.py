@@ -1,15 +1,24 @@
 """Session settings of a loaded model (issue 7): enrollment sessions are not kept, threads spin only
-within a run, glibc is tuned."""
+within a run, glibc is tuned; speaking never loads an enrollment graph (issue 17)."""
 
 from __future__ import annotations
 
+import gc
 import sys
+import threading
+import weakref
 from pathlib import Path
+from typing import Any
 
+import onnxruntime as ort
 import pytest
 
-from wyoming_server.engine import memory
+from wyoming_server.engine import SynthesisOptions, memory
+from wyoming_server.engine.gpt_sovits import model as model_module
+from wyoming_server.engine.gpt_sovits.engine import GptSoVitsEngine
 from wyoming_server.engine.gpt_sovits.model import ENROLLMENT_GRAPHS, GptSoVitsModel
+from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
+from wyoming_server.engine.onnx import create_session as _REAL_CREATE_SESSION
 
 
 def test_speaking_sessions_are_kept_and_enrollment_sessions_are_not(tiny_model_v2: Path) -> None:
@@ -37,3 +46,91 @@ def test_glibc_heap_settings_apply_on_linux() -> None:
     assert memory.use_mmap_for_large_buffers() is True
     assert memory.use_mmap_for_large_buffers() is True  # once per process; later calls just report it
     assert isinstance(memory.trim_heap(), bool)
+
+
+class _SessionLog:
+    """Wraps the model's session factory: which graphs were opened, and weak references to the sessions."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+        self.sessions: list[weakref.ref[ort.InferenceSession]] = []
+
+    def __call__(self, path: Path, *args: Any, **kwargs: Any) -> ort.InferenceSession:
+        session = _REAL_CREATE_SESSION(path, *args, **kwargs)
+        self.opened.append(path.name.split(".")[0])
+        self.sessions.append(weakref.ref(session))
+        return session
+
+
+
+
+@pytest.mark.parametrize("stream_tokens", [True, False], ids=["streamed", "whole"])
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_speaking_opens_no_enrollment_graph(
+    tiny_model_v2pro: Path,
+    reference_clip: tuple[Any, int],
+    monkeypatch: pytest.MonkeyPatch,
+    precision: str,
+    stream_tokens: bool,
+) -> None:
+    samples, rate_hz = reference_clip
+    prompt = build_voice_prompt(samples, rate_hz, "这是一段参考音频。", "zh", GptSoVitsModel.load(tiny_model_v2pro))
+    log = _SessionLog()
+    monkeypatch.setattr(model_module, "create_session", log)
+    engine = GptSoVitsEngine(GptSoVitsModel.load(tiny_model_v2pro, precision=precision, threads=1))  # warms up
+    options = SynthesisOptions(seed=1, max_tokens=40, stream_tokens=stream_tokens, language="auto")
+    for _ in engine.synthesize("晚饭好了。Dinner is ready, come and eat.", prompt, options, threading.Event()):
+        pass
+    assert log.opened, "the engine opened no graph through the model"
+    assert not set(log.opened) & set(ENROLLMENT_GRAPHS), log.opened
+
+
+def test_enrolling_opens_the_prompt_extractor_and_lets_it_go(
+    tiny_model_v2pro: Path, reference_clip: tuple[Any, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    samples, rate_hz = reference_clip
+    model = GptSoVitsModel.load(tiny_model_v2pro, precision="int8", threads=1)
+    log = _SessionLog()
+    monkeypatch.setattr(model_module, "create_session", log)
+    build_voice_prompt(samples, rate_hz, "这是一段参考音频。", "zh", model)
+    assert {"prompt_extractor", "ref_embedder", "sv_embedder"} <= set(log.opened)
+    gc.collect()
+    alive = [name for name, ref in zip(log.opened, log.sessions, strict=True) if ref() is not None]
+    # HuBERT (385 MB at real size) must be gone once the prompt exists; speaking graphs may stay.
+    assert not set(alive) & set(ENROLLMENT_GRAPHS), alive
+
+
+def test_an_unchanged_model_is_hashed_once_and_a_rewritten_file_again(
+    tiny_model_v2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Switching back to an evicted model must not reread every file (issue 17), yet a changed file is caught."""
+    import os
+    import shutil
+
+    from wyoming_server.engine.errors import ModelLoadError
+    from wyoming_server.engine.gpt_sovits import manifest as manifest_module
+
+    folder = tmp_path / "mum"
+    shutil.copytree(tiny_model_v2, folder)
+    hashed: list[str] = []
+    real_sha256 = manifest_module.sha256_file
+
+    def counting_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
+        hashed.append(path.name)
+        return real_sha256(path, chunk_bytes)
+
+    monkeypatch.setattr(manifest_module, "sha256_file", counting_sha256)
+    GptSoVitsModel.load(folder)
+    first = len(hashed)
+    assert first == len(manifest_module.Manifest.read(folder).files)
+    GptSoVitsModel.load(folder)
+    assert len(hashed) == first
+    graph = folder / "vits_decoder.onnx"
+    data = bytearray(graph.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    stat = graph.stat()
+    graph.write_bytes(bytes(data))
+    os.utime(graph, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # the clock may not have ticked
+    with pytest.raises(ModelLoadError, match=r"vits_decoder\.onnx does not match its sha256"):
+        GptSoVitsModel.load(folder)
+    assert hashed[first:] == ["vits_decoder.onnx"]

@@ -198,3 +198,49 @@ def test_int8_decoder_runs_and_its_distance_is_printed() -> None:
     snr_db = 10 * np.log10(np.sum(a**2) / np.sum((a - b) ** 2))
     measured = folder.results["vits_decoder"].int8_error
     print(f"tiny v2 decoder INT8 vs fp32: SNR {snr_db:.1f} dB (converter measured {measured})")
+
+
+@pytest.mark.parametrize("speed", [1.0, 0.7, 1.4])
+def test_a_long_whole_sentence_decodes_in_bounded_windows_within_the_stated_snr(
+    speed: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: a whole-sentence decode (speed != 1 or no streaming) runs the generator window by window,
+    so its memory stops growing with the sentence; the joins stay within 60 dB of the one-run decode."""
+    from wyoming_server.engine.audio import snr_db
+    from wyoming_server.engine.gpt_sovits.sovits import WINDOW_MARGIN_FRAMES
+
+    decoder = SovitsDecoder(sovits_model(cached_sovits_folder("v2")))
+    args = _inputs(decoder, tokens=90, phones=30, seed=4)
+    one_run = decoder.decode(*args, speed=speed, noise_scale=0.5, rng=np.random.default_rng(5))
+    runs: list[tuple[int, int]] = []
+    real_run = decoder._run
+
+    def recording_run(*run_args: object) -> NDArray[np.float32]:
+        runs.append(run_args[-1])  # type: ignore[arg-type]  # keep, the last argument
+        return real_run(*run_args)  # type: ignore[arg-type]  # the decoder's own arguments, passed on
+
+    monkeypatch.setattr(decoder, "_run", recording_run)
+    decoder.window_frames = 40
+    windowed = decoder.decode(*args, speed=speed, noise_scale=0.5, rng=np.random.default_rng(5))
+    frames = frame_count(90, speed)
+    assert windowed.shape == one_run.shape == (frames * 640,)
+    assert len(runs) == -(-frames // 40) >= 4
+    assert all(stop - start <= 40 + 2 * WINDOW_MARGIN_FRAMES for start, stop in runs)
+    assert runs[0][0] == 0 and runs[-1][1] == frames
+    snr = snr_db(one_run, windowed)
+    print(f"windowed vs one-run whole-sentence decode at speed {speed}: SNR {snr:.1f} dB")
+    assert snr >= 60.0
+
+
+def test_a_sentence_within_one_window_decodes_in_one_run_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoder = SovitsDecoder(sovits_model(cached_sovits_folder("v2")))
+    runs: list[object] = []
+    real_run = decoder._run
+
+    def recording_run(*run_args: object) -> NDArray[np.float32]:
+        runs.append(run_args[-1])
+        return real_run(*run_args)  # type: ignore[arg-type]  # the decoder's own arguments, passed on
+
+    monkeypatch.setattr(decoder, "_run", recording_run)
+    decoder.decode(*_inputs(decoder, tokens=20), speed=0.8, noise_scale=0.5, rng=np.random.default_rng(0))
+    assert runs == [(0, frame_count(20, 0.8))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -25,6 +26,13 @@ def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
         while block := f.read(chunk_bytes):
             digest.update(block)
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _hash_matches(path: str, inode: int, mtime_ns: int, size: int, expected: str) -> bool:
+    """sha256 check memoized on the file's identity: reloading an unchanged model after eviction skips
+    rereading ~300 MB (0.65 s of a switch); a rewritten file has a new mtime or inode and is hashed again."""
+    return sha256_file(Path(path)) == expected
 
 
 @dataclass(frozen=True)
@@ -144,10 +152,10 @@ class Manifest:
             path = model_dir / name
             if not path.is_file():
                 raise ModelLoadError(f"model {model_dir.name}: file {name} is missing")
-            if path.stat().st_size != int(info["bytes"]):
+            st = path.stat()
+            if st.st_size != int(info["bytes"]):
                 raise ModelLoadError(
-                    f"model {model_dir.name}: file {name} has {path.stat().st_size} bytes, "
-                    f"manifest says {info['bytes']}"
+                    f"model {model_dir.name}: file {name} has {st.st_size} bytes, manifest says {info['bytes']}"
                 )
-            if sha256_file(path) != info["sha256"]:
+            if not _hash_matches(str(path.resolve()), st.st_ino, st.st_mtime_ns, st.st_size, str(info["sha256"])):
                 raise ModelLoadError(f"model {model_dir.name}: file {name} does not match its sha256 (corrupt?)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -14,8 +15,8 @@ from numpy.typing import NDArray
 
 from ...settings import DEFAULT_THREADS
 from ..errors import ModelLoadError
-from ..memory import use_mmap_for_large_buffers
-from ..onnx import create_session
+from ..memory import trim_heap, use_mmap_for_large_buffers
+from ..onnx import CPU_PROVIDER, create_session
 from .manifest import Manifest
 
 _LOGGER = logging.getLogger(__name__)
@@ -40,13 +41,17 @@ class GptSoVitsModel:
         precision: str,
         threads: int,
         sessions: Mapping[str, ort.InferenceSession] | None = None,
+        provider: str = CPU_PROVIDER,
     ) -> None:
         self.manifest = manifest
         self.model_dir = model_dir
         self.precision = precision
         self.threads = threads
+        self.provider = provider
         self._sessions: dict[str, ort.InferenceSession] = dict(sessions or {})
         self._lock = threading.Lock()
+        self.load_seconds: dict[str, float] = {}
+        """Seconds each graph's session took to create (the last time): what switching to a model costs."""
 
     @property
     def model_id(self) -> str:
@@ -60,6 +65,7 @@ class GptSoVitsModel:
         precision: str | None = None,
         threads: int = DEFAULT_THREADS,
         verify_hashes: bool = True,
+        provider: str = CPU_PROVIDER,
     ) -> GptSoVitsModel:
         """Read and check a model folder; sessions are created lazily by `session()`."""
         manifest = Manifest.read(model_dir)
@@ -72,7 +78,8 @@ class GptSoVitsModel:
         if chosen not in manifest.precision:
             raise ModelLoadError(f"model {model_dir.name} has no {chosen} graphs (has {', '.join(manifest.precision)})")
         use_mmap_for_large_buffers()  # the decoder's large activations must not pile up in the heap
-        return cls(manifest, model_dir, chosen, threads)
+        trim_heap()  # the pool unloads a model just before it loads the next: hand its pages back first
+        return cls(manifest, model_dir, chosen, threads, provider=provider)
 
     @classmethod
     def from_sessions(
@@ -105,8 +112,12 @@ class GptSoVitsModel:
             if self.model_dir is None or name not in self.manifest.graphs:
                 raise ModelLoadError(f"model {self.model_id} has no graph {name!r}")
             path = self.model_dir / self.manifest.graphs[name].file_for(self.precision)
-            _LOGGER.debug("loading graph %s from %s", name, path)
-            session = create_session(path, self.threads, memory_arena=name not in NO_ARENA_GRAPHS)
+            started = time.perf_counter()
+            session = create_session(
+                path, self.threads, memory_arena=name not in NO_ARENA_GRAPHS, provider=self.provider
+            )
+            self.load_seconds[name] = time.perf_counter() - started
+            _LOGGER.debug("loaded graph %s from %s in %.0f ms", name, path, 1000 * self.load_seconds[name])
             if name not in ENROLLMENT_GRAPHS:
                 self._sessions[name] = session
             return session

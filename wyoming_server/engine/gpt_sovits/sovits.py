@@ -34,6 +34,13 @@ KEEP_INPUT: Final = "keep"
 FRAMES_PER_TOKEN: Final = 2
 """Semantic tokens are 25 Hz; SoVITS frames are 50 Hz."""
 DEFAULT_HOP_SAMPLES: Final = 640
+WINDOW_FRAMES: Final = 500
+"""A whole-sentence decode runs the generator over at most this many frames at a time (10 s at speed 1):
+its activations take about 20 MB per second of audio, so a long sentence (or a slow speed) would
+otherwise grow memory without bound; shorter sentences decode in one run, as before."""
+WINDOW_MARGIN_FRAMES: Final = 16
+"""Frames the generator also synthesizes on each side of a window and drops: beyond its reach (about 10
+frames), so the windows join into the one-run decode up to rounding."""
 RUN_OPTIONS: Final = ort.RunOptions()
 RUN_OPTIONS.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 """Each decode gives its arena back when it ends; within a run the arena reuses its blocks, so the large
@@ -71,6 +78,8 @@ class SovitsDecoder:
         self._keep_in_graph = any(i.name == KEEP_INPUT for i in self._session.get_inputs())
         # onnxruntime refuses to shrink an arena a session does not have (sessions made elsewhere).
         self._run_options = RUN_OPTIONS if self._session.get_session_options().enable_cpu_mem_arena else None
+        self.window_frames = WINDOW_FRAMES
+        """Generator frames per run of a whole-sentence decode (`decode`); tests make it small."""
 
     def decode(
         self,
@@ -98,7 +107,23 @@ class SovitsDecoder:
             noise = np.zeros(shape, dtype=np.float32)
         else:
             noise = rng.standard_normal(shape, dtype=np.float32) * np.float32(noise_scale)
-        return self._run(tokens, phones, ge, noise, (0, frames))
+        if frames <= self.window_frames or not self._keep_in_graph:
+            return self._run(tokens, phones, ge, noise, (0, frames))
+        return self._run_windows(tokens, phones, ge, noise)
+
+    def _run_windows(
+        self, tokens: NDArray[np.int64], phones: NDArray[np.int64], ge: NDArray[np.float32], noise: NDArray[np.float32]
+    ) -> NDArray[np.float32]:
+        """The whole sentence's latent, its generator run window by window (bounded memory, `WINDOW_FRAMES`)."""
+        frames = noise.shape[2]
+        wave = np.empty(frames * self.hop_samples, dtype=np.float32)
+        for start in range(0, frames, self.window_frames):
+            stop = min(frames, start + self.window_frames)
+            first, last = max(0, start - WINDOW_MARGIN_FRAMES), min(frames, stop + WINDOW_MARGIN_FRAMES)
+            part = self._run(tokens, phones, ge, noise, (first, last))
+            hop, offset = self.hop_samples, (start - first) * self.hop_samples
+            wave[start * hop : stop * hop] = part[offset : offset + (stop - start) * hop]
+        return wave
 
     def decode_with_noise(
         self,
