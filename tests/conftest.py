@@ -6,6 +6,14 @@ from tests.support.tiny_models.checkpoints import (
     tiny_model_v2,
     tiny_model_v2_eos,
     tiny_model_v2pro,
+    upstream_fixtures,
 )
 
-__all__ = ["reference_clip", "tiny_checkpoints", "tiny_model_v2", "tiny_model_v2_eos", "tiny_model_v2pro"]
+__all__ = [
+    "reference_clip",
+    "tiny_checkpoints",
+    "tiny_model_v2",
+    "tiny_model_v2_eos",
+    "tiny_model_v2pro",
+    "upstream_fixtures",
+]
