@@ -25,6 +25,9 @@ SPT = 1280
 STATED_SNR_NO_ATTENTION_DB = 60.0
 STATED_SNR_LOCAL_ATTENTION_DB = 50.0
 """What docs/engine.md ("Streaming and batching") states for the default plan on these tiny decoders."""
+RANDOM_ATTENTION_SNR_DB = (7.0, 20.0)
+"""Streamed vs whole on the random-attention decoder: measured 10.5 dB (torch fp32; float rounding moves
+it by far less than 0.1 dB between CPUs)."""
 
 
 def snr_db(reference: NDArray[np.float32], other: NDArray[np.float32]) -> float:
@@ -258,9 +261,8 @@ def test_streamed_decode_agrees_with_whole_within_the_stated_snr(
     decoder = decoders[variant]
     tokens, phones, ge = _sentence(decoder, 150, seed=2)
     quality = measure_streaming(decoder, decoder.inter_channels, tokens, phones, ge, STREAM_PLAN, seed=9)
-    print(f"{variant} attention: streamed vs whole {quality}")
     assert quality.chunks >= 3
-    assert quality.snr_db >= stated_db
+    assert quality.snr_db >= stated_db, quality
     assert quality.worst_join_db >= stated_db - 15.0
     assert quality.work < 1.5
 
@@ -273,6 +275,7 @@ def test_joins_add_no_discontinuity(decoders: dict[str, TorchWindowDecoder]) -> 
     )
     expected = whole(decoder, tokens, phones, ge, FrameNoise(decoder.inter_channels, 0.5, np.random.default_rng(5)))
     half = STREAM_PLAN.crossfade_samples
+    assert len(joins) >= 2, joins
     for join in joins:
         region = slice(join - half, join + half)
         streamed_jump = float(np.max(np.abs(np.diff(audio[region]))))
@@ -282,9 +285,14 @@ def test_joins_add_no_discontinuity(decoders: dict[str, TorchWindowDecoder]) -> 
 
 
 def test_random_attention_reaches_everywhere(decoders: dict[str, TorchWindowDecoder]) -> None:
-    """Random weights attend over the whole sentence: reported, not asserted (docs/engine.md states it)."""
+    """Random weights attend over the whole sentence, so no window matches the whole decode (docs/decisions.md).
+
+    The figure stays between two bounds: below, the streamed audio no longer follows the whole
+    decode (noise one frame off: 0.6 dB); above, the comparison would not see attention's reach, and
+    the bounded-reach checks above could pass on a measurement that compares nothing.
+    """
     decoder = decoders["random"]
     tokens, phones, ge = _sentence(decoder, 150, seed=2)
     quality = measure_streaming(decoder, decoder.inter_channels, tokens, phones, ge, STREAM_PLAN, seed=9)
-    print(f"random attention: streamed vs whole {quality}")
-    assert quality.chunks >= 3 and np.isfinite(quality.snr_db)
+    assert quality.chunks >= 3
+    assert RANDOM_ATTENTION_SNR_DB[0] <= quality.snr_db <= RANDOM_ATTENTION_SNR_DB[1], quality
