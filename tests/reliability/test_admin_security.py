@@ -358,6 +358,7 @@ async def test_no_route_answers_cross_origin_requests_or_preflights(
 ) -> None:
     server = await start_server()
     origin = {"Origin": "http://evil.example"}
+    assert routes(server), "the route table came back empty"
     for method, path in routes(server):
         url = server.http_url + concrete(path)
         body = {"name": "x", "text": "Hi."}

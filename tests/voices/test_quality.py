@@ -83,6 +83,15 @@ def test_noisy_speech_is_refused(store: FolderLibrary, speech: Clip) -> None:
     assert rejected.report["snr_db"] < 12.0
 
 
+def test_mostly_pauses_is_too_little_speech(store: FolderLibrary) -> None:
+    word, rate = stock_speech("Yes.")
+    pause = _noise(4 * rate, 1e-3)  # a quiet room between two words
+    rejected = _rejection(store, to_wav(np.concatenate([word, pause, word]), rate))
+    (reason,) = rejected.report["reasons"]
+    assert reason.startswith("too little speech: only ") and "--start/--end" in reason
+    assert rejected.report["speech_ratio"] < 0.3
+
+
 def test_clipped_speech_is_refused(store: FolderLibrary, speech: Clip) -> None:
     samples, rate = speech
     clipped = np.clip(samples * 8.0, -1.0, 1.0).astype(np.float32)
