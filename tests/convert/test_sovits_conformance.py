@@ -28,7 +28,9 @@ def test_tiny_v2_converts_and_speaks(upstream_fixtures: Path, tmp_path: Path) ->
     results = convert_sovits_folder(tmp_path / "model", checkpoint.path, hubert, None, int8=True)
     assert set(results) == {"vits_decoder", "ref_embedder", "prompt_extractor"}
     assert all(r.max_abs_error <= 1e-4 for r in results.values())
-    print(f"upstream tiny-v2 decoder INT8: {results['vits_decoder'].int8_error}")
+    # INT8 decoder vs fp32 on the converter's random inputs: measured 29.3 dB (the convolutions' INT8
+    # does not depend on the CPU's kernels; see tests/engine/gpt_sovits/test_sovits_decoder.py).
+    assert results["vits_decoder"].int8_error["snr_db"] >= 15.0
     model = sovits_model(tmp_path / "model")
     clip, rate = sf.read(upstream_fixtures / "tiny-v2" / "ref_32k.wav", dtype="float32")
     prompt = build_voice_prompt(clip, rate, "你好", "zh", model)
@@ -37,6 +39,7 @@ def test_tiny_v2_converts_and_speaks(upstream_fixtures: Path, tmp_path: Path) ->
     decoder = SovitsDecoder(model)
     wave = decoder.decode(prompt.semantic[:30], prompt.phones, prompt.ge, 1.0, 0.5, np.random.default_rng(0))
     assert wave.shape == (30 * 1280,) and np.all(np.isfinite(wave))
+    assert float(np.std(wave)) > 1e-4  # not silence (measured 0.0034)
 
 
 def test_tiny_v2pro_converts_with_a_full_width_sv(upstream_fixtures: Path, tmp_path: Path) -> None:
@@ -57,3 +60,4 @@ def test_tiny_v2pro_converts_with_a_full_width_sv(upstream_fixtures: Path, tmp_p
         prompt.semantic[:20], prompt.phones, prompt.ge, 0.9, 0.0, np.random.default_rng(0)
     )
     assert wave.shape == ((int(40 / 0.9) + 1) * 640,)
+    assert float(np.std(wave)) > 1e-4  # not silence (measured 0.0035)
