@@ -1,7 +1,7 @@
 """Conformance: files written by upstream GPT-SoVITS's own code go through our modules and graphs unchanged.
 
 The fixtures live outside the repository (the `upstream_fixtures` fixture says where it looks);
-without them these tests fail, unless $EDGE_TTS_CLONE_UPSTREAM_FIXTURES=skip asks to skip them.
+without them these tests are skipped, and the run's summary says why.
 """
 
 from __future__ import annotations

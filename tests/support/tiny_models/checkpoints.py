@@ -44,23 +44,24 @@ def upstream_fixtures_dir() -> Path | None:
 
 @pytest.fixture(scope="session")
 def upstream_fixtures() -> Path:
-    """The upstream-written tiny checkpoints, or a failure that says where they were looked for.
+    """The upstream-written tiny checkpoints, or a skip that says where they were looked for.
 
-    They are the only files here that upstream's own code wrote, so a run without them must not
-    look like a pass: `EDGE_TTS_CLONE_UPSTREAM_FIXTURES=skip` skips these tests on purpose instead.
+    They are 75 MB outside the repository, so a clone elsewhere (a CI runner) may not have them: a
+    missing environment asset must not turn every run red. The skip reason is printed in the run's
+    summary (pytest -ra, tests/run_all.sh), so a skipped conformance check never reads as a pass. A
+    folder named by $EDGE_TTS_CLONE_UPSTREAM_FIXTURES that lacks them is a mistake and fails.
     """
-    if os.environ.get(UPSTREAM_FIXTURES_ENV) == "skip":
-        pytest.skip(f"{UPSTREAM_FIXTURES_ENV}=skip: conformance with upstream-written files NOT checked")
     found = upstream_fixtures_dir()
-    if found is None:
-        looked = ", ".join(str(path) for path in _upstream_candidates())
-        pytest.fail(
-            f"the upstream-written fixtures ({', '.join(UPSTREAM_FIXTURE_FILES)}) are not in {looked}. "
-            f"Set {UPSTREAM_FIXTURES_ENV} to the folder that has them, or to 'skip' to skip the "
-            "conformance tests on purpose (docs/development.md, Tests)",
-            pytrace=False,
-        )
-    return found
+    if found is not None:
+        return found
+    looked = ", ".join(str(path) for path in _upstream_candidates())
+    missing = f"the upstream-written fixtures ({', '.join(UPSTREAM_FIXTURE_FILES)}) are not in {looked}"
+    if os.environ.get(UPSTREAM_FIXTURES_ENV):
+        pytest.fail(f"{UPSTREAM_FIXTURES_ENV} is set, but {missing}", pytrace=False)
+    pytest.skip(
+        f"conformance with upstream-written files NOT checked: {missing}; set {UPSTREAM_FIXTURES_ENV} to the "
+        "folder that has them (docs/development.md, Tests)"
+    )
 
 
 @dataclass(frozen=True)
