@@ -291,6 +291,15 @@ async def test_hostile_multipart_bodies_get_clear_errors(
 # ----- ids and paths ------------------------------------------------------------------------
 
 
+def _refusal(path: str, spelling: str) -> int:
+    """The one status a hostile path parameter gets, by who refuses it."""
+    if not spelling.isascii():
+        return 400  # aiohttp's request parser: "Invalid char in url path"
+    if "/" in spelling:
+        return 404  # no route has that many segments
+    return 400 if path.startswith("/api/voices/") else 404  # the voice id's slug check; not a page file
+
+
 @pytest.mark.parametrize("hostile", TRAVERSALS)
 async def test_traversal_in_every_path_parameter_is_refused(
     start_server: StartServer, http: aiohttp.ClientSession, hostile: str
@@ -308,7 +317,7 @@ async def test_traversal_in_every_path_parameter_is_refused(
             url = URL(server.http_url + raw, encoded=True)
             async with http.request(method, url, headers=auth(server), json={"name": "x"}) as response:
                 text = await response.text()
-                assert response.status in (400, 404, 405), (method, raw, response.status)
+                assert response.status == _refusal(path, spelling), (method, raw, response.status)
                 assert server.token not in text and "root:" not in text
     assert all(SLUG.fullmatch(value) for value in seen), seen
     assert [pack.id for pack in server.library.voices()] == ["joe", "mum"]
@@ -340,12 +349,12 @@ async def test_traversal_in_every_body_field_is_refused(
         for voice in (SynthesizeVoice(name=hostile), SynthesizeVoice(name="mum", speaker=hostile)):
             await client.write_event(Synthesize("Hello.", voice=voice).event())
             reply = await read_reply(client)
-            assert reply.error is not None and reply.error.code in ("unknown-voice", "bad-request")
+            assert reply.error is not None and reply.error.code == "unknown-voice", reply
         event = Synthesize("Hello.", voice=SynthesizeVoice(name="mum")).event()
         event.data["edge_tts_clone"] = {"style": hostile}
         await client.write_event(event)
         reply = await read_reply(client)
-        assert reply.error is not None and reply.error.code in ("unknown-voice", "bad-request")
+        assert reply.error is not None and reply.error.code == "unknown-voice", reply
     assert all(SLUG.fullmatch(value) for value in seen), seen
     assert server.library.enrolled_audio == []
 
