@@ -32,8 +32,9 @@ INT8_DECODER_SNR_FLOOR_DB = 10.0
 """INT8 vs fp32 decoder waveform: measured 20.0 dB, the same without VNNI."""
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
+def _measured(value: Any) -> bool:
+    """A time, rate or ratio that was measured: a finite number above zero (timings are not bounded)."""
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
 
 
 def assert_int8_quality_figures(quality: dict[str, float]) -> None:
@@ -65,25 +66,25 @@ def test_every_figure_is_reported(bench_run: tuple[dict[str, Any], Path]) -> Non
     t2s = figures["t2s"]
     for impl in IMPLEMENTATIONS:
         for key in ("prefill_ms", "step_ms_100", "step_ms_500", "step_ms_1000"):
-            assert _finite(t2s[impl][key]) and t2s[impl][key] > 0, (impl, key)
-        assert _finite(figures["decoder"][impl]["rtf"])
+            assert _measured(t2s[impl][key]), (impl, key)
+        assert _measured(figures["decoder"][impl]["rtf"])
         for length in ("100", "500", "1000"):
-            assert _finite(t2s["vs_floor"][impl][length])
+            assert _measured(t2s["vs_floor"][impl][length])
     for precision in ("int8", "fp32"):
         assert t2s["bytes_per_token"][precision] > 0
         for key in ("first_audio_ms", "pipeline_rtf", "pipeline_audio_s"):
-            assert _finite(figures["pipeline"][precision][key]), (precision, key)
-        assert all(_finite(v) for v in t2s["floor_ms"][precision].values())
+            assert _measured(figures["pipeline"][precision][key]), (precision, key)
+        assert all(_measured(v) for v in t2s["floor_ms"][precision].values())
     assert t2s["bytes_per_token"]["int8"] < t2s["bytes_per_token"]["fp32"]
     assert t2s["kv_value_bytes"] == {"int8": 1, "fp32": 4}  # INT8 steps run on t2s_step's int8 cache
     assert set(figures["decoder"]["gmac"]) == {"int8", "upsampling", "other"}
     assert all(v > 0 for v in figures["decoder"]["gmac"].values())
-    assert _finite(figures["pipeline"]["torch_sum_of_parts_rtf"])
+    assert _measured(figures["pipeline"]["torch_sum_of_parts_rtf"])
     assert_int8_quality_figures(t2s["quality"])
     assert INT8_DECODER_SNR_FLOOR_DB <= figures["decoder"]["int8_snr_db"] < 60.0
     assert figures["decoder"]["torch_vs_fp32_snr_db"] >= 80.0  # measured 118 dB: float rounding only
     for pair in ("int8_vs_torch", "fp32_vs_torch", "int8_vs_fp32"):
-        assert _finite(figures["speedups"][pair]["sentence"])
+        assert _measured(figures["speedups"][pair]["sentence"])
     assert figures["bandwidth"]["read_gb_s"] > 0 and figures["bandwidth"]["copy_gb_s"] > 0
     assert set(figures["sizes_mb"]) >= {"t2s_encoder", "t2s_decoder", "vits_decoder"}
     assert figures["sizes_mb"]["t2s_decoder"]["int8"] > 0
@@ -112,7 +113,7 @@ def test_every_target_has_a_verdict(bench_run: tuple[dict[str, Any], Path]) -> N
         "peak_rss", "torch_speedup", "logits_cosine", "waveform_snr",
     }
     for verdict in figures["targets"]:
-        assert _finite(verdict["value"]), verdict
+        assert _measured(verdict["value"]), verdict
         value, limit = verdict["value"], verdict["limit"]
         assert verdict["passed"] is (value <= limit if verdict["at_most"] else value >= limit), verdict
     by_name = {verdict["name"]: verdict["value"] for verdict in figures["targets"]}
