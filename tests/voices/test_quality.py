@@ -126,9 +126,10 @@ def test_twelve_seconds_is_too_long_and_start_end_fixes_it(store: FolderLibrary,
 
 
 def test_corrupt_bytes_are_unreadable(store: FolderLibrary, good_wav: bytes) -> None:
-    for corrupt in (b"", b"not audio at all" * 100, good_wav[:40]):
-        rejected = _rejection(store, corrupt, force=True)
-        assert "cannot be read" in rejected.report["reasons"][0] or "empty" in rejected.report["reasons"][0]
+    unreadable = "the audio file cannot be read: it is damaged or is not a WAV, FLAC, OGG or MP3 file"
+    cases = ((b"", "the audio file is empty"), (b"not audio at all" * 100, unreadable), (good_wav[:40], unreadable))
+    for corrupt, reason in cases:
+        assert _rejection(store, corrupt, force=True).report["reasons"] == [reason]
 
 
 @pytest.mark.parametrize(
