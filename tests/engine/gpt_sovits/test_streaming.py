@@ -185,6 +185,51 @@ def test_streamed_equals_whole_when_windows_cover_the_reach(count: int, plan: Ch
     assert sentence.chunks == len(joins) + 1
 
 
+class ConstantPerWindow:
+    """Each window decodes to one constant, how many windows it has decoded so far: a streamed
+    sentence is then a staircase, whose every step must be the crossfade's raised-cosine ramp."""
+
+    hop_samples = 640
+
+    def __init__(self) -> None:
+        self.windows = 0
+
+    def decode_with_noise(
+        self,
+        tokens: NDArray[np.int64],
+        phones: NDArray[np.int64],
+        ge: NDArray[np.float32],
+        noise: NDArray[np.float32],
+        keep: tuple[int, int] | None = None,
+    ) -> NDArray[np.float32]:
+        start, stop = keep if keep is not None else (0, noise.shape[2])
+        self.windows += 1
+        return np.full((stop - start) * self.hop_samples, float(self.windows), np.float32)
+
+
+def test_each_join_blends_its_two_windows_with_the_crossfade() -> None:
+    """Where the windows disagree, a join must ramp from one to the next: a cut would step.
+
+    The tiny decoders' windows agree to 50 dB and more at the joins, so a stream cut hard from
+    one window to the next passes every test above; here each window differs from the last by 1.
+    """
+    audio, joins, sentence = stream(
+        ConstantPerWindow(),
+        np.zeros(150, np.int64),
+        np.zeros(1, np.int64),
+        np.zeros((1, 4, 1), np.float32),
+        STREAM_PLAN,
+        FrameNoise(CHANNELS, 0.0, np.random.default_rng(0)),
+    )
+    n = STREAM_PLAN.crossfade_samples
+    ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)
+    assert len(joins) == sentence.chunks - 1 >= 2, joins
+    for window, join in enumerate(joins, start=1):  # chunk `window` ends where its blend with the next begins
+        assert audio[join - 1] == window
+        np.testing.assert_allclose(audio[join : join + n], window + ramp, rtol=0, atol=1e-5)
+        assert audio[join + n] == window + 1
+
+
 def test_total_work_stays_linear_for_long_sentences() -> None:
     decoder = LocalFakeDecoder(reach=0)
     tokens = np.zeros(1500, np.int64)
