@@ -27,6 +27,14 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   $SUDO apt-get install -y -qq chromium chromium-driver
 fi
 
+step "systemd-analyze for the Raspberry Pi OS service's test"
+if ! command -v systemd-analyze >/dev/null; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq systemd
+fi
+
 step "Lint and types"
 "$VENV/bin/ruff" check wyoming_server custom_components tests
 "$VENV/bin/mypy"
@@ -92,7 +100,8 @@ rm -rf "$ha_logs"
 step "Home Assistant integration: types (mypy --strict against HA 2026.2.3)"
 # phcc and PyYAML ship no type information; everything else is checked strictly.
 "$VENV/bin/mypy" --config-file= --strict --python-version 3.13 --python-executable .venv-ha2026/bin/python \
-  --explicit-package-bases --disable-error-code import-untyped custom_components/edge_tts_clone tests/ha
+  --explicit-package-bases --disable-error-code import-untyped custom_components/edge_tts_clone tests/ha \
+  tests/container/ha
 
 # tests/ha also holds hassfest's, the quality scale's and HACS's rules written out (hassfest is
 # not on PyPI), and fails any test in which HA reports a deprecated call by the integration.
@@ -101,3 +110,17 @@ step "Home Assistant integration tests on HA 2025.4.4 (with hassfest, quality-sc
 
 step "Home Assistant integration tests on HA 2026.2.3 (with hassfest, quality-scale and HACS rules)"
 .venv-ha2026/bin/python -m pytest -c tests/ha/pytest.ini tests/ha -q -ra
+
+# ---- Container image --------------------------------------------------------------------
+# Installs docker.io and mmdebstrap, starts dockerd and makes the Debian base image when they are
+# missing (no image registry is reachable); fails, never skips, when dockerd cannot run.
+step "Container image (amd64): build from a locally made Debian base"
+container_started=$(date +%s)
+tests/container/build_image.sh
+
+step "Container image: the wyoming client, enrollment, restarts, SIGTERM; the add-on's image"
+"$VENV/bin/python" -m pytest -q -ra tests/container
+
+step "Container image: Home Assistant's test harness (HA 2026.2.3) gets speech from it"
+.venv-ha2026/bin/python -m pytest -c tests/container/ha/pytest.ini tests/container/ha -q -ra
+echo "Container steps took $(($(date +%s) - container_started)) s"

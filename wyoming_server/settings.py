@@ -22,6 +22,8 @@ DEFAULT_MAX_LOADED_MODELS: Final = 2
 DEFAULT_URI: Final = "tcp://0.0.0.0:10210"
 DEFAULT_HTTP_HOST: Final = "0.0.0.0"
 DEFAULT_HTTP_PORT: Final = 10211
+PRONUNCIATIONS_FILE: Final = "pronunciations.json"
+"""The pronunciation dictionary's name in the data folder (docs/text-frontend.md)."""
 DEFAULT_SAMPLES_PER_CHUNK: Final = 1024
 """Samples per `audio-chunk` event (wyoming-piper's default): 2048 bytes of s16le mono."""
 
@@ -46,6 +48,12 @@ DEFAULT_HTTP_HEADER_TIMEOUT_S: Final = 15.0
 """Seconds an HTTP client may take to send a request's headers (and to start one on a kept-alive connection)."""
 DEFAULT_MAX_UPLOAD_AUDIO_S: Final = 60.0
 DEFAULT_CACHE_SIZE_MB: Final = 200
+DEFAULT_MAX_FINE_TUNE_MB: Final = 1024
+"""Largest fine-tune upload (GPT .ckpt and SoVITS .pth together); a v2 pair is about 260 MB."""
+DEFAULT_JOB_PRECISION: Final = "int8"
+"""Graphs a model install or import keeps: the engine speaks with INT8; fp32 copies would add about 0.5 GB."""
+DEFAULT_SHUTDOWN_GRACE_S: Final = 5.0
+"""On SIGTERM, seconds a reply in progress may take to finish (Docker and the add-on kill after 10)."""
 
 BYTES_PER_MB: Final = 1024 * 1024
 
@@ -92,6 +100,8 @@ class Limits:
     """Seconds an HTTP client may take to send its request headers (slowloris)."""
     max_upload_audio_s: float = DEFAULT_MAX_UPLOAD_AUDIO_S
     """Longest enrollment clip, read from its header before anything decodes it."""
+    max_fine_tune_bytes: int = DEFAULT_MAX_FINE_TUNE_MB * BYTES_PER_MB
+    """Largest fine-tune upload (both checkpoints), streamed to disk rather than held in memory."""
 
     def __post_init__(self) -> None:
         if self.max_concurrent < 1:
@@ -112,6 +122,8 @@ class Limits:
             raise ValueError("idle and header timeouts must be positive")
         if self.max_upload_audio_s <= 0:
             raise ValueError("max_upload_audio_s must be positive")
+        if self.max_fine_tune_bytes < 1:
+            raise ValueError("--max-fine-tune-mb must be positive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +148,24 @@ class EngineSettings:
     """onnxruntime intra-op threads per session."""
     max_loaded_models: int = DEFAULT_MAX_LOADED_MODELS
     """Models kept in memory at once (least recently used one is unloaded)."""
+    precision: str | None = None
+    """GPT-SoVITS graphs to load ("int8", "fp32"); None: INT8 when the model has them."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelJobSettings:
+    """Installing and importing GPT-SoVITS models from the web page, the admin API and Home Assistant."""
+
+    base_url: str | None = None
+    """Where the official files are downloaded from; None: the official repository (`models/catalogue.py`)."""
+    install_at_start: str | None = None
+    """A catalogue model (e.g. "v2pro") to install in the background when the server starts without it."""
+    precision: str = DEFAULT_JOB_PRECISION
+    """Graphs each conversion keeps: "int8", "fp32" or "both"."""
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("int8", "fp32", "both"):
+            raise ValueError(f"precision must be int8, fp32 or both, not {self.precision!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +187,26 @@ class ServerSettings:
     cache: CacheSettings | None = None
     """None disables the cache (same as max_bytes 0)."""
     engine: EngineSettings = field(default_factory=lambda: EngineSettings(threads=1))
+    models: ModelJobSettings = field(default_factory=ModelJobSettings)
+    shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
+    """On SIGTERM: seconds replies in progress may take to finish before they are cut short."""
+    pronunciations: Path | None = None
+    """The pronunciation dictionary; None is `<data_dir>/pronunciations.json`."""
+
+    @property
+    def pronunciations_path(self) -> Path:
+        """Where the pronunciation dictionary is read from (it need not exist)."""
+        return self.pronunciations or pronunciations_path(self.data_dir)
 
     def __post_init__(self) -> None:
+        if self.shutdown_grace_s < 0:
+            raise ValueError("--shutdown-grace must not be negative")
         if self.samples_per_chunk < 1:
             raise ValueError("--samples-per-chunk must be at least 1")
         if self.http_port is not None and not 0 <= self.http_port <= 65535:
             raise ValueError("--http-port must be between 0 and 65535")
+
+
+def pronunciations_path(data_dir: Path, given: Path | None = None) -> Path:
+    """The pronunciation dictionary of a data folder, unless a path is given (server and CLI alike)."""
+    return given or data_dir / PRONUNCIATIONS_FILE

@@ -7,21 +7,25 @@ one). Every failure becomes one of the errors in `errors.py`. The wire contract 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
 
-from .const import ENROLL_TIMEOUT_S, HTTP_TIMEOUT_S
+from .const import ENROLL_TIMEOUT_S, HTTP_TIMEOUT_S, JOB_POLL_S, JOB_WAIT_LIMIT_S, UPLOAD_IDLE_TIMEOUT_S
 from .errors import CannotConnect, InvalidAuth, NotEdgeTtsClone, ProtocolError, ServerError
 from .wire import (
     AudioFormat,
     EnrollRequest,
     EnrollResult,
+    FineTuneRequest,
     ServerHealth,
+    ServerJob,
     ServerVoice,
     SynthesizedAudio,
     WyomingInfo,
@@ -105,26 +109,45 @@ class EdgeTtsCloneClient:
 
     async def async_enroll_voice(self, request: EnrollRequest) -> EnrollResult:
         """`POST /api/voices` (multipart); `ServerError` with the report if the clip is refused."""
-        form = aiohttp.FormData()
-        if request.name:
-            form.add_field("name", request.name)
-        form.add_field("text", request.transcript)
-        form.add_field("language", request.language)
-        form.add_field("consent", request.consent_statement)
-        if request.style:
-            form.add_field("style", request.style)
-        if request.voice_id:
-            form.add_field("voice_id", request.voice_id)
-        if request.force:
-            form.add_field("force", "true")
-        form.add_field(
-            "audio", request.audio, filename=request.filename, content_type="application/octet-stream"
-        )
-        body = await self._request("POST", "/api/voices", data=form, timeout_s=ENROLL_TIMEOUT_S)
+        body = await self._request("POST", "/api/voices", data=_enroll_form(request), timeout_s=ENROLL_TIMEOUT_S)
         voice, report = (body.get("voice"), body.get("report")) if isinstance(body, Mapping) else (None, None)
         if not isinstance(voice, Mapping) or not isinstance(report, Mapping):
             raise ProtocolError("enrollment answer lacks 'voice' or 'report'")
         return EnrollResult(voice=voice, report=report)
+
+    async def async_install_model(self, model: str, replace: bool) -> ServerJob:
+        """`POST /api/models/install`: the job that downloads and converts `model` (or the one already doing it)."""
+        return _job(await self._request("POST", "/api/models/install", json={"model": model, "replace": replace}))
+
+    async def async_import_fine_tune(self, request: FineTuneRequest) -> ServerJob:
+        """`POST /api/models/import`: stream both checkpoints (read in the executor) and the clip to enroll."""
+        loop = asyncio.get_running_loop()
+        files: list[IO[bytes]] = []
+        try:
+            form = _enroll_form(request.enroll)
+            for field, path in (("gpt", request.gpt), ("sovits", request.sovits)):
+                files.append(await loop.run_in_executor(None, path.open, "rb"))
+                form.add_field(field, files[-1], filename=path.name, content_type="application/octet-stream")
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=HTTP_TIMEOUT_S, sock_read=UPLOAD_IDLE_TIMEOUT_S)
+            return _job(await self._request("POST", "/api/models/import", data=form, timeout=timeout))
+        finally:
+            for handle in files:  # aiohttp closes what it sent; a refused request sent nothing
+                await loop.run_in_executor(None, handle.close)
+
+    async def async_wait_for_job(self, job: ServerJob, limit_s: float = JOB_WAIT_LIMIT_S) -> ServerJob:
+        """The job once it has ended, following it with `?wait=` (the server answers at each change)."""
+        deadline = time.monotonic() + limit_s
+        while not job.finished and time.monotonic() < deadline:
+            _LOGGER.debug("job %s: %s (%.0f %%)", job.job_id, job.message, 100 * job.progress)
+            body = await self._request(
+                "GET",
+                f"/api/jobs/{quote(job.job_id, safe='')}",
+                auth=False,
+                params={"wait": f"{JOB_POLL_S:g}", "after": str(job.revision)},
+                timeout_s=JOB_POLL_S + HTTP_TIMEOUT_S,
+            )
+            job = _job(body)
+        return job
 
     async def async_delete_voice(self, voice_id: str) -> None:
         """`DELETE /api/voices/{id}`: 204 No Content; any other success is not our server's answer."""
@@ -139,14 +162,23 @@ class EdgeTtsCloneClient:
         *,
         auth: bool = True,
         data: aiohttp.FormData | None = None,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
         timeout_s: float = HTTP_TIMEOUT_S,
+        timeout: aiohttp.ClientTimeout | None = None,
     ) -> Any:
         """One admin API call; returns the JSON body (None for 204)."""
         headers = {"Authorization": f"Bearer {self._token}"} if auth else {}
         url = self.base_url.with_path(path, encoded=True)
         try:
             async with self._session.request(
-                method, url, headers=headers, data=data, timeout=aiohttp.ClientTimeout(total=timeout_s)
+                method,
+                url,
+                headers=headers,
+                params=params,
+                data=data,
+                json=json,
+                timeout=timeout or aiohttp.ClientTimeout(total=timeout_s),
             ) as response:
                 if response.status == 204:
                     return None
@@ -163,6 +195,31 @@ class EdgeTtsCloneClient:
                 return body
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
             raise CannotConnect(f"cannot reach {self.base_url}: {err or type(err).__name__}") from err
+
+
+def _job(body: Any) -> ServerJob:
+    try:
+        return ServerJob.from_api(body)
+    except ValueError as err:
+        raise ProtocolError(f"the job answer is not a job: {err}") from err
+
+
+def _enroll_form(request: EnrollRequest) -> aiohttp.FormData:
+    """The enrollment fields of `POST /api/voices`, also sent with a fine-tune to enroll with it."""
+    form = aiohttp.FormData()
+    if request.name:
+        form.add_field("name", request.name)
+    form.add_field("text", request.transcript)
+    form.add_field("language", request.language)
+    form.add_field("consent", request.consent_statement)
+    if request.style:
+        form.add_field("style", request.style)
+    if request.voice_id:
+        form.add_field("voice_id", request.voice_id)
+    if request.force:
+        form.add_field("force", "true")
+    form.add_field("audio", request.audio, filename=request.filename, content_type="application/octet-stream")
+    return form
 
 
 def _server_error(status: int, body: Any) -> ServerError:

@@ -57,10 +57,23 @@ MAX_EVENT_PAYLOAD_BYTES: Final = 4 * 1024 * 1024
 MAX_REPLY_AUDIO_BYTES: Final = 64 * 1024 * 1024
 """About 17 minutes of 32 kHz 16-bit mono: more than any announcement."""
 MAX_ENROLL_FILE_BYTES: Final = 50 * 1024 * 1024
+MAX_CHECKPOINT_FILE_BYTES: Final = 1024 * 1024 * 1024
+"""A fine-tune's GPT or SoVITS file; the server's own cap (both together) is what counts."""
+UPLOAD_IDLE_TIMEOUT_S: Final = 120.0
+"""A fine-tune upload may take minutes; a connection silent this long is dead."""
+JOB_POLL_S: Final = 30.0
+"""Each status request waits up to this long for the job to change (docs/http-api.md: `?wait=`)."""
+JOB_WAIT_LIMIT_S: Final = 3 * 3600.0
+"""An action waiting for a job gives up after this long (a Raspberry Pi converts in minutes, not hours)."""
+
+MODELS: Final = ("v2pro", "v2proplus", "v2")
+"""The official models the server can install (POST /api/models/install)."""
+DEFAULT_MODEL: Final = "v2pro"
 
 SERVICE_ANNOUNCE: Final = "announce"
 SERVICE_ENROLL_VOICE: Final = "enroll_voice"
 SERVICE_DELETE_VOICE: Final = "delete_voice"
+SERVICE_INSTALL_MODEL: Final = "install_model"
 
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_MESSAGE: Final = "message"
@@ -76,3 +89,8 @@ ATTR_TRANSCRIPT: Final = "transcript"
 ATTR_CONSENT: Final = "consent"
 ATTR_VOICE_ID: Final = "voice_id"
 ATTR_FORCE: Final = "force"
+ATTR_GPT: Final = "gpt"
+ATTR_SOVITS: Final = "sovits"
+ATTR_MODEL: Final = "model"
+ATTR_REPLACE: Final = "replace"
+ATTR_WAIT: Final = "wait"

@@ -1,9 +1,10 @@
-"""Actions `edge_tts_clone.announce`, `enroll_voice` and `delete_voice` (registered once in async_setup).
+"""Actions `announce`, `enroll_voice`, `delete_voice` and `install_model` (registered once in async_setup).
 
 `announce` speaks through our TTS entity with a chosen voice: media players get
 `media_player.play_media` with `announce: true`, Assist satellites get
 `assist_satellite.announce` with a TTS media-source id, so they speak in that voice and not
-in their pipeline's. Voice management goes to the server's admin HTTP API.
+in their pipeline's. Voice and model management go to the server's admin HTTP API; installing a
+model and importing a fine-tune run as jobs on the server, which an action can wait for.
 Each action is one row of `ACTIONS`: a schema, a handler and whether it answers with data.
 """
 
@@ -27,35 +28,44 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.typing import VolDictType
 
 from .audio_source import async_load_audio
+from .checkpoint_source import async_find_fine_tune
 from .const import (
     ATTR_AUDIO,
     ATTR_CACHE,
     ATTR_CONFIG_ENTRY_ID,
     ATTR_CONSENT,
     ATTR_FORCE,
+    ATTR_GPT,
     ATTR_LANGUAGE,
     ATTR_MESSAGE,
+    ATTR_MODEL,
     ATTR_NAME,
     ATTR_PREANNOUNCE,
+    ATTR_REPLACE,
+    ATTR_SOVITS,
     ATTR_SPEED,
     ATTR_STYLE,
     ATTR_TRANSCRIPT,
     ATTR_VOICE,
     ATTR_VOICE_ID,
+    ATTR_WAIT,
+    DEFAULT_MODEL,
     DOMAIN,
     MAX_SPEED,
     MIN_SPEED,
+    MODELS,
     OPTION_SPEED,
     OPTION_STYLE,
     OPTION_VOICE,
     SERVICE_ANNOUNCE,
     SERVICE_DELETE_VOICE,
     SERVICE_ENROLL_VOICE,
+    SERVICE_INSTALL_MODEL,
 )
 from .coordinator import EdgeTtsCloneConfigEntry
 from .errors import CannotConnect, EdgeTtsCloneError, InvalidAuth, ServerError
 from .targets import referenced_entity_ids
-from .wire import EnrollRequest
+from .wire import EnrollRequest, FineTuneRequest, ServerJob
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -87,6 +97,8 @@ ENROLL_SCHEMA: Final = vol.Schema(
         vol.Optional(ATTR_STYLE): cv.string,
         vol.Optional(ATTR_VOICE_ID): _VOICE_ID,
         vol.Optional(ATTR_FORCE, default=False): cv.boolean,
+        vol.Optional(ATTR_GPT): cv.string,
+        vol.Optional(ATTR_SOVITS): cv.string,
     }
 )
 CONSENT_STATEMENT: Final = (
@@ -95,6 +107,14 @@ CONSENT_STATEMENT: Final = (
 )
 
 DELETE_SCHEMA: Final = vol.Schema({**_ENTRY_FIELD, vol.Required(ATTR_VOICE): _VOICE_ID})
+INSTALL_SCHEMA: Final = vol.Schema(
+    {
+        **_ENTRY_FIELD,
+        vol.Optional(ATTR_MODEL, default=DEFAULT_MODEL): vol.In(MODELS),
+        vol.Optional(ATTR_REPLACE, default=False): cv.boolean,
+        vol.Optional(ATTR_WAIT, default=False): cv.boolean,
+    }
+)
 
 
 def _error(key: str, **placeholders: str) -> ServiceValidationError:
@@ -210,6 +230,9 @@ async def _async_enroll_voice(hass: HomeAssistant, call: ServiceCall) -> Service
     name: str | None = call.data.get(ATTR_NAME)
     if not name and not call.data.get(ATTR_VOICE_ID):
         raise _error("name_required")
+    fine_tune = call.data.get(ATTR_GPT), call.data.get(ATTR_SOVITS)
+    if any(fine_tune) and (not all(fine_tune) or call.data.get(ATTR_VOICE_ID) or not name):
+        raise _error("fine_tune_fields")
     audio = await async_load_audio(hass, call.data[ATTR_AUDIO])
     who = name or call.data[ATTR_VOICE_ID]
     request = EnrollRequest(
@@ -223,18 +246,81 @@ async def _async_enroll_voice(hass: HomeAssistant, call: ServiceCall) -> Service
         voice_id=call.data.get(ATTR_VOICE_ID),
         force=call.data[ATTR_FORCE],
     )
+    if fine_tune[0] and fine_tune[1]:
+        return await _async_enroll_with_fine_tune(hass, entry, fine_tune[0], fine_tune[1], request)
     try:
         result = await entry.runtime_data.client.async_enroll_voice(request)
     except ServerError as err:
         if err.code == "rejected" or err.status == 422:
             reasons = _reasons(err.report) or err.message
             raise _error("voice_rejected", reasons=reasons) from err
+        if err.code == "no-model":
+            raise _error("no_model") from err
         raise _server_failure(entry, err) from err
     except EdgeTtsCloneError as err:
         raise _server_failure(entry, err) from err
     await entry.runtime_data.async_refresh()
     voice_id = result.voice.get("id")
     return {"voice_id": voice_id if isinstance(voice_id, str) else "", "report": dict(result.report)}
+
+
+async def _async_enroll_with_fine_tune(
+    hass: HomeAssistant, entry: EdgeTtsCloneConfigEntry, gpt: str, sovits: str, enroll: EnrollRequest
+) -> ServiceResponse:
+    """Upload the person's fine-tune with the clip; the server converts it, then enrolls the voice with it."""
+    gpt_path, sovits_path = await async_find_fine_tune(hass, gpt, sovits)
+    client = entry.runtime_data.client
+    try:
+        job = await client.async_import_fine_tune(FineTuneRequest(gpt_path, sovits_path, enroll))
+        job = await client.async_wait_for_job(job)
+    except EdgeTtsCloneError as err:
+        raise _job_refusal(entry, err) from err
+    if job.code == "rejected":
+        raise _error("voice_rejected", reasons=_reasons(job.report) or job.error or "")
+    _raise_unless_succeeded(job)
+    await entry.runtime_data.async_refresh()
+    return {"voice_id": job.voice_id or "", "report": dict(job.report or {}), "model_id": job.model_id}
+
+
+async def _async_install_model(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry = _entry_for_call(hass, call)
+    client = entry.runtime_data.client
+    try:
+        job = await client.async_install_model(call.data[ATTR_MODEL], call.data[ATTR_REPLACE])
+        if call.data[ATTR_WAIT]:
+            job = await client.async_wait_for_job(job)
+    except EdgeTtsCloneError as err:
+        raise _job_refusal(entry, err) from err
+    if call.data[ATTR_WAIT]:
+        _raise_unless_succeeded(job)
+    return job.as_response()
+
+
+def _job_refusal(entry: EdgeTtsCloneConfigEntry, err: EdgeTtsCloneError) -> HomeAssistantError:
+    """A translated error for a job the server would not start (or lost track of)."""
+    if isinstance(err, ServerError) and err.code == "already-installed":
+        return _error("model_installed", message=err.message)
+    if isinstance(err, ServerError) and err.code == "job-running":
+        return _error("job_running", message=err.message)
+    if isinstance(err, ServerError) and err.code == "insufficient-storage":
+        return _error("not_enough_space", message=err.message)
+    return _server_failure(entry, err)
+
+
+def _raise_unless_succeeded(job: ServerJob) -> None:
+    placeholders = {"model": job.model_id, "reason": job.error or job.message}
+    if job.state == "failed":
+        raise HomeAssistantError(
+            translation_domain=DOMAIN, translation_key="job_failed", translation_placeholders=placeholders
+        )
+    if job.state == "cancelled":
+        raise HomeAssistantError(
+            translation_domain=DOMAIN, translation_key="job_cancelled", translation_placeholders=placeholders
+        )
+    if job.state != "succeeded":
+        raise HomeAssistantError(
+            translation_domain=DOMAIN, translation_key="job_still_running", translation_placeholders=placeholders
+        )
 
 
 def _reasons(report: Mapping[str, Any] | None) -> str:
@@ -273,6 +359,7 @@ ACTIONS: Final = (
     Action(SERVICE_ANNOUNCE, ANNOUNCE_SCHEMA, _async_announce),
     Action(SERVICE_ENROLL_VOICE, ENROLL_SCHEMA, _async_enroll_voice, SupportsResponse.OPTIONAL),
     Action(SERVICE_DELETE_VOICE, DELETE_SCHEMA, _async_delete_voice),
+    Action(SERVICE_INSTALL_MODEL, INSTALL_SCHEMA, _async_install_model, SupportsResponse.OPTIONAL),
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -24,6 +25,11 @@ def _str_list(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValueError(f"'{key}' is not a list of strings")
     return tuple(value)
+
+
+def _optional_str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return value if isinstance(value, str) else None
 
 
 def _mapping(value: Any, what: str) -> Mapping[str, Any]:
@@ -146,3 +152,70 @@ class EnrollResult:
 
     voice: Mapping[str, Any]
     report: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FineTuneRequest:
+    """Everything `POST /api/models/import` needs to convert a fine-tune and enroll a voice with it."""
+
+    gpt: Path
+    """The GPT `.ckpt`, already checked to be under an allowed folder (streamed, never read whole)."""
+    sovits: Path
+    enroll: EnrollRequest
+
+
+JOB_FINISHED = frozenset({"succeeded", "failed", "cancelled"})
+
+
+@dataclass(frozen=True, slots=True)
+class ServerJob:
+    """A background job of the server (install a model, import a fine-tune) as the admin API shows it."""
+
+    job_id: str
+    model_id: str
+    state: str
+    """queued, running, succeeded, failed or cancelled."""
+    progress: float
+    message: str
+    revision: int
+    error: str | None = None
+    code: str | None = None
+    voice_id: str | None = None
+    report: Mapping[str, Any] | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once it succeeded, failed or was cancelled."""
+        return self.state in JOB_FINISHED
+
+    @classmethod
+    def from_api(cls, data: Any) -> ServerJob:
+        """Parse a `Job` object of the admin API."""
+        body = _mapping(data, "job")
+        progress, revision = body.get("progress"), body.get("revision")
+        if not isinstance(progress, int | float) or not isinstance(revision, int):
+            raise ValueError("'progress' or 'revision' is not a number")
+        report = body.get("report")
+        return cls(
+            job_id=_str(body, "id"),
+            model_id=_str(body, "model_id"),
+            state=_str(body, "state"),
+            progress=float(progress),
+            message=_optional_str(body, "message") or "",
+            revision=revision,
+            error=_optional_str(body, "error"),
+            code=_optional_str(body, "code"),
+            voice_id=_optional_str(body, "voice_id"),
+            report=report if isinstance(report, Mapping) else None,
+        )
+
+    def as_response(self) -> dict[str, Any]:
+        """What an action answers with."""
+        return {
+            "job_id": self.job_id,
+            "model_id": self.model_id,
+            "state": self.state,
+            "progress": self.progress,
+            "message": self.message,
+            "error": self.error,
+        }

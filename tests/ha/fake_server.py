@@ -18,6 +18,8 @@ from aiohttp import BodyPartReader, web
 from wyoming.event import Event
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
 
+from .fake_jobs import FakeJobs
+
 RATE_HZ = 22050
 TOKEN = "fake-admin-token"
 SERVER_ID = "3f8a1c2e-0000-4000-8000-fa4e5e7e0001"
@@ -108,6 +110,7 @@ class FakeServer:
         `truncated` (half a JSON body), `error-html` (a 502 HTML page), `hang` (never answers)."""
         self._release_hangs = asyncio.Event()
         self.audio_sent = asyncio.Event()
+        self.jobs = FakeJobs(self)
         self._wyoming: AsyncTcpServer | None = None
         self._runner: web.AppRunner | None = None
         self._handlers: set[_Handler] = set()
@@ -125,6 +128,7 @@ class FakeServer:
         app.router.add_get("/api/voices", self._list_voices)
         app.router.add_post("/api/voices", self._enroll)
         app.router.add_delete("/api/voices/{voice_id}", self._delete)
+        self.jobs.add_routes(app)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.http_port, reuse_address=True).start()
@@ -201,9 +205,7 @@ class FakeServer:
 
     @staticmethod
     def _unauthorized() -> web.Response:
-        return web.json_response(
-            {"error": "missing or wrong admin token", "code": "unauthorized"}, status=401
-        )
+        return web.json_response({"error": "missing or wrong admin token", "code": "unauthorized"}, status=401)
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response(

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import shlex
 import time
+import wave
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +28,8 @@ from homeassistant.components.tts.helper import get_engine_instance
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.exceptions import ServiceValidationError
-from pytest_homeassistant_custom_component.common import async_mock_service
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.edge_tts_clone.const import CONF_HTTP_PORT, CONF_TOKEN, CONF_WYOMING_PORT, DOMAIN
@@ -82,6 +84,17 @@ async def _wait_until_ready(process: asyncio.subprocess.Process, server: RealSer
     pytest.fail("edge-tts-clone serve did not become ready:\n" + "".join(server.log[-40:]))
 
 
+def _wav_of_silence(seconds: float, rate_hz: int = 16000) -> bytes:
+    """A valid WAV file (the server reads its header before anything else)."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate_hz)
+        wav.writeframes(bytes(2 * int(seconds * rate_hz)))
+    return buffer.getvalue()
+
+
 @pytest.fixture
 async def real_server(
     hass: HomeAssistant, socket_enabled: None, unused_tcp_port_factory: Callable[[], int], tmp_path: Path
@@ -98,6 +111,9 @@ async def real_server(
         str(server.http_port),
         "--data-dir",
         str(data_dir),
+        # Models "download" from the server's own admin port, which has none: a job fails at once (HTTP 404).
+        "--models-base-url",
+        f"http://127.0.0.1:{server.http_port}/no-models/",
         # Not the repo: ./voices is the default data folder, and `-m` would import ./wyoming_server.
         cwd=tmp_path,
         stdin=asyncio.subprocess.DEVNULL,
@@ -194,3 +210,33 @@ async def test_real_server_end_to_end(
     with pytest.raises(ServiceValidationError) as caught:
         await hass.services.async_call(DOMAIN, "delete_voice", {"voice": stock.voice_id}, blocking=True)
     assert caught.value.translation_key == "builtin_voice"
+
+
+async def test_real_server_model_jobs(hass: HomeAssistant, real_server: RealServer, tmp_path: Path) -> None:
+    """A fresh server has no model: enrolling points at install_model, whose job the action follows to its end."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        data={
+            CONF_HOST: "127.0.0.1",
+            CONF_WYOMING_PORT: real_server.wyoming_port,
+            CONF_HTTP_PORT: real_server.http_port,
+            CONF_TOKEN: real_server.token,
+        },
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    hass.config.config_dir = str(tmp_path)
+    await hass.async_add_executor_job((tmp_path / "mum.wav").write_bytes, _wav_of_silence(2.0))
+    enroll = {"name": "Mum", "audio": "mum.wav", "transcript": "Hello there.", "language": "en", "consent": True}
+    with pytest.raises(ServiceValidationError) as refused:
+        await hass.services.async_call(DOMAIN, "enroll_voice", enroll, blocking=True, return_response=True)
+    assert refused.value.translation_key == "no_model"
+
+    with pytest.raises(HomeAssistantError) as failed:
+        await hass.services.async_call(DOMAIN, "install_model", {"wait": True}, blocking=True, return_response=True)
+    assert failed.value.translation_key == "job_failed"
+    placeholders = failed.value.translation_placeholders or {}
+    assert placeholders["model"] == "v2pro" and "HTTP 404" in placeholders["reason"]
+    started = await hass.services.async_call(DOMAIN, "install_model", {}, blocking=True, return_response=True)
+    assert started is not None and started["model_id"] == "v2pro" and started["state"] in ("running", "failed")

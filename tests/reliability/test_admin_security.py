@@ -41,6 +41,11 @@ from wyoming_server.server.admin.context import CONTEXT_KEY
 SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
+def _fill(template: str, value: str) -> str:
+    """Every `{parameter}` of a route template replaced by `value`, verbatim."""
+    return re.sub(r"\{[a-z_]+\}", lambda _: value, template)
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     """An HTTP client with a short timeout."""
@@ -313,7 +318,7 @@ async def test_traversal_in_every_path_parameter_is_refused(
         if hostile.isprintable():  # a client cannot put a raw NUL or newline in a request line
             spellings.append(hostile)
         for spelling in spellings:
-            raw = path.replace("{voice_id}", spelling).replace("{name}", spelling)
+            raw = _fill(path, spelling)
             url = URL(server.http_url + raw, encoded=True)
             async with http.request(method, url, headers=auth(server), json={"name": "x"}) as response:
                 text = await response.text()

@@ -10,6 +10,7 @@ the page code itself must insert text, not HTML.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +22,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.browser import WAIT_S, start_chromium
+from tests.support.browser import PAGE_SCRIPTS, WAIT_S, start_chromium
 from tests.support.fakes import FakeLibrary, make_pack, wav_bytes
 from tests.support.threaded_server import ThreadedServer
 from wyoming_server.settings import ServerSettings
@@ -37,6 +38,8 @@ PAYLOADS: Final = (
     "javascript:window.__xss=5",
     "<a href=javascript:window.__xss=6>click</a>",
 )
+FOLDER_PAYLOADS: Final = tuple(payload for payload in PAYLOADS if "/" not in payload)
+EMPTY_MANIFEST: Final[dict[str, dict[str, object]]] = {"dims": {}, "graphs": {}, "files": {}}
 INJECTED_TAGS: Final = "img, svg, iframe, a, object, embed, video, math, form[action]"
 """Elements a payload could create; the page itself has none of these."""
 
@@ -64,6 +67,10 @@ def server(tmp_path: Path) -> Iterator[ThreadedServer]:
         }
         library.add(replace(pack, styles=styles))
     library.set_skipped([SkippedPack(payload, payload) for payload in PAYLOADS])
+    for payload in FOLDER_PAYLOADS:  # model folders made by hand: their names and versions reach the page
+        (tmp_path / "data" / "models" / payload).mkdir(parents=True)
+        manifest = {"format": 1, "version": payload, "symbol_table": "gpt-sovits-v2-732", "precision": ["int8"]}
+        (tmp_path / "data" / "models" / payload / "manifest.json").write_text(json.dumps(manifest | EMPTY_MANIFEST))
     settings = ServerSettings(data_dir=tmp_path / "data", uri="tcp://127.0.0.1:0", http_host="127.0.0.1", http_port=0)
     running = ThreadedServer(settings, library)
     running.start()
@@ -94,7 +101,7 @@ def _assert_nothing_ran(driver: WebDriver) -> None:
     injected = driver.execute_script(f"return document.querySelectorAll({INJECTED_TAGS!r}).length")
     scripts = driver.execute_script("return [...document.scripts].map(s => s.src)")
     assert injected == 0, "a payload became an element"
-    assert scripts == [driver.current_url + "static/app.js"], scripts
+    assert scripts == [driver.current_url + f"static/{name}" for name in PAGE_SCRIPTS], scripts
 
 
 def _texts(driver: WebDriver, selector: str) -> list[str]:
@@ -118,6 +125,11 @@ def test_hostile_fields_of_stored_voices_show_as_text(browser: WebDriver, server
         assert f"⚠ {payload}" in page_text and f"✗ {payload}" in page_text
         assert f"{payload}: {payload}" in _texts(browser, "#skipped-list li")
     assert set(PAYLOADS) <= set(_texts(browser, "#speak-voice option"))
+    _wait(browser, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-models-loaded"), "models")
+    models_state = browser.find_element(By.ID, "models-state").text
+    assert all(f"{payload} ({payload})" in models_state for payload in FOLDER_PAYLOADS), models_state
+    assert set(FOLDER_PAYLOADS) <= set(_texts(browser, "#enroll-model option"))
+    _assert_nothing_ran(browser)
     rename_values = browser.execute_script("return [...document.querySelectorAll('.rename-input')].map(i => i.value)")
     assert set(PAYLOADS) <= set(rename_values)
 

@@ -59,9 +59,16 @@ def routes(server: RunningServer) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+PATH_PARAMETERS: Final = {"voice_id": "mum", "name": "app.js", "model_id": "v2pro", "job_id": "20261123-100000-abcdef"}
+"""A valid value of each route parameter (a job id need not exist: its routes answer 404)."""
+
+
 def concrete(path: str) -> str:
-    """A template with its parameters filled in with existing names."""
-    return path.replace("{voice_id}", "mum").replace("{name}", "app.js")
+    """A template with its parameters filled in with valid names."""
+    for parameter, value in PATH_PARAMETERS.items():
+        path = path.replace("{" + parameter + "}", value)
+    assert "{" not in path, f"add the parameter of {path} to PATH_PARAMETERS"
+    return path
 
 
 def enrollment_form(audio: bytes | None = None, **fields: str | None) -> aiohttp.FormData:

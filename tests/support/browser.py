@@ -23,6 +23,8 @@ CHROME_FLAGS: Final = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 WAIT_S: Final = 20
+PAGE_SCRIPTS: Final = ("page.js", "app.js", "models.js")
+"""The admin page's scripts, in the order it loads them (and the only ones it may have)."""
 
 
 def start_chromium() -> WebDriver:

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from wyoming_server.engine import AudioChunk, EngineError, SynthesisOptions, VoicePrompt
 from wyoming_server.engine.audio import float_to_pcm16
+from wyoming_server.voices import library as voice_library
 from wyoming_server.voices.library import EnrollmentRejected, EnrollmentRequest, VoiceNotFoundError
 from wyoming_server.voices.pack import ConsentRecord, SkippedPack, VoicePack, VoiceStyle
 
@@ -80,6 +81,7 @@ class Behaviour:
     lock: threading.Lock = field(default_factory=threading.Lock)
     warm_up_error: Exception | None = None
     """Raised by the library's warm-up (a default voice whose model is broken)."""
+    model_missing: bool = False  # enrolling a new voice answers as on a fresh install: no model to clone with
 
 
 Splitter = Callable[[str], list[str]]
@@ -298,7 +300,10 @@ class FakeLibrary:
         return engine.synthesize(text, None, options, stop)
 
     def enroll(self, request: EnrollmentRequest) -> tuple[VoicePack, dict[str, Any]]:
-        """Accept any readable WAV unless the transcript says REJECTME."""
+        """Accept any readable WAV unless the transcript says REJECTME (or no model is installed)."""
+        if self.behaviour.model_missing and request.voice_id is None and request.model_id is None:
+            message = voice_library.NO_MODEL_MESSAGE
+            raise voice_library.NoModelInstalled(message, {"accepted": False, "reasons": [message]})
         try:
             with wave.open(io.BytesIO(request.audio), "rb") as wav:
                 duration_s = wav.getnframes() / wav.getframerate()

@@ -3,6 +3,7 @@ release, and a converter stand-in that records its arguments and writes a manife
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -33,6 +34,17 @@ def _handler(files: ServedFiles) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet."""
+
+        def do_HEAD(self) -> None:
+            path = self.path.lstrip("/")
+            files.requests.append((f"HEAD {path}", None))
+            body = files.content.get(path)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
 
         def do_GET(self) -> None:
             path = self.path.lstrip("/")
@@ -65,9 +77,9 @@ def _handler(files: ServedFiles) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def server() -> Iterator[tuple[str, ServedFiles]]:
-    """A local HTTP server on 127.0.0.1 (range requests, dropped transfers): (base URL, files)."""
+@contextlib.contextmanager
+def serve_files() -> Iterator[tuple[str, ServedFiles]]:
+    """A local HTTP server on 127.0.0.1 (HEAD, range requests, dropped transfers): (base URL, files)."""
     files = ServedFiles()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(files))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -78,6 +90,13 @@ def server() -> Iterator[tuple[str, ServedFiles]]:
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, ServedFiles]]:
+    """`serve_files()` for one test."""
+    with serve_files() as served:
+        yield served
 
 
 TINY_RELEASE = ModelRelease(

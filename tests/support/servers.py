@@ -9,14 +9,18 @@ import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 from wyoming.client import AsyncTcpClient
 
 from tests.support.fakes import FakeLibrary
+from wyoming_server.jobs.manager import JobManager
 from wyoming_server.server.app import ServerApp
-from wyoming_server.settings import CacheSettings, Limits, ServerSettings
+from wyoming_server.settings import CacheSettings, Limits, ModelJobSettings, ServerSettings
+
+OFFLINE_BASE_URL: Final = "http://127.0.0.1:9/"
+"""Where the default test server's jobs would download from: refused at once, so no test reaches the internet."""
 
 
 @dataclass
@@ -57,7 +61,7 @@ def library(tmp_path: Path) -> FakeLibrary:
 
 @pytest.fixture
 async def start_server(tmp_path: Path, library: FakeLibrary) -> AsyncIterator[StartServer]:
-    """`await start_server(cache_mb=..., streaming=..., http=..., **limits)` -> RunningServer."""
+    """`await start_server(cache_mb=..., streaming=..., http=..., jobs=..., **limits)` -> RunningServer."""
     started: list[ServerApp] = []
 
     async def start(
@@ -67,6 +71,7 @@ async def start_server(tmp_path: Path, library: FakeLibrary) -> AsyncIterator[St
         http: bool = True,
         samples_per_chunk: int = 1024,
         zeroconf: str | None = None,
+        jobs: JobManager | None = None,
         **limits: Any,
     ) -> RunningServer:
         settings = ServerSettings(
@@ -80,7 +85,9 @@ async def start_server(tmp_path: Path, library: FakeLibrary) -> AsyncIterator[St
             limits=dataclasses.replace(Limits(), **limits),
             cache=CacheSettings(tmp_path / "cache", int(cache_mb * 1024 * 1024)) if cache_mb else None,
         )
-        app = ServerApp(settings, library)
+        if jobs is None:
+            jobs = JobManager(settings.data_dir, ModelJobSettings(base_url=OFFLINE_BASE_URL))
+        app = ServerApp(settings, library, jobs)
         await app.start()
         started.append(app)
         return RunningServer(app, library)

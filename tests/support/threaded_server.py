@@ -13,8 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
 from tests.support.fakes import FakeLibrary
+from tests.support.servers import OFFLINE_BASE_URL
+from wyoming_server.jobs.manager import JobManager
 from wyoming_server.server.app import ServerApp
-from wyoming_server.settings import ServerSettings
+from wyoming_server.settings import ModelJobSettings, ServerSettings
 
 START_TIMEOUT_S: Final = 20.0
 _T = TypeVar("_T")
@@ -23,9 +25,11 @@ _T = TypeVar("_T")
 class ThreadedServer:
     """A ServerApp running on its own event loop in a background thread."""
 
-    def __init__(self, settings: ServerSettings, library: FakeLibrary) -> None:
+    def __init__(self, settings: ServerSettings, library: FakeLibrary, jobs: JobManager | None = None) -> None:
+        """`jobs` defaults to a job manager that can reach no download server (tests stay offline)."""
         self._settings = settings
         self.library = library
+        self.jobs = jobs or JobManager(settings.data_dir, ModelJobSettings(base_url=OFFLINE_BASE_URL))
         self.app: ServerApp | None = None
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -37,7 +41,7 @@ class ThreadedServer:
         try:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
-            self.app = ServerApp(self._settings, self.library)
+            self.app = ServerApp(self._settings, self.library, self.jobs)
             await self.app.start()
         except BaseException as err:
             self._error = err

@@ -8,6 +8,7 @@ calls into the library.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -15,10 +16,10 @@ from collections.abc import Sequence
 from typing import Final
 
 from .. import __version__
-from . import bench, convert, detect, models, say, serve, voices
 
-COMMAND_MODULES: Final = (serve, say, convert, voices, models, detect, bench)
-"""Sub-command modules, in the order `--help` lists them."""
+COMMAND_MODULES: Final = ("serve", "say", "phones", "convert", "voices", "models", "detect", "bench", "health", "addon")
+"""Sub-command modules, in the order `--help` lists them; imported only to build the parser, so that
+`python -m wyoming_server.cli.health` (the container's health check) loads no numpy or onnxruntime."""
 _TOP_LEVEL_FLAGS: Final = ("--version", "-h", "--help")
 EXIT_BROKEN_PIPE: Final = 128 + 13
 """What a shell reports for a command whose reader went away (128 + SIGPIPE), e.g. `| head -1`."""
@@ -35,9 +36,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
     )
     parser.add_argument("--version", action="version", version=__version__)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMAND_MODULES:
-        module.register(subparsers)
-    return parser, [module.__name__.rpartition(".")[2] for module in COMMAND_MODULES]
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}").register(subparsers)
+    return parser, list(COMMAND_MODULES)
 
 
 def configure_logging(debug: bool, log_format: str = logging.BASIC_FORMAT) -> None:
@@ -63,7 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list and args_list[0] == "bench":
         rest = args_list[1:]
         if not rest or (rest[0].startswith("-") and rest[0] not in _TOP_LEVEL_FLAGS):
-            args_list.insert(1, bench.DEFAULT_ACTION)  # `bench --tiny` is `bench engine --tiny`
+            from .bench import DEFAULT_ACTION  # `bench --tiny` is `bench engine --tiny`
+
+            args_list.insert(1, DEFAULT_ACTION)
     args = parser.parse_args(args_list)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..engine.errors import ModelLoadError
-from ..engine.gpt_sovits.manifest import Manifest
 from ..models.catalogue import CATALOGUE, DEFAULT_BASE_URL, HUBERT_DIR
 from ..models.download import DownloadError, ProgressBar, fetch_release, release
 from ..models.install import install_converted_model
+from ..models.installed import installed_models
 from ..settings import DEFAULT_DATA_DIR
 from ..storage.layout import DOWNLOADS_SUBDIR, MODELS_SUBDIR
 
@@ -113,16 +112,7 @@ def _download(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     models_dir = args.data_dir / MODELS_SUBDIR
-    installed: list[dict[str, Any]] = []
-    if models_dir.is_dir():
-        for folder in sorted(p for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            try:
-                manifest = Manifest.read(folder)
-                installed.append(
-                    {"id": folder.name, "version": manifest.version, "precision": manifest.precision}
-                )
-            except ModelLoadError as err:
-                installed.append({"id": folder.name, "error": str(err)})
+    installed = installed_models(args.data_dir)
     if args.json:
         print(json.dumps({"installed": installed, "downloadable": sorted(CATALOGUE)}, indent=2))
         return 0

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..engine import EngineError, SynthesisOptions
-from ..settings import DEFAULT_DATA_DIR, DEFAULT_THREADS
+from ..settings import DEFAULT_DATA_DIR, DEFAULT_THREADS, PRONUNCIATIONS_FILE, pronunciations_path
 
 DEFAULTS = SynthesisOptions()
 """Upstream's sampling defaults, shown in `--help`."""
@@ -29,6 +30,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--voice", help="without --model: id of an enrolled voice (default: the default voice)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="data folder (voices, watermark key)")
+    parser.add_argument(
+        "--pronunciations", type=Path, help=f"pronunciation dictionary (default: <data-dir>/{PRONUNCIATIONS_FILE})"
+    )
     parser.add_argument("--ref-audio", type=Path, help="reference clip of the voice to clone (3-10 s)")
     parser.add_argument("--ref-text", default="", help="transcript of the clip (empty: ref-free, lower quality)")
     parser.add_argument("--ref-language", default="zh", help="language of the transcript")
@@ -83,12 +87,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _synthesize(args: argparse.Namespace, options: SynthesisOptions) -> tuple[list[Any], int]:
     from ..engine.watermark import WatermarkStream, load_or_create_key
+    from ..voices.pronunciation_file import PronunciationFile
 
+    dictionary = PronunciationFile(pronunciations_path(args.data_dir, args.pronunciations))
     if args.model is None:
         from ..voices.folder_library import open_library
 
         library = open_library(args.data_dir, max_loaded_models=1, threads=args.threads or 1)
         pack = library.resolve(args.voice)
+        options = replace(options, pronunciations=dictionary.for_voice(pack.id) or None)
         chunks = [c.samples for c in library.synthesize(pack, None, args.text, options, threading.Event())]
         return chunks, library.sample_rate_hz(pack)  # the library has watermarked them
 
@@ -103,6 +110,7 @@ def _synthesize(args: argparse.Namespace, options: SynthesisOptions) -> tuple[li
     clip = decode_audio(args.ref_audio.read_bytes())
     prompt = build_voice_prompt(clip.samples, clip.rate_hz, args.ref_text, args.ref_language, model)
     engine = GptSoVitsEngine(model)
+    options = replace(options, pronunciations=dictionary.for_voice(None) or None)
     watermark = WatermarkStream(load_or_create_key(args.data_dir), engine.sample_rate_hz)
     chunks = [watermark.mark(c.samples) for c in engine.synthesize(args.text, prompt, options, threading.Event())]
     return chunks, engine.sample_rate_hz

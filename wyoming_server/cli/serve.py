@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..models.catalogue import CATALOGUE, DEFAULT_BASE_URL
 from ..settings import (
     BYTES_PER_MB,
     DEFAULT_CACHE_SIZE_MB,
@@ -23,22 +24,30 @@ from ..settings import (
     DEFAULT_HTTP_HOST,
     DEFAULT_HTTP_PORT,
     DEFAULT_MAX_CONCURRENT,
+    DEFAULT_MAX_FINE_TUNE_MB,
     DEFAULT_MAX_LOADED_MODELS,
     DEFAULT_MAX_QUEUED,
     DEFAULT_MAX_TEXT_CHARS,
     DEFAULT_MAX_UPLOAD_MB,
     DEFAULT_REQUEST_TIMEOUT_S,
     DEFAULT_SAMPLES_PER_CHUNK,
+    DEFAULT_SHUTDOWN_GRACE_S,
     DEFAULT_URI,
+    PRONUNCIATIONS_FILE,
     CacheSettings,
     EngineSettings,
     Limits,
+    ModelJobSettings,
     ServerSettings,
 )
 from ..storage.layout import CACHE_SUBDIR
 from ..voices.library import VoiceLibrary
+from .environment import ENVIRONMENT_PREFIX, apply_environment_defaults
 
 _LOGGER = logging.getLogger(__name__)
+
+AUTO_PRECISION = "auto"
+PRECISIONS = (AUTO_PRECISION, "int8", "fp32")
 
 
 def register(subparsers: Any) -> None:
@@ -66,6 +75,11 @@ def register(subparsers: Any) -> None:
         type=Path,
         default=DEFAULT_DATA_DIR,
         help="data folder: models/, voices/, cache/, admin_token",
+    )
+    parser.add_argument(
+        "--pronunciations",
+        type=Path,
+        help=f"pronunciation dictionary (JSON; default: <data-dir>/{PRONUNCIATIONS_FILE}, read again when edited)",
     )
     parser.add_argument(
         "--max-concurrent", type=int, default=DEFAULT_MAX_CONCURRENT, help="syntheses running at once"
@@ -121,6 +135,24 @@ def register(subparsers: Any) -> None:
         "--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_MB, help="largest enrollment upload"
     )
     parser.add_argument(
+        "--max-fine-tune-mb",
+        type=float,
+        default=DEFAULT_MAX_FINE_TUNE_MB,
+        help="largest fine-tune upload (GPT .ckpt and SoVITS .pth together)",
+    )
+    parser.add_argument(
+        "--install-model",
+        choices=sorted(CATALOGUE),
+        default=None,
+        help="install this GPT-SoVITS model in the background at start if it is missing (download + convert)",
+    )
+    parser.add_argument(
+        "--models-base-url",
+        default=None,
+        metavar="URL",
+        help=f"download models from this mirror of {DEFAULT_BASE_URL}",
+    )
+    parser.add_argument(
         "--zeroconf",
         nargs="?",
         const="",
@@ -128,9 +160,26 @@ def register(subparsers: Any) -> None:
         metavar="NAME",
         help="announce the server over mDNS as edge-tts-clone-NAME (default NAME: host name)",
     )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=AUTO_PRECISION,
+        help="GPT-SoVITS graphs to load: auto = INT8 when the model has them, else fp32",
+    )
+    parser.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=DEFAULT_SHUTDOWN_GRACE_S,
+        help="on SIGTERM, seconds replies in progress may take to finish before they are cut short",
+    )
     parser.add_argument("--debug", action="store_true", help="log DEBUG messages")
     parser.add_argument("--log-format", default=logging.BASIC_FORMAT, help="format of log lines")
     parser.add_argument("--version", action="version", version=__version__)
+    parser.epilog = (
+        f"Every flag can also be set in the environment: {ENVIRONMENT_PREFIX}THREADS=2 for --threads 2, "
+        f"{ENVIRONMENT_PREFIX}DEBUG=1 for --debug; a flag on the command line wins."
+    )
+    apply_environment_defaults(parser, os.environ)
     parser.set_defaults(func=run)
 
 
@@ -164,11 +213,19 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
             request_timeout_s=args.request_timeout,
             max_text_chars=args.max_text_chars,
             max_upload_bytes=int(args.max_upload_mb * BYTES_PER_MB),
+            max_fine_tune_bytes=int(args.max_fine_tune_mb * BYTES_PER_MB),
         ),
         cache=CacheSettings(directory=data_dir / CACHE_SUBDIR, max_bytes=cache_bytes)
         if cache_bytes > 0
         else None,
-        engine=EngineSettings(threads=threads, max_loaded_models=args.max_loaded_models),
+        engine=EngineSettings(
+            threads=threads,
+            max_loaded_models=args.max_loaded_models,
+            precision=None if args.precision == AUTO_PRECISION else args.precision,
+        ),
+        pronunciations=args.pronunciations,
+        shutdown_grace_s=args.shutdown_grace,
+        models=ModelJobSettings(base_url=args.models_base_url, install_at_start=args.install_model),
     )
 
 
@@ -180,6 +237,7 @@ def open_voice_library(settings: ServerSettings) -> VoiceLibrary:
         settings.data_dir,
         max_loaded_models=settings.engine.max_loaded_models,
         threads=settings.engine.threads,
+        precision=settings.engine.precision,
     )
     return library
 
@@ -202,8 +260,9 @@ async def serve(settings: ServerSettings, library: VoiceLibrary) -> None:
         for waiter in waiters:
             waiter.cancel()
         if stop_requested.is_set():
-            _LOGGER.info("Stopping")
-        await app.stop()
+            _LOGGER.info("Stopping (replies in progress get %.0f s to finish)", settings.shutdown_grace_s)
+        await app.stop(settings.shutdown_grace_s)
+        _LOGGER.info("Stopped")
 
 
 def run(args: argparse.Namespace) -> int:

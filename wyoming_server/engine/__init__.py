@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Any, Final, Protocol, runtime_checkable
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from .gpt_sovits.text.pronunciations import Pronunciations
 
 from .errors import (
     EngineError,
@@ -77,6 +80,8 @@ class SynthesisOptions:
     cannot stream (and speeds other than 1) decode whole sentences."""
     batch_sentences: int = DEFAULT_BATCH_SENTENCES
     """After the first sentence, generate up to this many sentences' tokens in one T2S batch."""
+    pronunciations: Pronunciations | None = None
+    """The user's fixed readings of names and brands (gpt_sovits.text.pronunciations); GPT-SoVITS only."""
 
     @property
     def sentence_pause_s(self) -> float:
@@ -100,8 +105,10 @@ class SynthesisOptions:
             raise ValueError(f"batch_sentences must be between 1 and {MAX_BATCH_SENTENCES}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON and cache keys."""
-        return asdict(self)
+        """Plain dict for JSON and cache keys; pronunciations as a digest of their entries."""
+        plain = asdict(replace(self, pronunciations=None))
+        plain["pronunciations"] = self.pronunciations.digest if self.pronunciations else None
+        return plain
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Final, Protocol, TextIO
 
 from .catalogue import CATALOGUE, DEFAULT_BASE_URL, ModelRelease, RemoteFile
 
@@ -32,6 +32,13 @@ _TRANSIENT: Final = (urllib.error.URLError, http.client.HTTPException, Connectio
 
 class DownloadError(RuntimeError):
     """A file could not be fetched or failed its check; the message says what to do."""
+
+
+class DownloadProgress(Protocol):
+    """Where a download reports how far it got (a terminal bar, or a background job's record)."""
+
+    def update(self, name: str, done: int, total: int | None, final: bool = False) -> None:
+        """`done` of `total` bytes of `name` (total None: unknown)."""
 
 
 class ProgressBar:
@@ -83,7 +90,7 @@ def _verify(path: Path, remote: RemoteFile, *, delete: bool = True) -> None:
         raise DownloadError(f"{path} is not the expected {remote.path} ({problem})")
     if problem:
         path.unlink(missing_ok=True)
-        raise DownloadError(f"{remote.path} is corrupt ({problem}); it was deleted, run the command again")
+        raise DownloadError(f"{remote.path} is corrupt ({problem}); it was deleted: try again")
 
 
 def _content_total(response: http.client.HTTPResponse, offset: int) -> int | None:
@@ -99,7 +106,7 @@ def download_file(
     destination: Path,
     remote: RemoteFile,
     *,
-    progress: ProgressBar | None = None,
+    progress: DownloadProgress | None = None,
     attempts: int = DEFAULT_ATTEMPTS,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     retry_delay_s: Callable[[int], float] = lambda attempt: min(30.0, 2.0**attempt),
@@ -161,6 +168,34 @@ def download_file(
     return destination
 
 
+def file_url(base_url: str, remote: RemoteFile) -> str:
+    """The URL of `remote` under `base_url` (the repository root or a mirror of it)."""
+    return urllib.parse.urljoin(base_url if base_url.endswith("/") else base_url + "/", urllib.parse.quote(remote.path))
+
+
+def fetch_files(
+    files: Sequence[RemoteFile],
+    download_dir: Path,
+    *,
+    base_url: str = DEFAULT_BASE_URL,
+    progress: DownloadProgress | None = None,
+    attempts: int = DEFAULT_ATTEMPTS,
+    retry_delay_s: Callable[[int], float] = lambda attempt: min(30.0, 2.0**attempt),
+) -> dict[str, Path]:
+    """Download each of `files` into `download_dir` (keeping files already there and checked)."""
+    return {
+        remote.path: download_file(
+            file_url(base_url, remote),
+            download_dir / remote.path,
+            remote,
+            progress=progress,
+            attempts=attempts,
+            retry_delay_s=retry_delay_s,
+        )
+        for remote in files
+    }
+
+
 def fetch_release(
     release: ModelRelease,
     download_dir: Path,
@@ -168,28 +203,17 @@ def fetch_release(
     base_url: str = DEFAULT_BASE_URL,
     source_dir: Path | None = None,
     with_bert: bool = False,
-    progress: ProgressBar | None = None,
+    progress: DownloadProgress | None = None,
     attempts: int = DEFAULT_ATTEMPTS,
     retry_delay_s: Callable[[int], float] = lambda attempt: min(30.0, 2.0**attempt),
 ) -> dict[str, Path]:
     """Local paths of every file of `release`: found in `source_dir`, or downloaded into `download_dir`."""
-    paths: dict[str, Path] = {}
-    for remote in release.files(with_bert):
-        if source_dir is not None:
-            paths[remote.path] = _find_local(source_dir, remote)
-            continue
-        url = urllib.parse.urljoin(
-            base_url if base_url.endswith("/") else base_url + "/", urllib.parse.quote(remote.path)
-        )
-        paths[remote.path] = download_file(
-            url,
-            download_dir / remote.path,
-            remote,
-            progress=progress,
-            attempts=attempts,
-            retry_delay_s=retry_delay_s,
-        )
-    return paths
+    files = release.files(with_bert)
+    if source_dir is not None:
+        return {remote.path: _find_local(source_dir, remote) for remote in files}
+    return fetch_files(
+        files, download_dir, base_url=base_url, progress=progress, attempts=attempts, retry_delay_s=retry_delay_s
+    )
 
 
 def _find_local(source_dir: Path, remote: RemoteFile) -> Path:

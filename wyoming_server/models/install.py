@@ -19,7 +19,6 @@ from ..storage.slug import is_slug
 _LOGGER = logging.getLogger(__name__)
 
 
-
 class ModelConverter(Protocol):
     """The signature of `convert.pipeline.convert_model`."""
 
@@ -61,11 +60,12 @@ def install_converted_model(
     precision: str = "both",
     replace: bool = False,
     converter: ModelConverter | None = None,
+    progress: Any = None,
 ) -> Path:
     """Convert the checkpoints into `<data>/models/<model_id>` atomically; returns that folder.
 
     An existing model of that id is kept unless `replace` (then voices using it get the new one,
-    and the pool reloads it on next use).
+    and the pool reloads it on next use). `progress(step, total, message)` follows the conversion.
     """
     if not is_slug(model_id):
         raise ValueError(f"model id {model_id!r} must be lower-case letters, digits and hyphens")
@@ -79,7 +79,9 @@ def install_converted_model(
     with atomic.StagingFolder(models_dir, model_id) as staging:
         out_dir = staging.path / "model"
         _LOGGER.info("converting %s + %s into model %s", gpt.name, sovits.name, model_id)
-        convert(gpt, sovits, hubert_dir, out_dir, sv=sv, bert_dir=bert_dir, precision=precision)
+        convert(
+            gpt, sovits, hubert_dir, out_dir, sv=sv, bert_dir=bert_dir, precision=precision, progress=progress
+        )
         if not (out_dir / "manifest.json").is_file():
             raise RuntimeError(f"the converter wrote no manifest.json into {out_dir}")
         for path in out_dir.rglob("*"):

@@ -12,8 +12,10 @@ import time
 from functools import partial
 
 from .. import __version__
+from ..jobs.manager import JobManager
 from ..settings import ServerSettings
 from ..voices.library import VoiceLibrary
+from ..voices.pronunciation_file import PronunciationFile
 from .admin import AdminContext, AdminSite, create_admin_app
 from .admin.context import Gauges
 from .cache import AudioCache
@@ -30,9 +32,12 @@ _LOGGER = logging.getLogger(__name__)
 class ServerApp:
     """The whole server: `await start()`, then `await wait()` or `await stop()`."""
 
-    def __init__(self, settings: ServerSettings, library: VoiceLibrary) -> None:
+    def __init__(self, settings: ServerSettings, library: VoiceLibrary, jobs: JobManager | None = None) -> None:
+        """`jobs` defaults to the real job manager of the data folder (tests pass one with a fake converter)."""
         self.settings = settings
         self.library = library
+        self.jobs = jobs or JobManager(settings.data_dir, settings.models)
+        self.jobs.enroll = self.jobs.enroll or library.enroll
         self.endpoint = parse_uri(settings.uri)
         self.metrics = ServerMetrics()
         self.cache: AudioCache | None = None
@@ -77,7 +82,11 @@ class ServerApp:
             )
         self.server_id = await loop.run_in_executor(None, load_or_create_server_id, settings.data_dir)
         self.runner = SynthesisRunner(
-            self.library, limits=settings.limits, metrics=self.metrics, cache=self.cache
+            self.library,
+            limits=settings.limits,
+            metrics=self.metrics,
+            cache=self.cache,
+            pronunciations=PronunciationFile(settings.pronunciations_path),
         )
         context = HandlerContext(runner=self.runner, settings=settings, metrics=self.metrics)
         self.listener = WyomingListener(
@@ -89,6 +98,7 @@ class ServerApp:
         )
         try:
             await self.listener.start()
+            await self.jobs.start()
             if settings.http_port is not None:
                 await self._start_admin(self.runner)
             if settings.zeroconf_name is not None:
@@ -122,6 +132,7 @@ class ServerApp:
             version=__version__,
             wyoming_port=lambda: self.wyoming_port,
             extra_gauges=self._gauges,
+            jobs=self.jobs,
         )
         limits = self.settings.limits
         self.admin = AdminSite(
@@ -168,16 +179,18 @@ class ServerApp:
         for task in pending:
             task.cancel()
 
-    async def stop(self) -> None:
-        """Stop accepting work, end connections (their syntheses stop), then shut everything down."""
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Stop accepting work, let replies in progress finish for `grace_s`, end connections (their
+        syntheses stop), then shut everything down."""
         self._stopped.set()
         if self._announcer is not None:
             await self._announcer.stop()
             self._announcer = None
         if self.listener is not None:
-            await self.listener.stop()
+            await self.listener.stop(grace_s)
         if self.admin is not None:
             await self.admin.stop()
             self.admin = None
+        await self.jobs.stop()
         if self.runner is not None:
             await self.runner.close()

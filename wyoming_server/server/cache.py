@@ -26,8 +26,8 @@ from typing import Any, Final
 
 _LOGGER = logging.getLogger(__name__)
 
-CACHE_FORMAT_VERSION: Final = 1
-"""Part of every key: bump it when the meaning of cached audio changes."""
+CACHE_FORMAT_VERSION: Final = 2
+"""Part of every key: bump it when the meaning of cached audio changes (2: Chinese read by context)."""
 ENTRY_SUFFIX: Final = ".wav"
 _TEMP_DIR: Final = ".tmp"
 _WIDTH_BYTES: Final = 2

@@ -24,9 +24,11 @@ from typing import Any, TypeVar
 
 from ..engine import AudioChunk, EngineError, SynthesisOptions, TextError
 from ..engine.audio import PCM16_WIDTH_BYTES, float_to_pcm16, resample
+from ..engine.gpt_sovits.text.pronunciations import Pronunciations
 from ..settings import Limits
 from ..voices.library import VoiceLibrary, VoiceNotFoundError
 from ..voices.pack import VoicePack
+from ..voices.pronunciation_file import PronunciationFile
 from .admission import Admission
 from .cache import AudioCache, CachedAudio, cache_key
 from .errors import ErrorCode, RequestError
@@ -97,8 +99,10 @@ class SynthesisRunner:
         limits: Limits,
         metrics: ServerMetrics,
         cache: AudioCache | None = None,
+        pronunciations: PronunciationFile | None = None,
     ) -> None:
         self._library = library
+        self._pronunciations = pronunciations
         self._limits = limits
         self._metrics = metrics
         self._cache = cache
@@ -114,6 +118,11 @@ class SynthesisRunner:
         """The voice library requests are served from."""
         return self._library
 
+    @property
+    def pronunciations(self) -> PronunciationFile | None:
+        """The pronunciation dictionary requests are read with (None: none)."""
+        return self._pronunciations
+
     async def _blocking(self, func: Callable[[], _T]) -> _T:
         """Run a short blocking library/disk call on the default executor."""
         return await asyncio.get_running_loop().run_in_executor(None, func)
@@ -121,12 +130,13 @@ class SynthesisRunner:
     async def resolve(self, request: SpeechRequest) -> ResolvedSpeech:
         """Look up voice and style; `unknown-voice` or `bad-request` when they do not fit."""
 
-        def lookup() -> tuple[VoicePack, int]:
+        def lookup() -> tuple[VoicePack, int, Pronunciations | None]:
             pack = self._library.resolve(request.voice_id, request.language)
-            return pack, self._library.sample_rate_hz(pack)
+            user = self._pronunciations.for_voice(pack.id) if self._pronunciations else None
+            return pack, self._library.sample_rate_hz(pack), user or None
 
         try:
-            pack, rate_hz = await self._blocking(lookup)
+            pack, rate_hz, pronunciations = await self._blocking(lookup)
         except VoiceNotFoundError as err:
             wanted = request.voice_id or (f"language {request.language!r}" if request.language else "default")
             raise RequestError(
@@ -143,7 +153,7 @@ class SynthesisRunner:
                 f"voice {pack.id!r} has no style {style!r} (it has: {', '.join(sorted(pack.styles))})",
             )
         try:
-            options = SynthesisOptions(seed=request.seed, speed=request.speed or 1.0)
+            options = SynthesisOptions(seed=request.seed, speed=request.speed or 1.0, pronunciations=pronunciations)
         except ValueError as err:
             raise RequestError(ErrorCode.BAD_REQUEST, str(err)) from None
         key = cache_key(

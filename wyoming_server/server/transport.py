@@ -200,15 +200,17 @@ class WyomingListener:
             return
         await asyncio.Event().wait()
 
-    async def stop(self, grace_s: float = 5.0) -> None:
-        """Stop accepting, end every connection (their syntheses are told to stop)."""
+    async def stop(self, grace_s: float = 0.0, close_s: float = 5.0) -> None:
+        """Stop accepting; replies in progress may finish for `grace_s`; then end every connection.
+
+        `close_s`: how long the connections then get to close before their tasks are cancelled.
+        """
         if self._server is not None:
             self._server.close()
-        for handler in list(self._handlers.values()):
-            await handler.stop()
+        await asyncio.gather(*(handler.stop(grace_s) for handler in list(self._handlers.values())))
         tasks = list(self._handlers)
         if tasks:
-            _done, pending = await asyncio.wait(tasks, timeout=grace_s)
+            _done, pending = await asyncio.wait(tasks, timeout=close_s)
             for task in pending:
                 task.cancel()
         if self.endpoint.scheme == "unix":

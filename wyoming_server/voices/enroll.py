@@ -22,7 +22,7 @@ from ..engine import VoicePrompt
 from ..engine.errors import ReferenceAudioError, TextError
 from ..engine.gpt_sovits.text import to_phones
 from ..storage.slug import is_slug
-from .library import EnrollmentRejected, EnrollmentRequest, VoiceNotFoundError
+from .library import NO_MODEL_MESSAGE, EnrollmentRejected, EnrollmentRequest, NoModelInstalled, VoiceNotFoundError
 from .pack import ConsentRecord, VoicePack, VoiceStyle
 from .quality import QualityReport, UnreadableAudioError, analyze, decide, decode_audio
 from .registry import VoiceRegistry
@@ -141,6 +141,8 @@ class Enroller:
     def enroll(self, request: EnrollmentRequest) -> tuple[VoicePack, dict[str, Any]]:
         """Check, build and store; returns the pack and its quality report, or raises EnrollmentRejected."""
         report = QualityReport()
+        if request.voice_id is None and request.model_id is None and self.default_model() is None:
+            raise NoModelInstalled(NO_MODEL_MESSAGE, {"accepted": False, "reasons": [NO_MODEL_MESSAGE]})
         problems = self._request_problems(request)
         try:
             clip = decode_audio(request.audio)
@@ -251,13 +253,7 @@ class Enroller:
             return current.model_id
         model_id = request.model_id or self.default_model()
         if model_id is None:
-            raise _reject(
-                report,
-                [
-                    "no GPT-SoVITS model is installed; run `edge-tts-clone models download v2pro` "
-                    "(or convert your own with --gpt/--sovits)"
-                ],
-            )
+            raise NoModelInstalled(NO_MODEL_MESSAGE, {"accepted": False, "reasons": [NO_MODEL_MESSAGE]})
         if model_id not in self.registry.installed_models():
             raise _reject(report, [f"model {model_id!r} is not installed in {self.registry.models_dir}"])
         return model_id

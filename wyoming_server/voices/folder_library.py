@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,12 +39,12 @@ GptSoVitsLoader = Callable[[Path, int], LoadedModel]
 """(model folder, threads) -> the loaded model and its engine."""
 
 
-def load_gpt_sovits(model_dir: Path, threads: int) -> LoadedModel:
-    """The real engine: `GptSoVitsModel.load` + `GptSoVitsEngine`."""
+def load_gpt_sovits(model_dir: Path, threads: int, precision: str | None = None) -> LoadedModel:
+    """The real engine: `GptSoVitsModel.load` + `GptSoVitsEngine` (precision None: the model's default)."""
     from ..engine.gpt_sovits.engine import GptSoVitsEngine
     from ..engine.gpt_sovits.model import GptSoVitsModel
 
-    model = GptSoVitsModel.load(model_dir, threads=threads)
+    model = GptSoVitsModel.load(model_dir, threads=threads, precision=precision)
     return LoadedModel(engine=GptSoVitsEngine(model), model=model)
 
 
@@ -258,8 +259,13 @@ class FolderLibrary:
 
 
 def open_library(
-    data_dir: Path, *, max_loaded_models: int = DEFAULT_MAX_LOADED_MODELS, threads: int = DEFAULT_THREADS
+    data_dir: Path,
+    *,
+    max_loaded_models: int = DEFAULT_MAX_LOADED_MODELS,
+    threads: int = DEFAULT_THREADS,
+    precision: str | None = None,
 ) -> FolderLibrary:
     """The voice library of `data_dir` (created if missing) with the real engines."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    return FolderLibrary(data_dir, max_loaded_models=max_loaded_models, threads=threads)
+    loader = load_gpt_sovits if precision is None else partial(load_gpt_sovits, precision=precision)
+    return FolderLibrary(data_dir, max_loaded_models=max_loaded_models, threads=threads, gpt_sovits_loader=loader)

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from ..engine import AudioChunk, SynthesisOptions
 from .pack import SkippedPack, VoicePack
@@ -49,6 +49,18 @@ class EnrollmentRejected(ValueError):
     def __init__(self, message: str, report: dict[str, Any]) -> None:
         super().__init__(message)
         self.report = report
+
+
+NO_MODEL_MESSAGE: Final = (
+    "no GPT-SoVITS model is installed yet, so there is nothing to clone a voice with: press "
+    '"Install the cloning model" on the web page, or run the Home Assistant action '
+    "edge_tts_clone.install_model (on a command line: edge-tts-clone models download v2pro), "
+    "then enroll again"
+)
+
+
+class NoModelInstalled(EnrollmentRejected):
+    """No GPT-SoVITS model is installed to clone with: the message (NO_MODEL_MESSAGE) says how to get one."""
 
 
 class VoiceLibrary(Protocol):

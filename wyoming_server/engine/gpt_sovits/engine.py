@@ -216,7 +216,7 @@ class GptSoVitsEngine:
                 )
 
     def _prepare(self, index: int, sentence: str, prompt: VoicePrompt, options: SynthesisOptions) -> _Sentence:
-        phones = text.to_phones(sentence, options.language)
+        phones = text.to_phones(sentence, options.language, options.pronunciations)
         bert = self._bert.features(phones)
         return _Sentence(
             index=index,

@@ -13,7 +13,7 @@ from typing import Final
 
 from aiohttp import web
 
-from . import service_api, voices_api
+from . import models_api, pronunciations_api, service_api, voices_api
 from .context import CONTEXT_KEY, AdminContext
 from .errors import ApiError, auth_middleware, error_middleware, security_headers_middleware
 
@@ -24,8 +24,13 @@ _LOGGER = logging.getLogger(__name__)
 WRITE_METHODS: Final = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 PUBLIC_WRITES: Final = frozenset({("POST", "/api/tts")})
 """Writes anyone on the network may make (speaking a test sentence changes nothing)."""
-TOKEN_CHECKED_READS: Final = frozenset({("GET", "/api/auth")})
-STATIC_FILES: Final = {"app.js": "application/javascript", "style.css": "text/css"}
+TOKEN_CHECKED_READS: Final = frozenset({("GET", "/api/auth"), ("GET", pronunciations_api.PATH)})
+STATIC_FILES: Final = {
+    "page.js": "application/javascript",
+    "app.js": "application/javascript",
+    "models.js": "application/javascript",
+    "style.css": "text/css",
+}
 MAX_HEADER_FIELD_BYTES: Final = 8190
 TURN_AWAY_RESPONSE: Final = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
@@ -69,7 +74,9 @@ def create_admin_app(context: AdminContext) -> web.Application:
     )
     app[CONTEXT_KEY] = context
     voices_api.add_routes(app)
+    models_api.add_routes(app)
     service_api.add_routes(app)
+    pronunciations_api.add_routes(app)
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _static)
     return app

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from ...jobs.manager import JobManager
 from ...settings import Limits
 from ...voices.library import VoiceLibrary
 from ..metrics import ServerMetrics
@@ -37,6 +38,8 @@ class AdminContext:
     extra_gauges: Callable[[], Gauges] = dict
     enroll_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Enrollment is heavy (it runs the reference encoder): one at a time."""
+    jobs: JobManager | None = None
+    """Model installs and fine-tune imports (None: the routes answer 503)."""
 
     async def blocking(self, func: Callable[[], _T]) -> _T:
         """Run a blocking library call on the default executor."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import openapi_models, pronunciations_api
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
@@ -121,6 +123,7 @@ _SCHEMAS: dict[str, Any] = {
             "consent": {"type": "string"},
             "style": {"type": "string", "default": "default"},
             "voice_id": {"type": "string", "description": "add a style to this existing voice"},
+            "model_id": {"type": "string", "description": "the model a new voice uses (default: best installed)"},
             "force": {"type": "string", "enum": ["true", "false"]},
             "start_s": {"type": "number"},
             "end_s": {"type": "number"},
@@ -214,6 +217,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "404": _error("voice_id names no voice"),
                     "408": _error("upload too slow"),
                     "413": _error("upload too large"),
+                    "409": _error("no cloning model is installed yet (code `no-model`): install one first"),
                     "415": _error("not an audio file"),
                     "422": _error("the clip failed the quality checks (code `rejected`, with `report`)"),
                 },
@@ -311,24 +315,25 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "name": "name",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string", "enum": ["app.js", "style.css"]},
+                        "schema": {"type": "string", "enum": ["page.js", "app.js", "models.js", "style.css"]},
                     }
                 ],
                 "responses": {"200": {"description": "file"}, "404": _error("no such file")},
             }
         },
     }
+    paths.update(pronunciations_api.openapi_paths(unauthorized, _error("not a JSON object (code `bad-request`)")))
     return {
         "openapi": "3.0.3",
         "info": {
             "title": "edge-tts-clone admin API",
             "version": version,
-            "description": "Voice management and test synthesis. Writes need the admin token from "
+            "description": "Voice management, model installs and test synthesis. Writes need the admin token from "
             "<data>/admin_token. Speech for Home Assistant goes over Wyoming, not HTTP.",
         },
-        "paths": paths,
+        "paths": {**paths, **openapi_models.paths()},
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, **openapi_models.SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -34,7 +34,7 @@ _AUDIO_MAGIC: Final = (
     (b"ID3", 0, b""),
 )
 _TEXT_FIELDS: Final = frozenset(
-    {"name", "text", "language", "consent", "style", "voice_id", "force", "start_s", "end_s"}
+    {"name", "text", "language", "consent", "style", "voice_id", "model_id", "force", "start_s", "end_s"}
 )
 
 
@@ -102,6 +102,8 @@ class EnrollmentForm:
     consent: str
     style: str
     voice_id: str | None
+    model_id: str | None
+    """The installed model a new voice uses (None: the best installed)."""
     force: bool
     start_s: float | None
     end_s: float | None
@@ -200,6 +202,7 @@ async def read_enrollment_form(
     if not LANGUAGE_RE.fullmatch(language):
         raise ApiError(400, "bad-request", "'language' must be a language code such as 'zh' or 'en'")
     voice_id = fields.get("voice_id", "").strip() or None
+    model_id = fields.get("model_id", "").strip() or None
     start_s, end_s = _optional_seconds(fields, "start_s"), _optional_seconds(fields, "end_s")
     if start_s is not None and end_s is not None and end_s <= start_s:
         raise ApiError(400, "bad-request", "'end_s' must be after 'start_s'")
@@ -211,6 +214,7 @@ async def read_enrollment_form(
         consent=consent,
         style=check_slug(fields.get("style", "").strip() or "default", "'style'"),
         voice_id=check_slug(voice_id, "'voice_id'") if voice_id else None,
+        model_id=check_slug(model_id, "'model_id'") if model_id else None,
         force=fields.get("force", "").strip().lower() == "true",
         start_s=start_s,
         end_s=end_s,

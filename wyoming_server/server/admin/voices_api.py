@@ -10,7 +10,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from ...engine import EngineError, ModelLoadError
-from ...voices.library import EnrollmentRejected, EnrollmentRequest, VoiceNotFoundError
+from ...voices.library import EnrollmentRejected, EnrollmentRequest, NoModelInstalled, VoiceNotFoundError
 from ...voices.pack import VoicePack
 from ...voices.quality import ClipTooLongError, UnreadableAudioError, check_clip
 from .context import context_of, dump_json
@@ -116,6 +116,7 @@ async def enroll_voice(request: web.Request) -> web.Response:
         consent=form.consent,
         style=form.style,
         voice_id=form.voice_id,
+        model_id=form.model_id,
         start_s=form.start_s,
         end_s=form.end_s,
         force=form.force,
@@ -124,6 +125,8 @@ async def enroll_voice(request: web.Request) -> web.Response:
     async with context.enroll_lock:
         try:
             pack, report = await context.blocking(lambda: context.library.enroll(enrollment))
+        except NoModelInstalled as err:
+            raise ApiError(409, "no-model", str(err), report=err.report) from None
         except EnrollmentRejected as err:
             raise ApiError(422, "rejected", str(err), report=err.report) from None
         except VoiceNotFoundError:

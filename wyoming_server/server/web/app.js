@@ -4,43 +4,10 @@
 "use strict";
 
 (() => {
-  const TOKEN_KEY = "edge-tts-clone-admin-token";
+  const { $, el, token, setToken, authHeaders, setStatus, errorOf } = window.EdgeTtsPage;
   const CONSENT_STATEMENT = "The person whose voice this is agrees to it being cloned and used in this home.";
-  const $ = (id) => document.getElementById(id);
   let recordedFile = null;
   let recorder = null;
-
-  function el(tag, props = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props)) {
-      if (key === "text") node.textContent = value;
-      else if (key === "class") node.className = value;
-      else if (key.startsWith("data-")) node.setAttribute(key, value);
-      else node[key] = value;
-    }
-    for (const child of children) {
-      if (child !== null && child !== undefined) node.append(child); // strings become text nodes
-    }
-    return node;
-  }
-
-  function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
-  function authHeaders() { return token() ? { Authorization: "Bearer " + token() } : {}; }
-
-  function setStatus(id, message, kind) {
-    const node = $(id);
-    node.textContent = message;
-    node.className = kind || "muted";
-  }
-
-  async function errorOf(response) {
-    try {
-      const body = await response.json();
-      return { message: body.error || response.statusText, code: body.code || "", report: body.report };
-    } catch (err) {
-      return { message: response.status + " " + response.statusText, code: "" };
-    }
-  }
 
   function formatNumber(value, digits) {
     return typeof value === "number" ? value.toFixed(digits) : "–";
@@ -251,6 +218,7 @@
     form.append("language", $("enroll-language").value);
     form.append("text", $("enroll-text").value);
     if ($("enroll-style").value) form.append("style", $("enroll-style").value);
+    if ($("enroll-model").value) form.append("model_id", $("enroll-model").value);
     form.append("consent", CONSENT_STATEMENT);
     form.append("audio", file, file.name || "clip.wav");
     const button = $("enroll-button");
@@ -272,6 +240,11 @@
       }
       const failure = await errorOf(response);
       setStatus("enroll-status", failure.message, "error");
+      if (failure.code === "no-model") {
+        $("models-section").classList.add("attention");
+        $("models-section").scrollIntoView();
+        return;
+      }
       if (failure.report) { report.replaceChildren(renderReport(failure.report)); report.hidden = false; }
     } finally {
       updateConsent();
@@ -284,7 +257,7 @@
 
   async function saveToken(event) {
     event.preventDefault();
-    sessionStorage.setItem(TOKEN_KEY, $("token-input").value.trim());
+    setToken($("token-input").value.trim());
     $("token-input").value = "";
     const response = await fetch("/api/auth", { headers: authHeaders() });
     setStatus("token-state", response.ok ? "Token accepted." : "Token refused.", response.ok ? "good" : "error");
@@ -297,6 +270,7 @@
     $("record-button").addEventListener("click", toggleRecording);
     $("enroll-consent").addEventListener("change", updateConsent);
     $("speak-speed").addEventListener("input", () => { $("speak-speed-value").textContent = $("speak-speed").value; });
+    document.addEventListener("edge-tts:models-changed", () => { loadVoices(); loadHealth(); });
     if (token()) setStatus("token-state", "Token set for this tab.", "good");
     updateConsent();
     loadHealth();

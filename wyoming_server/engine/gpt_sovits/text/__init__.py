@@ -6,7 +6,9 @@
 `to_phones` normalizes by itself, so it takes raw or already normalized text. Chinese segments carry
 `word2ph` (phones per character of `norm_text`), which the BERT features need to reach phone level;
 English segments have none (their BERT features are zeros). Characters no language can read (emoji,
-Cyrillic, kana) are dropped with a DEBUG log; text with nothing to say raises `TextError`.
+Cyrillic, kana) are dropped with a DEBUG log; text with nothing to say raises `TextError`. A user's
+`Pronunciations` (pronunciations.py) fix the reading of names and brands; `explain` (explain.py) shows
+how each word was read.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .g2p_zh import g2p_zh
 from .lang import LANGUAGES, resolve_language, split_languages, text_language
 from .normalize_en import normalize_en
 from .normalize_zh import clean_hanzi, verbalize_numbers
+from .pronunciations import EMPTY, Pronunciations
 from .sentences import split_sentences
 from .symbols import PUNCTUATION, SYMBOL_TABLE_ID, SYMBOL_TO_ID, SYMBOLS
 
@@ -35,6 +38,7 @@ __all__ = [
     "SYMBOL_TO_ID",
     "PhoneSegment",
     "Phones",
+    "Pronunciations",
     "normalize",
     "resolve_language",
     "split_sentences",
@@ -73,10 +77,10 @@ class Phones:
     @property
     def norm_text(self) -> str:
         """The segments' normalized texts joined."""
-        return _join_segments([(s.language, s.norm_text) for s in self.segments])
+        return join_segments([(s.language, s.norm_text) for s in self.segments])
 
 
-def _join_segments(runs: list[tuple[str, str]]) -> str:
+def join_segments(runs: list[tuple[str, str]]) -> str:
     text = ""
     for language, run_text in runs:
         if text and language == "en" and not text.endswith(" "):
@@ -85,7 +89,7 @@ def _join_segments(runs: list[tuple[str, str]]) -> str:
     return text
 
 
-def _normalized_runs(text: str, language: str) -> list[tuple[str, str]]:
+def normalized_runs(text: str, language: str) -> list[tuple[str, str]]:
     """(language, normalized text) per run, empty runs dropped and neighbours of one language joined."""
     if text_language(text, language) == "en":
         normalized = normalize_en(text)
@@ -110,18 +114,18 @@ def normalize(text: str, language: str) -> str:
     English words (normalized as English); the result gives the same phones as the input.
     """
     resolve_language(language)
-    return _join_segments(_normalized_runs(text, language))
+    return join_segments(normalized_runs(text, language))
 
 
-def _phones_once(text: str, language: str) -> list[PhoneSegment]:
-    runs = _normalized_runs(text, language)
+def _phones_once(text: str, language: str, user: Pronunciations) -> list[PhoneSegment]:
+    runs = normalized_runs(text, language)
     segments: list[PhoneSegment] = []
     for run_language, norm_text in runs:
         if run_language == "zh":
-            phones, word2ph = g2p_zh(norm_text)
+            phones, word2ph = g2p_zh(norm_text, user)
             segments.append(PhoneSegment("zh", norm_text, tuple(phones), tuple(word2ph)))
             continue
-        english = g2p_en(norm_text)
+        english = g2p_en(norm_text, user)
         # Upstream pads every short English segment with ","; inside Chinese that puts a pause before
         # a lone letter ("A四纸"), so only a sentence that is all English is padded.
         if len(runs) == 1:
@@ -134,19 +138,20 @@ def _speakable(segments: list[PhoneSegment]) -> bool:
     return any(phone not in PUNCTUATION for segment in segments for phone in segment.phones)
 
 
-def to_phones(text: str, language: str = "auto") -> Phones:
+def to_phones(text: str, language: str = "auto", pronunciations: Pronunciations | None = None) -> Phones:
     """Text (one sentence, ideally from `split_sentences`) -> phones and their ids.
 
-    `language` is "zh", "en" or "auto". Raises `TextError` for an unsupported language or for text
-    with nothing to pronounce.
+    `language` is "zh", "en" or "auto"; `pronunciations` are the user's fixed readings. Raises
+    `TextError` for an unsupported language or for text with nothing to pronounce.
     """
     resolve_language(language)
-    segments = _phones_once(text, language)
+    pronunciations = pronunciations or EMPTY
+    segments = _phones_once(text, language, pronunciations)
     if not _speakable(segments):
         raise TextError("the text has nothing to pronounce (only marks, symbols or unsupported characters)")
     if sum(len(segment.phones) for segment in segments) < MIN_PHONES:
         # Prepended to the normalized text: on the raw text "." + "8" would read as the decimal .8.
-        segments = _phones_once("." + normalize(text, language), language)
+        segments = _phones_once("." + normalize(text, language), language, pronunciations)
     symbols = tuple(phone for segment in segments for phone in segment.phones)
     ids = np.fromiter((SYMBOL_TO_ID[symbol] for symbol in symbols), dtype=np.int64, count=len(symbols))
     _LOGGER.debug("phones (%d): %s", len(symbols), " ".join(symbols))

@@ -15,8 +15,8 @@ Lookup per word, after upstream GPT-SoVITS `english.py` where it makes sense:
 Upstream also picks homograph readings (read, live, lead) with an NLTK part-of-speech tagger; we take
 CMUdict's first pronunciation. English has no word2ph.
 
-`g2p_en_words` gives the same phones word by word, each with where they came from (`PhoneSource`), for
-a user who wants to see why a word was read the way it was.
+A word of the user's pronunciation dictionary comes before all of these. `g2p_en_words` gives the same
+phones word by word, each with where they came from (`PhoneSource`), for the `phones` command.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Final, Literal
 from ...memory import trim_heap
 from .compact_tables import TableBuilder
 from .espeak_arpabet import espeak_phones
+from .pronunciations import EMPTY, Pronunciations
 from .symbols import SYMBOL_TO_ID
 
 _LOGGER = logging.getLogger(__name__)
@@ -57,13 +58,13 @@ _LENGTH_MASK: Final = (1 << _LENGTH_BITS) - 1
 
 _RE_PLURAL_ACRONYM: Final = re.compile(r"([A-Z]{2,})'?s")
 
-PhoneSource = Literal["cmudict", "spelled", "compound", "letter-to-sound", "mark"]
-"""Where a word's phones came from: its CMUdict entry; letter names (acronyms, short unknown words);
-two CMUdict words joined; espeak-ng's letter-to-sound rules (the fallback for unknown words); or a
-punctuation mark."""
+PhoneSource = Literal["user", "cmudict", "spelled", "compound", "letter-to-sound", "mark"]
+"""Where a word's phones came from: the user's pronunciation dictionary; its CMUdict entry; letter names
+(acronyms, short unknown words); two CMUdict words joined; espeak-ng's letter-to-sound rules (the
+fallback for unknown words); or a punctuation mark."""
 # A word made of parts is only as sure as its least sure part.
 _SOURCE_RANK: Final[dict[PhoneSource, int]] = {
-    "mark": 0, "cmudict": 1, "spelled": 2, "compound": 3, "letter-to-sound": 4
+    "mark": 0, "user": 1, "cmudict": 2, "spelled": 3, "compound": 4, "letter-to-sound": 5
 }
 
 
@@ -203,12 +204,15 @@ def word_phones(
 
     `previous` and `following` are the neighbouring tokens (words or punctuation), if any.
     """
-    return _word_reading(word, previous, following, all_caps_text)[0]
+    return _word_reading(word, previous, following, all_caps_text, EMPTY)[0]
 
 
 def _word_reading(
-    word: str, previous: str | None, following: str | None, all_caps_text: bool
+    word: str, previous: str | None, following: str | None, all_caps_text: bool, user: Pronunciations
 ) -> tuple[list[str], PhoneSource]:
+    fixed = user.en_reading(word)
+    if fixed is not None:
+        return list(fixed), "user"
     lower = word.lower()
     if len(word) == 1:
         if word == "a" or (word == "A" and _is_article_a(previous, following)):
@@ -228,7 +232,7 @@ def _word_reading(
     if is_camel_case and lower not in lexicon():
         parts = _RE_CAMEL_PART.findall(word)
         if len(parts) > 1:
-            readings = [_word_reading(part, None, None, False) for part in parts]
+            readings = [_word_reading(part, None, None, False, user) for part in parts]
             source = max((source for _, source in readings), key=_SOURCE_RANK.__getitem__)
             return [phone for phones, _ in readings for phone in phones], source
     return _lookup(lower)
@@ -243,14 +247,14 @@ def _is_all_caps_text(words: list[str]) -> bool:
     return known * 2 >= len(long_words)
 
 
-def g2p_en(norm_text: str) -> list[str]:
+def g2p_en(norm_text: str, user: Pronunciations = EMPTY) -> list[str]:
     """Normalized English (see `normalize_en`) -> phones in the v2 table."""
-    return [phone for word in g2p_en_words(norm_text) for phone in word.phones]
+    return [phone for word in g2p_en_words(norm_text, user) for phone in word.phones]
 
 
-def g2p_en_words(norm_text: str) -> list[WordPhones]:
+def g2p_en_words(norm_text: str, user: Pronunciations = EMPTY) -> list[WordPhones]:
     """Normalized English -> its words and marks in order, each with its phones (in the v2 table) and
-    their source; the phones joined are `g2p_en(norm_text)`."""
+    their source; the phones joined are `g2p_en(norm_text, user)`."""
     tokens = _RE_TOKEN.findall(_RE_WORD_HYPHEN.sub(" ", norm_text))
     words = [t for t in tokens if t not in _PUNCTUATION]
     all_caps_text = _is_all_caps_text(words)
@@ -261,7 +265,7 @@ def g2p_en_words(norm_text: str) -> list[WordPhones]:
             continue
         previous = tokens[index - 1] if index > 0 else None
         following = tokens[index + 1] if index + 1 < len(tokens) else None
-        phones, source = _word_reading(token, previous, following, all_caps_text)
+        phones, source = _word_reading(token, previous, following, all_caps_text, user)
         result.append(WordPhones(token, tuple(p for p in phones if p in SYMBOL_TO_ID), source))
     return result
 

@@ -17,7 +17,9 @@ import re
 from typing import Final
 
 from .pinyin_source import has_char_reading
+from .zh_codes import replace_codes
 from .zh_numbers import read_cardinal, read_decimal_digits, read_digits, read_number
+from .zh_scores import replace_scores
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ _PUNCTUATION_MAP: Final = {
 }
 _DELETED_MARKS: Final = "《》【】〈〉「」『』〔〕()（）[]{}<>\"'“”‘’«»#@^_|\\*`"
 
-_RE_THOUSANDS: Final = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d.,]\d)", re.ASCII)
+_RE_THOUSANDS: Final = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d,]\d)", re.ASCII)  # also 1,299.99
 _RE_DATE: Final = re.compile(
     r"(?<!\d)(\d{4}|\d{2}(?=年(?:0?[1-9]|1[0-2])月))年(?:(0?[1-9]|1[0-2])月)?(?:(0?[1-9]|[12]\d|3[01])([日号]))?",
     re.ASCII,
@@ -195,6 +197,7 @@ def verbalize_numbers(text: str) -> str:
     if not any(ch.isdigit() for ch in text):
         return text
     text = _RE_THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
+    text = replace_scores(text)  # before the times: 2:0 is 二比零, not a time
     text = _RE_DATE.sub(_replace_date, text)
     text = _RE_DATE_NUMERIC.sub(_replace_numeric_date, text)
     text = _RE_TIME_RANGE.sub(_replace_time_range, text)
@@ -202,6 +205,7 @@ def verbalize_numbers(text: str) -> str:
     text = _RE_MOBILE.sub(_replace_mobile, text)
     text = _RE_LANDLINE.sub(_replace_digit_groups, text)
     text = _RE_SERVICE_NUMBER.sub(_replace_digit_groups, text)
+    text = replace_codes(text)  # 打120, 验证码6381, 301房间: digit by digit
     text = _RE_EQUATION.sub(_replace_equation, text)
     text = _RE_ARITHMETIC.sub(lambda m: _SYMBOL_WORDS.get(m.group(1), "乘"), text)
     # Upstream reads "3-5个" as 三减五个 (its arithmetic rule runs first); a hyphen between two numbers

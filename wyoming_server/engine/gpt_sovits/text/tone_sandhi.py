@@ -118,8 +118,10 @@ def _merge_third_tones(words: list[Word], pinyin_of: PinyinOf, whole_words: bool
             else:
                 meets = tone_of(before[-1]) == "3" and tone_of(current[0]) == "3"
             previous_text = words[index - 1][0]
-            # A reduplication keeps its own neutral-tone rule, so it is not joined.
-            if meets and not _is_reduplication(previous_text) and len(previous_text) + len(text) <= 3:
+            # A reduplication keeps its own neutral-tone rule, so it is not joined (upstream checks only
+            # the first word, which makes 给宝宝 gei3 bao2 bao3).
+            reduplication = _is_reduplication(previous_text) or _is_reduplication(text)
+            if meets and not reduplication and len(previous_text) + len(text) <= 3:
                 merged[-1] = (merged[-1][0] + text, merged[-1][1])
                 joined = True
         if not joined:
@@ -197,7 +199,7 @@ def _final_is_neutral(word: str, pos: str) -> bool:
     lists = zh_word_lists()
     final_char = word[-1]
     if final_char in _FINAL_PARTICLES:
-        return True
+        return word not in lists.not_neutral_tone  # 干嘛 gan4 ma2
     if len(word) == 1:
         return word in "了着过" and pos in ("ul", "uz", "ug")  # 走了, 看着, 去过
     if final_char in "们子":
@@ -234,7 +236,7 @@ def _neutral_sandhi(word: str, pos: str, syllables: list[str], split_word: Split
         syllables[last] = with_tone(syllables[last], "5")
     elif measure_ge:
         syllables[ge_index] = with_tone(syllables[ge_index], "5")
-    elif word in lists.neutral_tone or word[-2:] in lists.neutral_tone:
+    elif word not in lists.not_neutral_tone and (word in lists.neutral_tone or word[-2:] in lists.neutral_tone):
         syllables[last] = with_tone(syllables[last], "5")
     head, tail = split_in_two(word, split_word)
     for part, end in ((head, len(head) - 1), (tail, len(word) - 1)):
@@ -260,8 +262,9 @@ def _third_tone_sandhi(word: str, syllables: list[str], split_word: SplitWord) -
                 first[0] = with_tone(first[0], "2")
             if len(second) == 2 and _all_third(second):
                 second[0] = with_tone(second[0], "2")
-            elif second and not _all_third(second) and tone_of(second[0]) == tone_of(first[-1]) == "3":
-                first[-1] = with_tone(first[-1], "2")  # 好/喜欢
+            elif second and tone_of(second[0]) == tone_of(first[-1]) == "3":
+                # 好/喜欢; also 发给/我 (upstream leaves a single third tone after a 2+1 split unchanged)
+                first[-1] = with_tone(first[-1], "2")
             syllables = first + second
     elif len(word) == 4:  # idioms as two halves
         for start in (0, 2):
@@ -270,10 +273,31 @@ def _third_tone_sandhi(word: str, syllables: list[str], split_word: SplitWord) -
     return syllables
 
 
+SANDHI_STAGES: Final = ("不", "一", "neutral tone", "third tone")
+"""The names `sandhi_changes` reports, in the order the stages run."""
+
+
+def sandhi_changes(
+    word: str, pos: str, syllables: list[str], split_word: SplitWord
+) -> tuple[list[str], list[str]]:
+    """`apply_sandhi` that also names the stages (`SANDHI_STAGES`) that changed a tone."""
+    changed: list[str] = []
+    current = list(syllables)
+    for name in SANDHI_STAGES:
+        if name == "不":
+            after = _bu_sandhi(word, list(current))
+        elif name == "一":
+            after = _yi_sandhi(word, list(current))
+        elif name == "neutral tone":
+            after = _neutral_sandhi(word, pos, list(current), split_word)
+        else:
+            after = _third_tone_sandhi(word, list(current), split_word)
+        if after != current:
+            changed.append(name)
+        current = after
+    return current, changed
+
+
 def apply_sandhi(word: str, pos: str, syllables: list[str], split_word: SplitWord) -> list[str]:
     """Tone changes inside one merged word, in upstream's order: 不, 一, neutral tones, third tones."""
-    syllables = list(syllables)
-    syllables = _bu_sandhi(word, syllables)
-    syllables = _yi_sandhi(word, syllables)
-    syllables = _neutral_sandhi(word, pos, syllables, split_word)
-    return _third_tone_sandhi(word, syllables, split_word)
+    return sandhi_changes(word, pos, syllables, split_word)[0]
