@@ -302,7 +302,7 @@ def _refusal(path: str, spelling: str) -> int:
         return 400  # aiohttp's request parser: "Invalid char in url path"
     if "/" in spelling:
         return 404  # no route has that many segments
-    return 400 if path.startswith("/api/voices/") else 404  # the voice id's slug check; not a page file
+    return 404 if path.startswith("/static/") else 400  # not a page file; an API id's own check (voice, job)
 
 
 @pytest.mark.parametrize("hostile", TRAVERSALS)
