@@ -6,6 +6,7 @@ from tests.support.tiny_models.checkpoints import (
     tiny_model_v2,
     tiny_model_v2_eos,
     tiny_model_v2pro,
+    upstream_fixtures,
 )
 from tests.support.tiny_models.templates import tiny_templates
 
@@ -16,4 +17,5 @@ __all__ = [
     "tiny_model_v2_eos",
     "tiny_model_v2pro",
     "tiny_templates",
+    "upstream_fixtures",
 ]

@@ -40,7 +40,9 @@ step "Lint and types"
 "$VENV/bin/mypy"
 
 step "Server, engine and converter tests"
-"$VENV/bin/python" -m pytest -q "$@"
+# -ra prints every skip's reason (and every failure) in the summary, so a skipped check never reads
+# as a run. It is -rs and more: pytest's -r replaces, not adds to, the chars pyproject.toml sets.
+"$VENV/bin/python" -m pytest -q -ra "$@"
 
 # ---- Home Assistant integration ---------------------------------------------------------
 # Two HA versions, each in its own venv on Python 3.13.0 (the newest Python here):
@@ -104,10 +106,10 @@ step "Home Assistant integration: types (mypy --strict against HA 2026.2.3)"
 # tests/ha also holds hassfest's, the quality scale's and HACS's rules written out (hassfest is
 # not on PyPI), and fails any test in which HA reports a deprecated call by the integration.
 step "Home Assistant integration tests on HA 2025.4.4 (with hassfest, quality-scale and HACS rules)"
-.venv-ha2025/bin/python -m pytest -c tests/ha/pytest.ini tests/ha -q
+.venv-ha2025/bin/python -m pytest -c tests/ha/pytest.ini tests/ha -q -ra
 
 step "Home Assistant integration tests on HA 2026.2.3 (with hassfest, quality-scale and HACS rules)"
-.venv-ha2026/bin/python -m pytest -c tests/ha/pytest.ini tests/ha -q
+.venv-ha2026/bin/python -m pytest -c tests/ha/pytest.ini tests/ha -q -ra
 
 # ---- Container image --------------------------------------------------------------------
 # Installs docker.io and mmdebstrap, starts dockerd and makes the Debian base image when they are
@@ -117,8 +119,8 @@ container_started=$(date +%s)
 tests/container/build_image.sh
 
 step "Container image: the wyoming client, enrollment, restarts, SIGTERM; the add-on's image"
-"$VENV/bin/python" -m pytest -q tests/container
+"$VENV/bin/python" -m pytest -q -ra tests/container
 
 step "Container image: Home Assistant's test harness (HA 2026.2.3) gets speech from it"
-.venv-ha2026/bin/python -m pytest -c tests/container/ha/pytest.ini tests/container/ha -q
+.venv-ha2026/bin/python -m pytest -c tests/container/ha/pytest.ini tests/container/ha -q -ra
 echo "Container steps took $(($(date +%s) - container_started)) s"

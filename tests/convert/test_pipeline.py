@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.support.tiny_models.checkpoints import TinyCheckpoints, upstream_fixtures_dir
+from tests.support.tiny_models.checkpoints import TinyCheckpoints
 from wyoming_server.convert.checkpoints import HParams
 from wyoming_server.convert.errors import ConversionError
 from wyoming_server.convert.pipeline import convert_model
@@ -158,12 +158,9 @@ def test_int8_only_folder_loads(tiny_checkpoints: TinyCheckpoints, tmp_path: Pat
     assert GptSoVitsModel.load(tmp_path / "m").precision == "int8"
 
 
-def test_upstream_written_v2_checkpoints_convert(tmp_path: Path) -> None:
+def test_upstream_written_v2_checkpoints_convert(upstream_fixtures: Path, tmp_path: Path) -> None:
     """The whole pipeline on files upstream's own code wrote (v2Pro graphs: tests/convert/test_sovits_conformance)."""
-    fixtures = upstream_fixtures_dir()
-    if fixtures is None:
-        pytest.skip("upstream-written fixtures (shared/fixtures/upstream-format) are not on this machine")
-    folder = fixtures / "tiny-v2"
+    folder = upstream_fixtures / "tiny-v2"
     manifest = convert_model(
         folder / "gpt.ckpt", folder / "sovits.pth", folder / "chinese-hubert-base", tmp_path / "v2", precision="fp32"
     )

@@ -57,9 +57,10 @@ def test_int8_only_for_the_decoder_and_bert() -> None:
     folder = cached_sovits_folder("v2", int8=True, bert=True)
     int8 = {name: r.int8_error for name, r in folder.results.items() if "int8" in r.files}
     assert set(int8) == {"vits_decoder", "bert"}
-    for name, figures in int8.items():
-        print(f"tiny {name} INT8 vs fp32: {figures}")
-    assert int8["bert"]["cosine"] > 0.9
+    # The converter's INT8-vs-fp32 figures on random inputs. Measured: decoder SNR 23.4 dB, BERT cosine
+    # 0.99993, both the same on AVX2 without VNNI (qemu -cpu Haswell).
+    assert int8["vits_decoder"]["snr_db"] >= 15.0
+    assert 0.999 <= int8["bert"]["cosine"] < 1.0
     model = sovits_model(folder, "int8")
     features = model.session("bert").run(None, {"input_ids": np.array([[2, 20, 21, 3]], np.int64)})[0]
     assert features.shape == (2, TINY_BERT_HIDDEN)

@@ -12,7 +12,7 @@ from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 
-from custom_components.edge_tts_clone.const import DOMAIN
+from custom_components.edge_tts_clone.const import DOMAIN, MAX_ENROLL_FILE_BYTES
 
 from .conftest import TTS_ENTITY
 from .fake_server import REPORT_OK, FakeServer, expected_stream_pcm, parse_wav
@@ -286,6 +286,7 @@ async def test_enroll_rejection_carries_server_reasons(
         ("secrets.yaml", "not_audio_file"),
         ("media-source://media_source/local/voices/grandma.m4a", "not_audio_file"),
         ("media-source://media_source/local/voices/missing.wav", "audio_not_found"),
+        ("media-source://media_source/local/voices/huge.wav", "audio_too_large"),
         ("media-source://tts/tts.other?message=hi", "unsupported_media_source"),
         ("media-source://media_source/nope/x.wav", "unsupported_media_source"),
     ],
@@ -299,8 +300,10 @@ async def test_enroll_refuses_files_outside_media_and_config(
     audio: str,
     key: str,
 ) -> None:
-    """Traversal, symlinks out of the folder, non-audio files and other sources never upload."""
+    """Traversal, symlinks out of the folder, non-audio files, huge files and other sources never upload."""
     (tmp_path / "outside.wav").write_bytes(CLIP)
+    with (media_dir / "voices" / "huge.wav").open("wb") as huge:
+        huge.truncate(MAX_ENROLL_FILE_BYTES + 1)  # sparse: takes no disk space
     (media_dir / "voices" / "escape.wav").symlink_to(tmp_path / "outside.wav")
     (Path(hass.config.config_dir) / "secrets.yaml").write_text("api_key: hunter2\n")
     with pytest.raises(ServiceValidationError) as caught:

@@ -156,10 +156,12 @@ async def test_path_traversal_is_refused(
     server = await start_server()
     token = server.token
     for method in ("GET", "DELETE", "PATCH"):
+        # The id's slug check; a page name not in the file list, a method the page lacks, or no such route.
+        expected = 400 if path.startswith("/api/") else 404 if method == "GET" or path.count("/") > 2 else 405
         url = URL(server.http_url + path, encoded=True)
         async with http.request(method, url, headers=_auth(server), json={"name": "x"}) as response:
             text = await response.text()
-            assert response.status in (400, 404, 405), (method, path, response.status)
+            assert response.status == expected, (method, path, response.status)
             assert token not in text
             assert response.content_type == "application/json"
     assert (server.app.settings.data_dir / "admin_token").exists()

@@ -83,6 +83,15 @@ def test_noisy_speech_is_refused(store: FolderLibrary, speech: Clip) -> None:
     assert rejected.report["snr_db"] < 12.0
 
 
+def test_mostly_pauses_is_too_little_speech(store: FolderLibrary) -> None:
+    word, rate = stock_speech("Yes.")
+    pause = _noise(4 * rate, 1e-3)  # a quiet room between two words
+    rejected = _rejection(store, to_wav(np.concatenate([word, pause, word]), rate))
+    (reason,) = rejected.report["reasons"]
+    assert reason.startswith("too little speech: only ") and "--start/--end" in reason
+    assert rejected.report["speech_ratio"] < 0.3
+
+
 def test_clipped_speech_is_refused(store: FolderLibrary, speech: Clip) -> None:
     samples, rate = speech
     clipped = np.clip(samples * 8.0, -1.0, 1.0).astype(np.float32)
@@ -117,9 +126,10 @@ def test_twelve_seconds_is_too_long_and_start_end_fixes_it(store: FolderLibrary,
 
 
 def test_corrupt_bytes_are_unreadable(store: FolderLibrary, good_wav: bytes) -> None:
-    for corrupt in (b"", b"not audio at all" * 100, good_wav[:40]):
-        rejected = _rejection(store, corrupt, force=True)
-        assert "cannot be read" in rejected.report["reasons"][0] or "empty" in rejected.report["reasons"][0]
+    unreadable = "the audio file cannot be read: it is damaged or is not a WAV, FLAC, OGG or MP3 file"
+    cases = ((b"", "the audio file is empty"), (b"not audio at all" * 100, unreadable), (good_wav[:40], unreadable))
+    for corrupt, reason in cases:
+        assert _rejection(store, corrupt, force=True).report["reasons"] == [reason]
 
 
 @pytest.mark.parametrize(

@@ -203,10 +203,13 @@ def _install_model(
         raise ArchiveError("the archive's model has no manifest.json")
     models_dir.mkdir(parents=True, exist_ok=True)
     with atomic.FolderLock(models_dir, exclusive=True):
-        existing = models_dir / model_id / "manifest.json"
-        if existing.is_file() and sha256_path(existing) == sha256_path(manifest):
-            return model_id, False
-        if existing.exists():
+        # The same model may already be here under the id an earlier import gave it (v2pro-2).
+        wanted = sha256_path(manifest)
+        for candidate in [model_id, *(m for m in registry.installed_models() if m != model_id)]:
+            existing = models_dir / candidate / "manifest.json"
+            if existing.is_file() and sha256_path(existing) == wanted:
+                return candidate, False
+        if (models_dir / model_id).exists():
             taken = {p.name for p in models_dir.iterdir()}
             new_id = unique_slug(model_id, taken)
             warnings.append(

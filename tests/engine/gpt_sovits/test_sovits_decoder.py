@@ -9,9 +9,11 @@ import pytest
 import torch
 from numpy.typing import NDArray
 
+from tests.support.tiny_models.damaged import weight_scales_off
 from tests.support.tiny_models.sovits_folder import cached_sovits_folder, sovits_model
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
 from wyoming_server.convert.torch_modules.sovits import SovitsModules, build_sovits_modules
+from wyoming_server.engine.audio import snr_db
 from wyoming_server.engine.gpt_sovits.manifest import Manifest
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
 from wyoming_server.engine.gpt_sovits.sovits import SovitsDecoder, frame_count
@@ -19,6 +21,9 @@ from wyoming_server.engine.onnx import create_session
 
 pytestmark = pytest.mark.slow
 VERSIONS = ["v2", "v2Pro", "v2ProPlus"]
+INT8_SNR_FLOOR_DB = 10.0
+"""INT8 vs fp32 decoder waveform on the tiny v2 folder: measured 15.4 dB, the same on AVX-512 VNNI and
+on AVX2 without VNNI (qemu -cpu Haswell): its convolutions do not hit the u8 x s8 saturation."""
 
 
 def _inputs(
@@ -185,19 +190,31 @@ def test_bad_inputs_are_rejected_with_the_reason() -> None:
         decoder.decode(tokens, phones, ge, 1.0, -0.1, rng)
 
 
-def test_int8_decoder_runs_and_its_distance_is_printed() -> None:
-    folder = cached_sovits_folder("v2", int8=True)
-    fp32 = SovitsDecoder(sovits_model(folder, "fp32"))
-    int8 = SovitsDecoder(sovits_model(folder, "int8"))
-    assert folder.results["vits_decoder"].files["int8"] == "vits_decoder.int8.onnx"
+def _int8_vs_fp32_snr_db(model_dir: Path) -> float:
+    """The folder's INT8 decoder against its fp32 one: 40 tokens with the same noise."""
+    fp32 = SovitsDecoder(sovits_model(model_dir, "fp32"))
+    int8 = SovitsDecoder(sovits_model(model_dir, "int8"))
     args = _inputs(fp32, tokens=40, phones=20)
-    a = fp32.decode(*args, speed=1.0, noise_scale=0.5, rng=np.random.default_rng(4)).astype(np.float64)
-    b = int8.decode(*args, speed=1.0, noise_scale=0.5, rng=np.random.default_rng(4)).astype(np.float64)
+    a = fp32.decode(*args, speed=1.0, noise_scale=0.5, rng=np.random.default_rng(4))
+    b = int8.decode(*args, speed=1.0, noise_scale=0.5, rng=np.random.default_rng(4))
     assert a.shape == b.shape == (40 * 1280,)
-    assert np.all(np.isfinite(b))
-    snr_db = 10 * np.log10(np.sum(a**2) / np.sum((a - b) ** 2))
-    measured = folder.results["vits_decoder"].int8_error
-    print(f"tiny v2 decoder INT8 vs fp32: SNR {snr_db:.1f} dB (converter measured {measured})")
+    return snr_db(a, b)
+
+
+def test_int8_decoder_is_close_to_fp32() -> None:
+    folder = cached_sovits_folder("v2", int8=True)
+    assert folder.results["vits_decoder"].files["int8"] == "vits_decoder.int8.onnx"
+    snr = _int8_vs_fp32_snr_db(folder.model_dir)
+    assert INT8_SNR_FLOOR_DB <= snr < 60.0  # below 60 dB: the INT8 graph did run
+    # The converter's own figure, on its random inputs (measured 23.4 dB).
+    assert folder.results["vits_decoder"].int8_error["snr_db"] >= INT8_SNR_FLOOR_DB
+
+
+def test_a_damaged_int8_decoder_fails_that_bound(tmp_path: Path) -> None:
+    """Every INT8 weight scale 10% off (measured -1.1 dB; one conv's scale doubled: 4.0 dB)."""
+    folder = cached_sovits_folder("v2", int8=True)
+    damaged = weight_scales_off(folder.model_dir, tmp_path / "damaged", ["vits_decoder.int8.onnx"], factor=1.1)
+    assert _int8_vs_fp32_snr_db(damaged) < INT8_SNR_FLOOR_DB
 
 
 @pytest.mark.parametrize("speed", [1.0, 0.7, 1.4])

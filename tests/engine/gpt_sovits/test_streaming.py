@@ -25,6 +25,9 @@ SPT = 1280
 STATED_SNR_NO_ATTENTION_DB = 60.0
 STATED_SNR_LOCAL_ATTENTION_DB = 50.0
 """What docs/engine.md ("Streaming and batching") states for the default plan on these tiny decoders."""
+RANDOM_ATTENTION_SNR_DB = (7.0, 20.0)
+"""Streamed vs whole on the random-attention decoder: measured 10.5 dB (torch fp32; float rounding moves
+it by far less than 0.1 dB between CPUs)."""
 
 
 def snr_db(reference: NDArray[np.float32], other: NDArray[np.float32]) -> float:
@@ -182,6 +185,51 @@ def test_streamed_equals_whole_when_windows_cover_the_reach(count: int, plan: Ch
     assert sentence.chunks == len(joins) + 1
 
 
+class ConstantPerWindow:
+    """Each window decodes to one constant, how many windows it has decoded so far: a streamed
+    sentence is then a staircase, whose every step must be the crossfade's raised-cosine ramp."""
+
+    hop_samples = 640
+
+    def __init__(self) -> None:
+        self.windows = 0
+
+    def decode_with_noise(
+        self,
+        tokens: NDArray[np.int64],
+        phones: NDArray[np.int64],
+        ge: NDArray[np.float32],
+        noise: NDArray[np.float32],
+        keep: tuple[int, int] | None = None,
+    ) -> NDArray[np.float32]:
+        start, stop = keep if keep is not None else (0, noise.shape[2])
+        self.windows += 1
+        return np.full((stop - start) * self.hop_samples, float(self.windows), np.float32)
+
+
+def test_each_join_blends_its_two_windows_with_the_crossfade() -> None:
+    """Where the windows disagree, a join must ramp from one to the next: a cut would step.
+
+    The tiny decoders' windows agree to 50 dB and more at the joins, so a stream cut hard from
+    one window to the next passes every test above; here each window differs from the last by 1.
+    """
+    audio, joins, sentence = stream(
+        ConstantPerWindow(),
+        np.zeros(150, np.int64),
+        np.zeros(1, np.int64),
+        np.zeros((1, 4, 1), np.float32),
+        STREAM_PLAN,
+        FrameNoise(CHANNELS, 0.0, np.random.default_rng(0)),
+    )
+    n = STREAM_PLAN.crossfade_samples
+    ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)
+    assert len(joins) == sentence.chunks - 1 >= 2, joins
+    for window, join in enumerate(joins, start=1):  # chunk `window` ends where its blend with the next begins
+        assert audio[join - 1] == window
+        np.testing.assert_allclose(audio[join : join + n], window + ramp, rtol=0, atol=1e-5)
+        assert audio[join + n] == window + 1
+
+
 def test_total_work_stays_linear_for_long_sentences() -> None:
     decoder = LocalFakeDecoder(reach=0)
     tokens = np.zeros(1500, np.int64)
@@ -258,9 +306,8 @@ def test_streamed_decode_agrees_with_whole_within_the_stated_snr(
     decoder = decoders[variant]
     tokens, phones, ge = _sentence(decoder, 150, seed=2)
     quality = measure_streaming(decoder, decoder.inter_channels, tokens, phones, ge, STREAM_PLAN, seed=9)
-    print(f"{variant} attention: streamed vs whole {quality}")
     assert quality.chunks >= 3
-    assert quality.snr_db >= stated_db
+    assert quality.snr_db >= stated_db, quality
     assert quality.worst_join_db >= stated_db - 15.0
     assert quality.work < 1.5
 
@@ -273,6 +320,7 @@ def test_joins_add_no_discontinuity(decoders: dict[str, TorchWindowDecoder]) -> 
     )
     expected = whole(decoder, tokens, phones, ge, FrameNoise(decoder.inter_channels, 0.5, np.random.default_rng(5)))
     half = STREAM_PLAN.crossfade_samples
+    assert len(joins) >= 2, joins
     for join in joins:
         region = slice(join - half, join + half)
         streamed_jump = float(np.max(np.abs(np.diff(audio[region]))))
@@ -282,9 +330,14 @@ def test_joins_add_no_discontinuity(decoders: dict[str, TorchWindowDecoder]) -> 
 
 
 def test_random_attention_reaches_everywhere(decoders: dict[str, TorchWindowDecoder]) -> None:
-    """Random weights attend over the whole sentence: reported, not asserted (docs/engine.md states it)."""
+    """Random weights attend over the whole sentence, so no window matches the whole decode (docs/decisions.md).
+
+    The figure stays between two bounds: below, the streamed audio no longer follows the whole
+    decode (noise one frame off: 0.6 dB); above, the comparison would not see attention's reach, and
+    the bounded-reach checks above could pass on a measurement that compares nothing.
+    """
     decoder = decoders["random"]
     tokens, phones, ge = _sentence(decoder, 150, seed=2)
     quality = measure_streaming(decoder, decoder.inter_channels, tokens, phones, ge, STREAM_PLAN, seed=9)
-    print(f"random attention: streamed vs whole {quality}")
-    assert quality.chunks >= 3 and np.isfinite(quality.snr_db)
+    assert quality.chunks >= 3
+    assert RANDOM_ATTENTION_SNR_DB[0] <= quality.snr_db <= RANDOM_ATTENTION_SNR_DB[1], quality

@@ -20,8 +20,6 @@ from wyoming_server.convert.torch_modules.t2s import load_t2s_model, prefix_lm_b
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.engine.gpt_sovits.t2s_state import prefill_bias
 
-UPSTREAM_FIXTURES = Path("/work/shared/fixtures/upstream-format")
-
 
 def test_tiny_checkpoint_has_upstream_layout(tmp_path: Path) -> None:
     saved = torch.load(write_tiny_gpt(tmp_path / "gpt.ckpt"), map_location="cpu", weights_only=True)
@@ -144,12 +142,10 @@ def test_nan_weights_fail_verification(tmp_path: Path) -> None:
 
 
 def test_upstream_written_checkpoint_converts_and_decodes(
-    tmp_path: Path, make_inputs: Callable[..., Inputs]
+    upstream_fixtures: Path, tmp_path: Path, make_inputs: Callable[..., Inputs]
 ) -> None:
     """Conformance: the GPT file written by upstream's own code goes through loader, modules and graphs."""
-    path = UPSTREAM_FIXTURES / "tiny-v2" / "gpt.ckpt"
-    if not path.is_file():
-        pytest.skip(f"upstream-format fixtures not present at {UPSTREAM_FIXTURES} (conformance NOT checked)")
+    path = upstream_fixtures / "tiny-v2" / "gpt.ckpt"
     ours = torch.load(write_tiny_gpt(tmp_path / "ours.ckpt"), map_location="cpu", weights_only=True)
     theirs = torch.load(path, map_location="cpu", weights_only=True)
     assert list(ours) == list(theirs)
