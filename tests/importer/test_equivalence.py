@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.tiny_models.checkpoints import TinyCheckpoints, upstream_fixtures_dir
 from tests.support.tiny_models.templates import convert_with_templates, make_test_templates
-from wyoming_server.convert.graph_compare import compare_folders
+from wyoming_server.convert.graph_compare import INT8_MARGIN, compare_folders
 from wyoming_server.convert.pipeline import convert_model as torch_convert_model
 from wyoming_server.engine.gpt_sovits import t2s_io
 from wyoming_server.engine.gpt_sovits.manifest import Manifest
@@ -26,6 +26,10 @@ from wyoming_server.importer.t2s_plans import t2s_plans
 from wyoming_server.importer.template_sources import CheckpointSet
 
 pytestmark = pytest.mark.slow
+
+INT8_SNR_MARGIN_DB = 2.0
+"""Two calibrations a last bit apart (torch's fp32 folding is not numpy's on every CPU) move an INT8
+graph's SNR a little; a wrong graph moves it by far more."""
 
 
 def _assert_same_folders(
@@ -62,8 +66,12 @@ def _assert_same_manifests(reference: Manifest, candidate: Manifest) -> None:
         assert (other.files, other.quantization) == (graph.files, graph.quantization), name
         if graph.int8 is not None:
             assert other.int8 is not None
-            for figure, value in graph.int8.items():
-                assert other.int8[figure] == pytest.approx(value, rel=1e-3, abs=1e-6), (name, figure)
+            assert set(other.int8) == set(graph.int8), name
+            for figure, value in graph.int8.items():  # as close as two INT8 graphs are (see graph_compare)
+                if figure.startswith("snr_db"):
+                    assert abs(other.int8[figure] - value) <= INT8_SNR_MARGIN_DB, (name, figure)
+                else:
+                    assert other.int8[figure] == pytest.approx(value, rel=INT8_MARGIN - 1, abs=1e-3), (name, figure)
 
 
 @pytest.mark.parametrize("version", ["v2", "v2Pro", "v2ProPlus"])
