@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -193,3 +194,22 @@ def test_the_quality_figures_see_a_damaged_int8_graph(tiny_model_v2: Path, tmp_p
     damaged = weight_scales_off(tiny_model_v2, tmp_path / "damaged", graphs, factor=1.5)
     quality = t2s_bench.logits_agreement(fp32, t2s_bench.onnx_decoder(damaged, "int8", 1), inputs)
     assert quality["logits_cosine_min"] < LOGITS_COSINE_FLOOR and quality["greedy_agreement"] < GREEDY_AGREEMENT_FLOOR
+
+
+def test_soak_serves_a_real_server_and_samples_its_memory(bench_run: tuple[dict[str, Any], Path]) -> None:
+    _, cache = bench_run  # the tiny model converted there
+    done = subprocess.run(
+        [sys.executable, "-m", "wyoming_server", "bench", "soak", "--tiny", "--hours", "0.004", "--clients", "2",
+         "--sample-s", "1", "--threads", "1", "--out-dir", str(cache)],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    served = re.search(r"requests: (\d+) served, (\d+) failed", done.stdout)
+    assert served is not None, done.stdout
+    assert int(served.group(1)) >= 2 and served.group(2) == "0", done.stdout
+    assert re.search(r"growth after warm-up: [+-]\d+\.\d MB/h .*: (PASS|FAIL)", done.stdout), done.stdout
+    rows = (cache / "soak" / "rss.csv").read_text(encoding="ascii").splitlines()
+    samples = [tuple(map(float, row.split(","))) for row in rows[1:]]
+    assert len(samples) >= 5 and all(mb > 20 for _, mb in samples)  # a Python process with onnxruntime
+    assert [t for t, _ in samples] == sorted(t for t, _ in samples)
+    assert "enrolled voice soak" in done.stderr  # through the real library, not a prompt file

@@ -124,7 +124,7 @@ class Outcome:
     error: str | None = None
 
 
-async def _one_request(host: str, port: int, text: str, voice: str | None) -> Outcome:
+async def one_request(host: str, port: int, text: str, voice: str | None) -> Outcome:
     started = time.monotonic()
     first: float | None = None
     audio_bytes = 0
@@ -153,7 +153,7 @@ async def run_load(host: str, port: int, *, clients: int, requests: int, text: s
     """Run the load and return the report."""
 
     async def client_loop(index: int) -> list[Outcome]:
-        return [await _one_request(host, port, f"{text} ({index}-{n})", voice) for n in range(requests)]
+        return [await one_request(host, port, f"{text} ({index}-{n})", voice) for n in range(requests)]
 
     started = time.monotonic()
     results = [o for batch in await asyncio.gather(*(client_loop(i) for i in range(clients))) for o in batch]

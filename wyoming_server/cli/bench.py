@@ -3,7 +3,8 @@
 `bench` alone (or `bench engine`) measures the engine's speed, memory and INT8 quality against the
 targets in docs/performance.md; `bench convert` the peak memory and time of converting a real-size
 model without torch (and, with --compare, how its graphs compare with the torch converter's);
-`bench server` the server under concurrent clients; `bench watermark` the watermark's detection rates.
+`bench server` the server under concurrent clients; `bench soak` a real server's memory over hours;
+`bench watermark` the watermark's detection rates.
 The engine and conversion benchmarks need the converter's extra (torch): they write random-weight
 checkpoints at the released sizes. The engine benchmark's converted model is cached under
 `--out-dir`, keyed by the converter's code, so reruns skip the conversion. Benchmark modules are imported
@@ -96,6 +97,21 @@ def register(subparsers: Any) -> None:
     server.add_argument("--rtf", type=float, default=0.3, help="in-process: simulated engine real-time factor")
     server.add_argument("--max-concurrent", type=int, default=2, help="in-process: --max-concurrent")
     server.set_defaults(func=_server)
+
+    soak = action("soak", "RSS of a real server under concurrent clients for hours (growth after warm-up)")
+    soak.add_argument("--hours", type=float, default=2.0, help="how long the clients keep the server busy")
+    soak.add_argument("--clients", type=int, default=8, help="concurrent clients, each sending back to back")
+    soak.add_argument("--warm-up-min", type=float, default=10.0, help="minutes before growth is measured "
+                      "(at most a quarter of the run)")
+    soak.add_argument("--sample-s", type=float, default=10.0, help="seconds between RSS samples")
+    soak.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="the server's onnxruntime threads")
+    soak.add_argument("--nice", type=int, default=0, help="niceness of the server (a soak beside other work)")
+    soak.add_argument("--tiny", action="store_true", help="tiny models: checks the code path in minutes")
+    soak.add_argument(
+        "--out-dir", type=Path, default=DEFAULT_CACHE_DIR,
+        help="where converted benchmark models are cached; the run's data folder and samples go in soak/",
+    )
+    soak.set_defaults(func=_soak)
 
     watermark = action("watermark", "watermark detection and false-positive rates after transforms")
     watermark.add_argument("--clips", type=int, default=200, help="number of speech clips")
@@ -226,6 +242,40 @@ def _server(args: argparse.Namespace) -> int:
         endpoint.host, endpoint.port, clients=args.clients, requests=args.requests, text=args.text, voice=args.voice
     )
     print(asyncio.run(load))
+    return 0
+
+
+def _soak(args: argparse.Namespace) -> int:
+    """A real server under `--clients` for `--hours`; its RSS growth after warm-up."""
+    import asyncio
+    import shutil
+
+    if args.hours <= 0 or args.clients < 1 or args.sample_s <= 0:
+        print("error: --hours and --sample-s must be positive, --clients at least 1", file=sys.stderr)
+        return 2
+    try:
+        from ..bench.random_models import REAL_V2, TINY_V2, prepare_models
+        from ..bench.soak import format_soak, make_data_folder, run_soak, write_samples
+    except ImportError as err:
+        print(f"error: the benchmark needs torch and onnx: pip install 'edge-tts-clone[convert]' ({err})",
+              file=sys.stderr)
+        return 1
+    duration_s = args.hours * 3600.0
+    run_dir = args.out_dir.expanduser() / "soak"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    try:
+        models = prepare_models(args.out_dir.expanduser(), TINY_V2 if args.tiny else REAL_V2)
+        voice = make_data_folder(models, run_dir / "data", args.threads)
+        run = asyncio.run(run_soak(
+            run_dir / "data", voice, duration_s=duration_s, warm_up_s=min(args.warm_up_min * 60.0, duration_s / 4),
+            clients=args.clients, sample_s=args.sample_s, threads=args.threads, nice=args.nice,
+        ))
+    except (OSError, RuntimeError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    write_samples(run, run_dir / "rss.csv")
+    print(format_soak(run, "tiny v2" if args.tiny else "v2 at the released size, random weights"))
+    print(f"samples: {run_dir / 'rss.csv'}; server log: {run_dir / 'data' / 'server.log'}")
     return 0
 
 
