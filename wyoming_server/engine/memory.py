@@ -9,6 +9,11 @@ grew far beyond what was alive at any moment. Two remedies:
   mapped and unmapped every time, which halves the decoder's peak for a few percent of its time
   (docs/decisions.md, "Memory").
 - `trim_heap` returns free heap pages after a large one-off load (`malloc_trim(0)`).
+
+And one for loading: `own_mappings_while_loading` lowers the threshold while a model's sessions are
+created and warmed up, so its weights and prepacked copies get mappings of their own. Unloading it
+then unmaps them whole instead of leaving holes between the next model's allocations in the heap
+(docs/performance.md, "Switching between people").
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import ctypes
 import ctypes.util
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final
 
 _LOGGER = logging.getLogger(__name__)
@@ -26,7 +33,11 @@ M_MMAP_THRESHOLD: Final = -3
 MMAP_THRESHOLD_BYTES: Final = 4 << 20
 """Buffers from 4 MB up are mapped and unmapped each time: the balance of memory saved and decoder time."""
 
+LOAD_MMAP_THRESHOLD_BYTES: Final = 64 << 10
+"""While a model loads, buffers from 64 kB up (every weight matrix) are mapped on their own."""
+
 _lock = threading.Lock()
+_loads_in_progress = 0
 _libc: ctypes.CDLL | None = None
 _looked_up = False
 _mmap_threshold_set = False
@@ -67,3 +78,28 @@ def use_mmap_for_large_buffers(threshold_bytes: int = MMAP_THRESHOLD_BYTES) -> b
             _mmap_threshold_set = bool(libc.mallopt(M_MMAP_THRESHOLD, threshold_bytes))
             _LOGGER.debug("glibc mmap threshold fixed at %d bytes: %s", threshold_bytes, _mmap_threshold_set)
         return _mmap_threshold_set
+
+
+@contextmanager
+def own_mappings_while_loading() -> Iterator[None]:
+    """Within: allocations of `LOAD_MMAP_THRESHOLD_BYTES` and up are mapped; after: the speaking threshold again.
+
+    Concurrent loads nest: the threshold goes back only when the last one ends.
+    """
+    global _loads_in_progress
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    use_mmap_for_large_buffers()
+    with _lock:
+        _loads_in_progress += 1
+        if _loads_in_progress == 1:
+            libc.mallopt(M_MMAP_THRESHOLD, LOAD_MMAP_THRESHOLD_BYTES)
+    try:
+        yield
+    finally:
+        with _lock:
+            _loads_in_progress -= 1
+            if _loads_in_progress == 0:
+                libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from .. import AudioChunk, SynthesisOptions, VoicePrompt
 from ..errors import SynthesisCancelled, TextError, VoicePackError
+from ..memory import own_mappings_while_loading
 from . import text
 from .bert import BertFeaturizer
 from .manifest import SAMPLE_RATE_HZ
@@ -142,10 +143,11 @@ class GptSoVitsEngine:
     def __init__(self, model: GptSoVitsModel, plan: ChunkPlan = STREAM_PLAN) -> None:
         self.model = model
         self.plan = plan
-        self._t2s = T2SDecoder(model)  # warms its sessions up itself
-        self._sovits = SovitsDecoder(model)
-        self._bert = BertFeaturizer(model)
-        self._warm_up()
+        with own_mappings_while_loading():  # the sessions and their arenas' first blocks
+            self._t2s = T2SDecoder(model)  # warms its sessions up itself
+            self._sovits = SovitsDecoder(model)
+            self._bert = BertFeaturizer(model)
+            self._warm_up()
 
     def _warm_up(self) -> None:
         """Run the text frontend, decoder and BERT once at load, so the first request does not pay their first run."""

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from ...settings import DEFAULT_THREADS
 from ..errors import ModelLoadError
-from ..memory import trim_heap, use_mmap_for_large_buffers
+from ..memory import own_mappings_while_loading, trim_heap, use_mmap_for_large_buffers
 from ..onnx import CPU_PROVIDER, create_session
 from .manifest import Manifest
 
@@ -113,9 +113,10 @@ class GptSoVitsModel:
                 raise ModelLoadError(f"model {self.model_id} has no graph {name!r}")
             path = self.model_dir / self.manifest.graphs[name].file_for(self.precision)
             started = time.perf_counter()
-            session = create_session(
-                path, self.threads, memory_arena=name not in NO_ARENA_GRAPHS, provider=self.provider
-            )
+            with own_mappings_while_loading():
+                session = create_session(
+                    path, self.threads, memory_arena=name not in NO_ARENA_GRAPHS, provider=self.provider
+                )
             self.load_seconds[name] = time.perf_counter() - started
             _LOGGER.debug("loaded graph %s from %s in %.0f ms", name, path, 1000 * self.load_seconds[name])
             if name not in ENROLLMENT_GRAPHS:
