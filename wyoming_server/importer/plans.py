@@ -73,6 +73,8 @@ class GraphPlan:
     """Static quantization only touches nodes whose names start with one of these (None: all)."""
     static_unsigned_activations: bool = False
     """uint8 asymmetric activations (faster u8s8 kernels on x86, finer steps for one-sided ranges)."""
+    int16_weights: bool = False
+    """Conv weights the INT8 graph keeps in fp32 are stored as int16 (`weight_storage`): half the memory."""
     integer_mismatch: float = 0.0
     """Fraction of integer outputs allowed to differ from torch (argmin outputs: rounding flips ties)."""
     quantization_excluded_nodes: tuple[str, ...] = ()

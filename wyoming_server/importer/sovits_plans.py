@@ -4,8 +4,8 @@ speaker-verification embedder, in the order they must be written.
 Precision choices per graph (the measurements behind them are in docs/decisions.md, "SoVITS decoder"):
 - `vits_decoder`: static per-channel QDQ (uint8 activations, int8 weights) on the convolutions of
   the generator's residual blocks, all five stages; the upsampling ConvTransposes, conv_pre,
-  conv_post, the flow and enc_p stay fp32; calibrated on realistic inputs, which the folder's
-  enrollment graphs make (so those are written first);
+  conv_post, the flow and enc_p compute in fp32, their weights stored as per-channel int16;
+  calibrated on realistic inputs, which the folder's enrollment graphs make (so those are written first);
 - `ref_embedder`, `prompt_extractor`, `sv_embedder`: fp32 only. They run once per enrollment, and
   the prompt tokens are an argmin over codebook distances that INT8 flips (pitfall 16).
 """
@@ -49,7 +49,8 @@ released size, torch's own fp32 output differs from fp64 by up to 1e-4 of its sc
 DECODER_INT8_NOTE: Final = (
     "static QDQ: per-channel int8 weights, uint8 activations (MinMax, calibrated on voice-like clips "
     "through the folder's prompt_extractor and ref_embedder) on the Conv layers of every generator "
-    "residual block; upsampling ConvTranspose, conv_pre, conv_post, flow and enc_p fp32"
+    "residual block; upsampling ConvTranspose, conv_pre, conv_post, flow and enc_p fp32, their weights "
+    "stored as per-channel int16"
 )
 
 
@@ -118,6 +119,7 @@ def decoder_plan(dims: SovitsDims, references: LazyReferences) -> GraphPlan:
             dims.generator.upsample_rates, len(dims.generator.resblock_kernels)
         ),
         static_unsigned_activations=True,
+        int16_weights=True,
         int8_note=DECODER_INT8_NOTE,
     )
 
