@@ -44,9 +44,11 @@ REFERENCE_TEXT: Final = "晚饭做好了，快来吃吧，今天有你最爱吃�
 """A transcript of about the length a 6 s clip holds."""
 PROMPT_FILE: Final = "prompt.npz"
 _CODE_ROOT: Final = Path(__file__).resolve().parent.parent
-# The code a converted folder depends on: the converter and the engine modules it imports.
+# The code a converted folder depends on: both converters' pipeline and the engine modules it imports.
 _HASHED_CODE: Final = (
     "convert/**/*.py",
+    "importer/**/*.py",
+    "checkpoints/**/*.py",
     "engine/audio.py",
     *(f"engine/gpt_sovits/{name}.py" for name in ("manifest", "reference", "t2s_io", "t2s_state", "sovits")),
 )
