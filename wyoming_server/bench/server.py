@@ -124,28 +124,44 @@ class Outcome:
     error: str | None = None
 
 
-async def one_request(host: str, port: int, text: str, voice: str | None) -> Outcome:
+EVENT_TIMEOUT_S: Final = 600.0
+"""Longest wait for the server's next event (a queued request's first one included)."""
+
+
+async def one_request(
+    host: str, port: int, text: str, voice: str | None, event_timeout_s: float = EVENT_TIMEOUT_S
+) -> Outcome:
+    """One Synthesize request; a refusal, a timeout or a dropped connection is an outcome, not an exception."""
     started = time.monotonic()
     first: float | None = None
     audio_bytes = 0
     rate = 0
-    async with AsyncTcpClient(host, port) as client:
-        await client.write_event(
-            Synthesize(text, voice=SynthesizeVoice(name=voice) if voice else None).event()
-        )
-        while True:
-            event = await asyncio.wait_for(client.read_event(), 600)
-            if event is None:
-                return Outcome(None, time.monotonic() - started, 0.0, "connection closed")
-            if Error.is_type(event.type):
-                return Outcome(None, time.monotonic() - started, 0.0, Error.from_event(event).code)
-            if WyomingAudioChunk.is_type(event.type):
-                chunk = WyomingAudioChunk.from_event(event)
-                first = first if first is not None else time.monotonic() - started
-                audio_bytes += len(chunk.audio)
-                rate = chunk.rate
-            elif AudioStop.is_type(event.type):
-                break
+
+    def failed(reason: str) -> Outcome:
+        return Outcome(None, time.monotonic() - started, 0.0, reason)
+
+    try:
+        async with AsyncTcpClient(host, port) as client:
+            await client.write_event(
+                Synthesize(text, voice=SynthesizeVoice(name=voice) if voice else None).event()
+            )
+            while True:
+                event = await asyncio.wait_for(client.read_event(), event_timeout_s)
+                if event is None:
+                    return failed("connection closed")
+                if Error.is_type(event.type):
+                    return failed(str(Error.from_event(event).code))
+                if WyomingAudioChunk.is_type(event.type):
+                    chunk = WyomingAudioChunk.from_event(event)
+                    first = first if first is not None else time.monotonic() - started
+                    audio_bytes += len(chunk.audio)
+                    rate = chunk.rate
+                elif AudioStop.is_type(event.type):
+                    break
+    except TimeoutError:
+        return failed(f"no event for {event_timeout_s:.0f} s")
+    except OSError as err:
+        return failed(f"connection: {err.strerror or type(err).__name__}")
     return Outcome(first, time.monotonic() - started, audio_bytes / 2 / rate if rate else 0.0)
 
 

@@ -131,7 +131,7 @@ async def _wait_ready(port: int, process: asyncio.subprocess.Process, log: Path)
     while time.monotonic() < deadline:
         if process.returncode is not None:
             raise RuntimeError(f"the server exited while starting (code {process.returncode}); see {log}")
-        with contextlib.suppress(OSError, TimeoutError):
+        with contextlib.suppress(OSError):  # TimeoutError is an OSError
             async with AsyncTcpClient("127.0.0.1", port) as client:
                 await client.write_event(Describe().event())
                 event = await asyncio.wait_for(client.read_event(), 10)
@@ -179,10 +179,10 @@ async def _load(
 
     async def client(index: int) -> None:
         count = 0
-        while time.monotonic() - started < duration_s:
+        while True:
             count += 1
             text = f"{REQUEST_TEXT} ({index}-{count})"
-            run.outcomes.append(await one_request("127.0.0.1", port, text, voice))
+            run.outcomes.append(await one_request("127.0.0.1", port, text, voice, REQUEST_TIMEOUT_S))
 
     async def sampler() -> None:
         while not done.is_set():
@@ -191,9 +191,14 @@ async def _load(
                 await asyncio.wait_for(done.wait(), sample_s)
 
     sampling = asyncio.create_task(sampler())
+    loads = [asyncio.create_task(client(i)) for i in range(clients)]
     try:
-        await asyncio.gather(*(client(i) for i in range(clients)))
+        # At the end the requests in flight are dropped (the server cancels them), not waited for.
+        await asyncio.wait(loads, timeout=duration_s)
     finally:
+        for load in loads:
+            load.cancel()
+        await asyncio.gather(*loads, return_exceptions=True)
         done.set()
         await sampling
     run.samples.append((time.monotonic() - started, _rss_bytes(pid)))

@@ -271,7 +271,7 @@ def _soak(args: argparse.Namespace) -> int:
             clients=args.clients, sample_s=args.sample_s, threads=args.threads, nice=args.nice,
         ))
     except (OSError, RuntimeError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err or type(err).__name__}", file=sys.stderr)
         return 1
     write_samples(run, run_dir / "rss.csv")
     print(format_soak(run, "tiny v2" if args.tiny else "v2 at the released size, random weights"))
