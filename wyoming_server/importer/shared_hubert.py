@@ -1,0 +1,91 @@
+"""Split the verified `prompt_extractor` graph into the data folder's shared HuBERT and the model's own
+prompt quantizer (`ssl_proj` + nearest codebook row), so a data folder stores HuBERT once.
+
+Both converters write and verify the single graph as before (the decoder's calibration runs it);
+this step then cuts it at the input of its last Conv (`ssl_proj`), so neither the torch exporter nor
+the shipped templates change. The shared file is named by the sha256 of its weights
+(`engine/gpt_sovits/shared_files.py`), so two conversions with the same HuBERT write one file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import onnx
+from onnx.utils import Extractor
+
+from ..checkpoints.errors import ConversionError
+from ..engine.gpt_sovits.manifest import sha256_file
+from ..engine.gpt_sovits.shared_files import PROMPT_QUANTIZER_FILE, SSL_FEATURES, SSL_FILE_KEY, hubert_file_name
+from .plans import GraphResult
+
+
+def _rename_tensor(graph: onnx.GraphProto, old: str, new: str) -> None:
+    for node in graph.node:
+        node.input[:] = [new if name == old else name for name in node.input]
+        node.output[:] = [new if name == old else name for name in node.output]
+    for value in (*graph.input, *graph.output, *graph.value_info):
+        if value.name == old:
+            value.name = new
+
+
+def weights_sha256(model: onnx.ModelProto) -> str:
+    """sha256 over the initializers' names, shapes and bytes, in name order (not the graph's layout)."""
+    digest = hashlib.sha256()
+    for init in sorted(model.graph.initializer, key=lambda i: i.name):
+        digest.update(init.name.encode())
+        digest.update(repr(tuple(init.dims)).encode())
+        digest.update(onnx.numpy_helper.to_array(init).tobytes())
+    return digest.hexdigest()
+
+
+def split_graphs(single: onnx.ModelProto) -> tuple[onnx.ModelProto, onnx.ModelProto]:
+    """(HuBERT: wave -> ssl_features, quantizer: ssl_features -> codes) from the single graph."""
+    convs = [node for node in single.graph.node if node.op_type == "Conv"]
+    if not convs:
+        raise ConversionError("prompt_extractor has no Conv node: cannot find ssl_proj to split at")
+    cut = convs[-1].input[0]
+    wave, codes = single.graph.input[0].name, single.graph.output[0].name
+    if not any(value.name == cut for value in single.graph.value_info):  # the extractor needs its type
+        single.graph.value_info.append(onnx.helper.make_tensor_value_info(cut, onnx.TensorProto.FLOAT, None))
+    extractor = Extractor(single)
+    hubert = extractor.extract_model([wave], [cut])
+    quantizer = extractor.extract_model([cut], [codes])
+    for part in (hubert, quantizer):
+        _rename_tensor(part.graph, cut, SSL_FEATURES)
+    return hubert, quantizer
+
+
+def _place_shared(hubert: onnx.ModelProto, shared: Path, name: str) -> Path:
+    """Write the shared file unless a file of that name (same weights) is already there."""
+    path = shared / name
+    if path.is_file():
+        return path
+    shared.mkdir(parents=True, exist_ok=True)
+    staging = shared / f".{name}.{os.getpid()}.tmp"
+    onnx.save(hubert, staging)
+    with staging.open("rb") as f:
+        os.fsync(f.fileno())
+    os.replace(staging, path)  # a concurrent conversion writing the same weights replaces it harmlessly
+    return path
+
+
+def split_prompt_extractor(result: GraphResult, folder: Path, shared: Path) -> tuple[GraphResult, dict[str, Any]]:
+    """Replace `<folder>/prompt_extractor.onnx` by `prompt_quantizer.onnx` and the shared HuBERT in
+    `shared`; returns the graph's new entry and the manifest's `shared_files`."""
+    single_path = folder / result.files["fp32"]
+    hubert, quantizer = split_graphs(onnx.load(single_path))
+    onnx.save(quantizer, folder / PROMPT_QUANTIZER_FILE)
+    name = hubert_file_name(weights_sha256(hubert))
+    path = _place_shared(hubert, shared, name)
+    del hubert
+    single_path.unlink()
+    entry = GraphResult(
+        name=result.name,
+        files={"fp32": PROMPT_QUANTIZER_FILE, SSL_FILE_KEY: name},
+        max_abs_error=result.max_abs_error,
+    )
+    return entry, {name: {"sha256": sha256_file(path), "bytes": path.stat().st_size}}
