@@ -7,6 +7,8 @@ in `shared_files`; the prompt-extractor entry names it under `SSL_FILE_KEY`.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Final
 
@@ -27,3 +29,20 @@ def shared_dir(model_dir: Path) -> Path:
 def hubert_file_name(weights_sha256: str) -> str:
     """`hubert-<16 hex>.onnx`: same weights, same name, so two conversions write one file."""
     return f"hubert-{weights_sha256[:16]}.onnx"
+
+
+def shared_files_of(model_dir: Path) -> dict[str, Path]:
+    """The shared files a model folder's manifest names: name -> path in its data folder."""
+    manifest = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
+    return {name: shared_dir(model_dir) / name for name in manifest.get("shared_files", {})}
+
+
+def place_shared_file(source: Path, models_dir: Path) -> bool:
+    """Move a verified shared file into `<models_dir>/shared/` unless one of that name (same weights) is
+    there; returns True when it was placed. `source` must be on the same file system (a staging folder)."""
+    target = models_dir / SHARED_FOLDER / source.name
+    if target.is_file():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)
+    return True
