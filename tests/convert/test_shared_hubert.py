@@ -14,6 +14,7 @@ import torch
 from tests.support.tiny_models.checkpoints import TinyCheckpoints
 from tests.support.tiny_models.sovits_folder import cached_sovits_folder
 from wyoming_server.convert.checkpoints import load_sovits_checkpoint
+from wyoming_server.convert.errors import ConversionError
 from wyoming_server.convert.pipeline import convert_model
 from wyoming_server.convert.random_weights.sovits import write_tiny_sovits
 from wyoming_server.convert.sovits_export import PromptExtractor
@@ -116,3 +117,8 @@ def test_a_missing_or_corrupt_shared_hubert_fails_enrolment_not_loading(
     GptSoVitsModel.load(models / "anna")  # speaking never needs HuBERT
     with pytest.raises(ModelLoadError, match=r"shared file .*needed to enroll"):
         _enroll(models / "anna")
+
+
+def test_shared_is_not_a_model_id(tiny_checkpoints: TinyCheckpoints, tmp_path: Path) -> None:
+    with pytest.raises(ConversionError, match="shared HuBERT lives"):
+        _convert(tiny_checkpoints, tmp_path / "models" / "shared")

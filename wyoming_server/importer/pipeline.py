@@ -32,7 +32,7 @@ from ..engine.gpt_sovits.manifest import (
     Manifest,
     sha256_file,
 )
-from ..engine.gpt_sovits.shared_files import shared_dir
+from ..engine.gpt_sovits.shared_files import SHARED_FOLDER, shared_dir
 from ..engine.memory import trim_heap, use_mmap_for_large_buffers
 from ..storage import atomic
 from .calibration import PROMPT_EXTRACTOR
@@ -166,6 +166,8 @@ def convert_model(
     if precision not in PRECISION_CHOICES:
         raise ConversionError(f"precision must be one of {', '.join(PRECISION_CHOICES)}, not {precision!r}")
     check_inputs(hubert_dir, sv, bert_dir)
+    if out_dir.name == SHARED_FOLDER:
+        raise ConversionError(f"{SHARED_FOLDER!r} is where the shared HuBERT lives; choose another model id")
     report(0, 1, f"reading {gpt.name} and {sovits.name}")
     sources = open_sources(gpt, sovits, hubert_dir, sv, bert_dir)
     try:
