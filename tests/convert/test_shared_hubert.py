@@ -49,10 +49,13 @@ def _enroll(model_dir: Path) -> np.ndarray:
 
 
 def test_two_parts_give_the_single_graphs_tokens() -> None:
-    single = onnx.load(cached_sovits_folder("v2").model_dir / "prompt_extractor.onnx")
-    hubert, quantizer = split_graphs(single)
+    path = cached_sovits_folder("v2").model_dir / "prompt_extractor.onnx"
+    single = onnx.load(path)
+    hubert, quantizer = split_graphs(onnx.load(path))  # cuts its argument in place
     assert [o.name for o in hubert.graph.output] == [SSL_FEATURES]
     assert [i.name for i in quantizer.graph.input] == [SSL_FEATURES]
+    sizes = [part.ByteSize() for part in (hubert, quantizer, single)]
+    assert sizes[0] + sizes[1] <= sizes[2] * 1.01  # no weights in both halves
     for seed in range(3):
         wave = synthetic_voice(3.0 + seed, 16000, seed)[None].astype(np.float32)
         features = _run(hubert, {"wave": wave})

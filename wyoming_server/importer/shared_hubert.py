@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import onnx
-from onnx.utils import Extractor
 
 from ..checkpoints.errors import ConversionError
 from ..engine.gpt_sovits.manifest import sha256_file
@@ -42,21 +41,63 @@ def weights_sha256(model: onnx.ModelProto) -> str:
     return digest.hexdigest()
 
 
+def _inputs_of(node: onnx.NodeProto) -> list[str]:
+    """A node's inputs, and those its subgraphs (If, Loop) read from the outer scope."""
+    names = list(node.input)
+    for attribute in node.attribute:
+        for graph in (*([attribute.g] if attribute.HasField("g") else []), *attribute.graphs):
+            for inner in graph.node:
+                names.extend(_inputs_of(inner))
+    return names
+
+
+def _needed_nodes(graph: onnx.GraphProto, outputs: list[str], stop: str | None) -> list[int]:
+    """Indices, in graph order, of the nodes that compute `outputs`, not looking past tensor `stop`."""
+    producer = {name: i for i, node in enumerate(graph.node) for name in node.output}
+    needed: set[int] = set()
+    todo = list(outputs)
+    while todo:
+        name = todo.pop()
+        index = producer.get(name)
+        if name == stop or index is None or index in needed:
+            continue
+        needed.add(index)
+        todo.extend(_inputs_of(graph.node[index]))
+    return sorted(needed)
+
+
 def split_graphs(single: onnx.ModelProto) -> tuple[onnx.ModelProto, onnx.ModelProto]:
-    """(HuBERT: wave -> ssl_features, quantizer: ssl_features -> codes) from the single graph."""
-    convs = [node for node in single.graph.node if node.op_type == "Conv"]
+    """(HuBERT: wave -> ssl_features, quantizer: ssl_features -> codes). HuBERT is `single` itself, cut
+    in place, so its 378 MB of weights are never copied (a conversion's peak must not grow)."""
+    graph = single.graph
+    convs = [node for node in graph.node if node.op_type == "Conv"]
     if not convs:
         raise ConversionError("prompt_extractor has no Conv node: cannot find ssl_proj to split at")
-    cut = convs[-1].input[0]
-    wave, codes = single.graph.input[0].name, single.graph.output[0].name
-    if not any(value.name == cut for value in single.graph.value_info):  # the extractor needs its type
-        single.graph.value_info.append(onnx.helper.make_tensor_value_info(cut, onnx.TensorProto.FLOAT, None))
-    extractor = Extractor(single)
-    hubert = extractor.extract_model([wave], [cut])
-    quantizer = extractor.extract_model([cut], [codes])
-    for part in (hubert, quantizer):
+    cut, codes = convs[-1].input[0], graph.output[0]
+    quantizer_nodes = [graph.node[i] for i in _needed_nodes(graph, [codes.name], stop=cut)]
+    read = {name for node in quantizer_nodes for name in _inputs_of(node)}
+    if any(value.name in read for value in graph.input):
+        raise ConversionError("prompt_extractor's codebook reads the wave itself: cannot split it at ssl_proj")
+    features = onnx.helper.make_tensor_value_info(SSL_FEATURES, onnx.TensorProto.FLOAT, None)
+    quantizer = onnx.helper.make_model(
+        onnx.helper.make_graph(
+            quantizer_nodes, "prompt_quantizer", [features], [codes],
+            initializer=[init for init in graph.initializer if init.name in read],
+        ),
+        opset_imports=single.opset_import, ir_version=single.ir_version,
+    )
+    kept = [onnx.NodeProto.FromString(graph.node[i].SerializeToString()) for i in _needed_nodes(graph, [cut], None)]
+    del graph.node[:]
+    graph.node.extend(kept)
+    used = {name for node in kept for name in _inputs_of(node)}
+    for index in reversed(range(len(graph.initializer))):
+        if graph.initializer[index].name not in used:
+            del graph.initializer[index]
+    del graph.output[:], graph.value_info[:]
+    graph.output.append(features)
+    for part in (single, quantizer):
         _rename_tensor(part.graph, cut, SSL_FEATURES)
-    return hubert, quantizer
+    return single, quantizer
 
 
 def _place_shared(hubert: onnx.ModelProto, shared: Path, name: str) -> Path:
