@@ -85,8 +85,11 @@ def test_int8_decoder_quantizes_resblock_convs_only() -> None:
         0, size.initial_channels, 0, UPSAMPLE_RATES, size.upsample_kernels, size.resblock_kernels,
         size.resblock_dilations,
     )
+    blocks = len(size.resblock_kernels) * len(UPSAMPLE_RATES)
     quantized = {f"/dec/resblocks.{j}/" for j in int8_resblocks(generator)}
-    assert 0 < len(quantized) < len(size.resblock_kernels) * len(UPSAMPLE_RATES)
+    assert 0 < len(quantized) < blocks
+    kept = ", ".join(str(j) for j in range(blocks) if f"/dec/resblocks.{j}/" not in quantized)
+    assert f"residual blocks {kept}, upsampling" in folder.results["vits_decoder"].int8_note  # the manifest says so
     convs = [n for n in graph.node if n.op_type in ("Conv", "ConvTranspose")]
     for node in convs:
         inputs_quantized = any(i.endswith("_DequantizeLinear_Output") for i in node.input)
