@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from tests.support.tiny_models.sovits_folder import TINY_BERT_HIDDEN, cached_sovits_folder, sovits_model
+from wyoming_server.checkpoints.dims.sovits import GeneratorDims
+from wyoming_server.convert.random_weights.sovits import SOVITS_TINY, UPSAMPLE_RATES
 from wyoming_server.engine.gpt_sovits.manifest import Manifest
-from wyoming_server.importer.sovits_plans import generator_int8_prefixes
+from wyoming_server.importer.sovits_plans import generator_int8_prefixes, int8_resblocks
 
 pytestmark = pytest.mark.slow
 
@@ -66,9 +68,11 @@ def test_int8_only_for_the_decoder_and_bert() -> None:
     assert features.shape == (2, TINY_BERT_HIDDEN)
 
 
-def test_generator_int8_layers_are_the_residual_blocks_of_every_stage() -> None:
-    prefixes = generator_int8_prefixes((10, 8, 2, 2, 2), 3)
-    assert prefixes == tuple(f"/dec/resblocks.{j}/" for j in range(15))
+def test_generator_int8_layers_are_the_costly_residual_blocks() -> None:
+    # The released v2 generator: 512 channels halved per stage, kernels 3/7/11. The cheap blocks (kernel 3
+    # of stages 1 and 3, and those of the 32- and 16-channel stages but the 32-channel kernel 11) stay fp32.
+    released = GeneratorDims(192, 512, 512, (10, 8, 2, 2, 2), (16, 16, 8, 2, 2), (3, 7, 11), ((1, 3, 5),) * 3)
+    assert generator_int8_prefixes(released) == tuple(f"/dec/resblocks.{j}/" for j in (1, 2, 3, 4, 5, 7, 8, 11))
 
 
 def test_int8_decoder_quantizes_resblock_convs_only() -> None:
@@ -76,8 +80,18 @@ def test_int8_decoder_quantizes_resblock_convs_only() -> None:
 
     folder = cached_sovits_folder("v2", int8=True, bert=True)
     graph = onnx.load(str(folder.model_dir / folder.results["vits_decoder"].files["int8"])).graph
+    size = SOVITS_TINY["v2"]
+    generator = GeneratorDims(
+        0, size.initial_channels, 0, UPSAMPLE_RATES, size.upsample_kernels, size.resblock_kernels,
+        size.resblock_dilations,
+    )
+    blocks = len(size.resblock_kernels) * len(UPSAMPLE_RATES)
+    quantized = {f"/dec/resblocks.{j}/" for j in int8_resblocks(generator)}
+    assert 0 < len(quantized) < blocks
+    kept = ", ".join(str(j) for j in range(blocks) if f"/dec/resblocks.{j}/" not in quantized)
+    assert f"residual blocks {kept}, upsampling" in folder.results["vits_decoder"].int8_note  # the manifest says so
     convs = [n for n in graph.node if n.op_type in ("Conv", "ConvTranspose")]
-    assert any(n.name.startswith("/dec/resblocks.") for n in convs)
     for node in convs:
         inputs_quantized = any(i.endswith("_DequantizeLinear_Output") for i in node.input)
-        assert inputs_quantized == (node.op_type == "Conv" and node.name.startswith("/dec/resblocks.")), node.name
+        in_quantized_block = node.op_type == "Conv" and any(node.name.startswith(p) for p in quantized)
+        assert inputs_quantized == in_quantized_block, node.name

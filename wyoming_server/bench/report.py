@@ -175,6 +175,14 @@ def format_report(figures: Figures) -> str:
         f"over {int(quality['steps'])} steps (greedy agreement {quality['greedy_agreement']:.0%}); "
         f"decoder waveform SNR {_fmt(decoder['int8_snr_db'], 1)} dB"
     )
+    if "long_steps" in quality:
+        lines.append(
+            f"  over {int(quality['long_steps'])} steps: greedy agreement {quality['greedy_agreement_long']:.1%}; "
+            f"near-ties (fp32's top two logits < {quality['near_tie_logits']:g} apart) "
+            f"{quality['near_tie_fraction_long']:.1%} of steps, agreement on the others "
+            f"{_fmt(quality['greedy_agreement_decisive_long'] * 100, 1)}%; "
+            f"largest logit error {_fmt(quality['logits_max_error_long'], 3)}"
+        )
     lines += ["", "targets:"]
     for verdict in figures["targets"]:
         sign = "<=" if verdict["at_most"] else ">="

@@ -147,6 +147,8 @@ def quantize_graph(plan: GraphPlan, result: GraphResult, out_dir: Path, seed: in
             )
         finally:
             cache.unlink(missing_ok=True)
+        if nodes is not None and plan.static_op_types:
+            _fp32_inputs_for_unquantized(int8_path, set(nodes), plan.static_op_types)
     if prepared != fp32_path:
         prepared.unlink(missing_ok=True)
     if plan.int16_weights:
@@ -162,6 +164,41 @@ def quantize_graph(plan: GraphPlan, result: GraphResult, out_dir: Path, seed: in
         quantization=plan.quantization,
         int8_note=plan.int8_note,
     )
+
+
+def _fp32_inputs_for_unquantized(path: Path, quantized: set[str], op_types: tuple[str, ...]) -> None:
+    """Rewire the nodes of `op_types` left out of static quantization to the fp32 tensors they share
+    with quantized ones (other nodes keep their Q/DQ pairs: onnxruntime fuses them into int8 kernels).
+
+    onnxruntime quantizes a tensor once for all its readers, so an fp32 Conv that reads the same
+    input as an INT8 one (the residual blocks of a stage share theirs) would get its rounding and
+    no speed; the Q/DQ pairs nobody reads any more are dropped."""
+    import onnx
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    producers = {output: node for node in graph.node for output in node.output}
+    originals: dict[str, str] = {}  # DQ output -> the tensor its Q node rounded
+    for node in graph.node:
+        if node.op_type == "DequantizeLinear":
+            source = producers.get(node.input[0])
+            if source is not None and source.op_type == "QuantizeLinear":
+                originals[node.output[0]] = source.input[0]
+    for node in graph.node:
+        if node.name in quantized or node.op_type not in op_types:
+            continue
+        for index, name in enumerate(node.input):
+            if name in originals:
+                node.input[index] = originals[name]
+    while True:
+        read = {name for node in graph.node for name in node.input} | {value.name for value in graph.output}
+        unread = [n for n in graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")
+                  and not any(output in read for output in n.output)]
+        if not unread:
+            break
+        for node in unread:
+            graph.node.remove(node)
+    onnx.save(model, str(path))
 
 
 def _excluded_nodes(path: Path, marks: tuple[str, ...]) -> list[str]:

@@ -3,9 +3,10 @@ speaker-verification embedder, in the order they must be written.
 
 Precision choices per graph (the measurements behind them are in docs/decisions.md, "SoVITS decoder"):
 - `vits_decoder`: static per-channel QDQ (uint8 activations, int8 weights) on the convolutions of
-  the generator's residual blocks, all five stages; the upsampling ConvTransposes, conv_pre,
-  conv_post, the flow and enc_p compute in fp32, their weights stored as per-channel int16;
-  calibrated on realistic inputs, which the folder's enrollment graphs make (so those are written first);
+  the generator's residual blocks, except the cheapest ones (`generator_int8_prefixes`); the
+  other residual blocks, the upsampling ConvTransposes, conv_pre, conv_post, the flow and enc_p
+  compute in fp32, their weights stored as per-channel int16; calibrated on realistic inputs, which
+  the folder's enrollment graphs make (so those are written first);
 - `ref_embedder`, `prompt_extractor`, `sv_embedder`: fp32 only. They run once per enrollment, and
   the prompt tokens are an argmin over codebook distances that INT8 flips (pitfall 16).
 """
@@ -19,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..checkpoints.dims.hubert import HubertDims
-from ..checkpoints.dims.sovits import SovitsDims
+from ..checkpoints.dims.sovits import GeneratorDims, SovitsDims
 from ..checkpoints.dims.sv import SvDims
 from ..checkpoints.errors import ConversionError
 from ..engine.gpt_sovits.reference import kaldi_fbank, linear_spectrogram
@@ -46,18 +47,50 @@ PROMPT_TOKEN_MISMATCH: Final = 0.02
 SV_TOLERANCE: Final = 1e-3
 """The 16-block speaker-verification network accumulates rounding: on a random network of the
 released size, torch's own fp32 output differs from fp64 by up to 1e-4 of its scale."""
+FP32_RESBLOCK_SHARE: Final = 0.04
+"""A residual block holding less than this share of the residual blocks' multiply-adds stays fp32:
+each block's INT8 adds about the same noise, so the cheapest blocks buy the most SNR per unit of time."""
 DECODER_INT8_NOTE: Final = (
     "static QDQ: per-channel int8 weights, uint8 activations (MinMax, calibrated on voice-like clips "
-    "through the folder's prompt_extractor and ref_embedder) on the Conv layers of every generator "
-    "residual block; upsampling ConvTranspose, conv_pre, conv_post, flow and enc_p fp32, their weights "
-    "stored as per-channel int16"
+    "through the folder's prompt_extractor and ref_embedder) on the Conv layers of the generator "
+    "residual blocks {int8} (each >= {share:.0%} of the blocks' multiply-adds); residual blocks {fp32}, "
+    "upsampling ConvTranspose, conv_pre, conv_post, flow and enc_p fp32, their weights stored as "
+    "per-channel int16"
 )
 
 
-def generator_int8_prefixes(upsample_rates: tuple[int, ...], kernels_per_stage: int) -> tuple[str, ...]:
-    """ONNX node-name prefixes of the generator layers we quantize: the residual blocks of every stage,
-    which hold nearly all of the decoder's multiply-adds (docs/decisions.md, "SoVITS decoder")."""
-    return tuple(f"/dec/resblocks.{j}/" for j in range(len(upsample_rates) * kernels_per_stage))
+def resblock_macs(generator: GeneratorDims) -> list[int]:
+    """Multiply-adds per input frame of each residual block, in `dec.resblocks` order (stage by stage)."""
+    macs = []
+    rate = 1
+    for stage, upsample in enumerate(generator.upsample_rates):
+        rate *= upsample
+        channels = generator.initial_channels // 2 ** (stage + 1)
+        for kernel, dilations in zip(generator.resblock_kernels, generator.resblock_dilations, strict=True):
+            macs.append(2 * len(dilations) * channels * channels * kernel * rate)
+    return macs
+
+
+def int8_resblocks(generator: GeneratorDims) -> list[int]:
+    """Indices of the residual blocks we quantize: those with at least FP32_RESBLOCK_SHARE of the
+    blocks' multiply-adds (docs/decisions.md, "SoVITS decoder")."""
+    macs = resblock_macs(generator)
+    total = sum(macs)
+    return [j for j, count in enumerate(macs) if count >= FP32_RESBLOCK_SHARE * total]
+
+
+def generator_int8_prefixes(generator: GeneratorDims) -> tuple[str, ...]:
+    """ONNX node-name prefixes of the generator layers we quantize (`int8_resblocks`)."""
+    return tuple(f"/dec/resblocks.{j}/" for j in int8_resblocks(generator))
+
+
+def decoder_int8_note(generator: GeneratorDims) -> str:
+    """DECODER_INT8_NOTE for this generator's sizes."""
+    quantized = int8_resblocks(generator)
+    kept = [j for j in range(len(resblock_macs(generator))) if j not in quantized]
+    return DECODER_INT8_NOTE.format(
+        int8=", ".join(map(str, quantized)), fp32=", ".join(map(str, kept)) or "none", share=FP32_RESBLOCK_SHARE
+    )
 
 
 def check_helper_nets(
@@ -115,12 +148,10 @@ def decoder_plan(dims: SovitsDims, references: LazyReferences) -> GraphPlan:
         quantization="static",
         calibration_inputs=lambda: decoder_calibration_sets(references.get(), dims.text.inter),
         static_op_types=DECODER_CONV_OPS,
-        static_node_prefixes=generator_int8_prefixes(
-            dims.generator.upsample_rates, len(dims.generator.resblock_kernels)
-        ),
+        static_node_prefixes=generator_int8_prefixes(dims.generator),
         static_unsigned_activations=True,
         int16_weights=True,
-        int8_note=DECODER_INT8_NOTE,
+        int8_note=decoder_int8_note(dims.generator),
     )
 
 

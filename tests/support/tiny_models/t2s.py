@@ -15,7 +15,7 @@ from wyoming_server.convert.t2s_export import t2s_dims, t2s_graph_specs
 from wyoming_server.convert.torch_modules.t2s import T2SModel, load_t2s_model
 from wyoming_server.engine.gpt_sovits.manifest import GraphEntry, Manifest
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
-from wyoming_server.engine.gpt_sovits.t2s import T2SDecoder
+from wyoming_server.engine.gpt_sovits.t2s import PREFILL_ON_STEP_GRAPH, T2SDecoder
 from wyoming_server.importer.plans import GraphResult
 from wyoming_server.importer.quantize import quantize_graph
 
@@ -32,8 +32,8 @@ class ConvertedT2S:
     out_dir: Path
     results: dict[str, GraphResult]
 
-    def decoder(self, precision: str = "fp32") -> T2SDecoder:
-        """The runtime's T2SDecoder over this folder's graphs of that precision (INT8: with `t2s_step`)."""
+    def runtime_model(self, precision: str = "fp32") -> GptSoVitsModel:
+        """This folder's graphs of that precision as the runtime loads them (sessions opened on first use)."""
         manifest = Manifest(
             version="v2",
             symbol_table="gpt-sovits-v2-732",
@@ -42,7 +42,11 @@ class ConvertedT2S:
             files={},
             precision=["fp32", "int8"],
         )
-        return T2SDecoder(GptSoVitsModel(manifest, self.out_dir, precision, threads=1))
+        return GptSoVitsModel(manifest, self.out_dir, precision, threads=1)
+
+    def decoder(self, precision: str = "fp32", prefill_on_step_graph: bool = PREFILL_ON_STEP_GRAPH) -> T2SDecoder:
+        """The runtime's T2SDecoder over this folder's graphs of that precision (INT8: with `t2s_step`)."""
+        return T2SDecoder(self.runtime_model(precision), prefill_on_step_graph)
 
 
 def convert_t2s(ckpt_path: Path, out_dir: Path, int8_kv_cache: bool = True) -> ConvertedT2S:

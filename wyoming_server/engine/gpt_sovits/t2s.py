@@ -1,7 +1,10 @@
 """T2S decoding on onnxruntime: text encoder, prefill, then one step per token with an in-place KV cache.
 
-See `t2s_io` for the graphs and `t2s_state` for the cache. Sampling happens here in numpy
-(`sampling.py`), so top-k/top-p/temperature/penalty, the seed and the EOS rules are per request.
+An INT8 folder with `t2s_step` runs the prefill and the steps on it, over one int8 cache
+(`PREFILL_ON_STEP_GRAPH`); otherwise the prefill runs on `t2s_decoder` and, when `t2s_step` exists,
+hands the state over to it. See `t2s_io` for the graphs and `t2s_state` for the cache. Sampling
+happens here in numpy (`sampling.py`), so top-k/top-p/temperature/penalty, the seed and the EOS
+rules are per request.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from .t2s_state import T2SState
 _LOGGER = logging.getLogger(__name__)
 
 BERT_DIM: Final = 1024
+PREFILL_ON_STEP_GRAPH: Final = True
+"""An INT8 folder's prefill runs on `t2s_step` too, so `t2s_decoder` is never opened: one copy of the
+prepacked weights, for a slower prefill (docs/performance.md, "One T2S session")."""
 FINISHED: Final = -1
 """`decode_steps` entry of a sentence that drew no token in that step (it has ended)."""
 
@@ -41,26 +47,30 @@ class T2SDecoder:
     may call them concurrently.
     """
 
-    def __init__(self, model: GptSoVitsModel) -> None:
+    def __init__(self, model: GptSoVitsModel, prefill_on_step_graph: bool = PREFILL_ON_STEP_GRAPH) -> None:
         self._encoder = model.session(t2s_io.ENCODER_GRAPH)
-        self._decoder = model.session(t2s_io.DECODER_GRAPH)
         require_inputs(self._encoder, t2s_io.ENCODER_GRAPH, t2s_io.ENCODER_INPUTS)
-        require_inputs(self._decoder, t2s_io.DECODER_GRAPH, t2s_io.DECODER_FIXED_INPUTS)
+        one_session = prefill_on_step_graph and model.precision == "int8" and model.has_graph(t2s_io.STEP_GRAPH)
+        graph = t2s_io.STEP_GRAPH if one_session else t2s_io.DECODER_GRAPH
+        self.decoder_graph = graph
+        """The graph the prefill runs on (the steps too, unless `int8_steps` hands them over)."""
+        self._decoder = model.session(graph)
+        require_inputs(self._decoder, graph, t2s_io.DECODER_FIXED_INPUTS)
         inputs = {i.name: i for i in self._decoder.get_inputs()}
         self.n_layer = sum(1 for name in inputs if name.startswith("past_key_"))
         if self.n_layer == 0:
-            raise ModelLoadError(f"graph {t2s_io.DECODER_GRAPH} has no past_key_* inputs")
-        require_inputs(self._decoder, t2s_io.DECODER_GRAPH, tuple(t2s_io.past_names(self.n_layer)))
+            raise ModelLoadError(f"graph {graph} has no past_key_* inputs")
+        require_inputs(self._decoder, graph, tuple(t2s_io.past_names(self.n_layer)))
         n_head, head_dim = inputs["past_key_0"].shape[1:4:2]
         d_model = inputs[t2s_io.DECODER_X].shape[-1]
         if not all(isinstance(n, int) for n in (n_head, head_dim, d_model)):
-            raise ModelLoadError(f"graph {t2s_io.DECODER_GRAPH} has no fixed head count / width")
+            raise ModelLoadError(f"graph {graph} has no fixed head count / width")
         self.n_head, self.head_dim, self.d_model = int(n_head), int(head_dim), int(d_model)
         cache_type = inputs["past_key_0"].type
         if cache_type not in t2s_state.CACHE_DTYPES:
-            raise ModelLoadError(f"graph {t2s_io.DECODER_GRAPH} has a KV cache of type {cache_type}")
+            raise ModelLoadError(f"graph {graph} has a KV cache of type {cache_type}")
         self.cache_dtype = t2s_state.CACHE_DTYPES[cache_type]
-        self._step_graph = self._load_step_graph(model)
+        self._step_graph = None if one_session else self._load_step_graph(model)
         self.phone_vocab: int | None = model.manifest.dims.get("t2s", {}).get("phone_vocab")
         self.vocab: int | None = None
         # A one-row ref-free prefill and a step tell the vocabulary size and warm the sessions up at load time.
@@ -73,7 +83,7 @@ class T2SDecoder:
     @property
     def int8_steps(self) -> bool:
         """True when steps run on the INT8 step graph with an int8 KV cache (`t2s_io.STEP_GRAPH`)."""
-        return self._step_graph is not None
+        return self._step_graph is not None or self.cache_dtype is np.int8
 
     def _load_step_graph(self, model: GptSoVitsModel) -> tuple[ort.InferenceSession, NDArray[np.float32]] | None:
         """The INT8 folder's step graph and its KV scales, when it has them."""

@@ -12,11 +12,12 @@ preallocated (B, H, capacity, head_dim) buffer that is bound both as `past_*` in
 `present_*` output, so the operator appends the new rows in place and reads the cache where it is.
 
 `t2s_step` (INT8 folders only, optional): the INT8 `t2s_decoder` with an int8 KV cache and static
-per-channel scales, for the steps after the prefill. Its manifest entry lists the graph under
+per-channel scales, for the steps (by default the prefill too). Its manifest entry lists the graph under
 "int8" and the scales under "kv_scales": a (n_layer, 2, H, head_dim) float32 .npy file (K then V
-of each layer), the same values the graph holds, which the runtime needs to quantize the prefill's
-fp32 cache. The prefill stays on `t2s_decoder`, because onnxruntime's kernel attends over an
-int8 cache slowly when many rows come at once.
+of each layer), the same values the graph holds. The runtime needs them only when the prefill
+runs on `t2s_decoder` over an fp32 cache and the state is handed over (`KVCache.quantized`); by
+default (`t2s.PREFILL_ON_STEP_GRAPH`) the prefill runs on `t2s_step` too, and an INT8 model never
+opens `t2s_decoder`.
 """
 
 from __future__ import annotations

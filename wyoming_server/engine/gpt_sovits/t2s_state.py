@@ -6,9 +6,9 @@ GroupQueryAttention sees the same memory on both sides and appends the new rows 
 attention reads the cache where it lies: nothing is copied or reallocated per step. When a
 sentence outgrows the capacity, the buffers grow by whole chunks (one copy per chunk).
 
-With an INT8 model's step graph (`t2s_io.STEP_GRAPH`), the prefill fills an fp32 cache and the
-state then hands over to the step graph with an int8 copy of it (`KVCache.quantized`): once per
-sentence, a quarter of the bytes read by every step after it.
+With an INT8 model's step graph (`t2s_io.STEP_GRAPH`), the prefill runs on it too (the cache is
+int8 from the start), or, when the prefill runs on the fp32-cache graph, the state hands over to the
+step graph with an int8 copy of the cache (`KVCache.quantized`): a quarter of the bytes per step.
 
 Sentences of a batch have different text lengths. Their text rows are padded on the *left* (so
 every sentence's last text row and its audio rows line up at the same indices) and the padding
@@ -202,11 +202,25 @@ class T2SState:
         self.logits = logits.copy()
 
     def prefill(self, x: NDArray[np.float32], prompt: NDArray[np.int64], text_lengths: Sequence[int]) -> None:
-        """Text rows `x` (B, N, D, left-padded) then the prompt tokens (Tp,), shared by every sentence."""
+        """Text rows `x` (B, N, D, left-padded) then the prompt tokens (Tp,), shared by every sentence.
+
+        One run over an fp32 cache; over an int8 cache a single sentence's text rows run first, then
+        its prompt rows (the same mask, sliced: text sees no audio), which saves about a sixth of the
+        prefill.
+        """
         self._empty_x = np.zeros((self.batch, 0, x.shape[2]), np.float32)
         tokens = np.broadcast_to(prompt.astype(np.int64), (self.batch, prompt.shape[0])).copy()
         positions = np.broadcast_to(np.arange(prompt.shape[0], dtype=np.int64), tokens.shape).copy()
-        self.run(x, tokens, positions, prefill_bias(text_lengths, prompt.shape[0]))
+        bias = prefill_bias(text_lengths, prompt.shape[0])
+        n_text = x.shape[1]
+        if self.cache.dtype is np.float32 or prompt.size == 0 or self.batch > 1:
+            self.run(x, tokens, positions, bias)
+            return
+        # The int8-cache kernel's cost grows with rows x columns: text rows need only the text columns.
+        # (onnxruntime refuses several rows after a past context when B > 1, so batches prefill at once.)
+        no_tokens = np.zeros((self.batch, 0), np.int64)
+        self.run(x, no_tokens, no_tokens, np.ascontiguousarray(bias[:, :, :n_text, :n_text]))
+        self.run(self._empty_x, tokens, positions, np.ascontiguousarray(bias[:, :, n_text:]))
 
     def step(self, tokens: NDArray[np.int64]) -> None:
         """Feed each sentence's latest token (B,) at the next audio position; updates `logits`."""

@@ -8,13 +8,15 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from numpy.typing import NDArray
 from onnx import numpy_helper
 
 from tests.support.tiny_models.t2s import ConvertedT2S, Inputs, convert_t2s
 from wyoming_server.convert.random_weights.gpt import write_tiny_gpt
 from wyoming_server.engine import ModelLoadError, SynthesisOptions
 from wyoming_server.engine.gpt_sovits import t2s_io
-from wyoming_server.engine.gpt_sovits.t2s_state import KVCache, T2SState
+from wyoming_server.engine.gpt_sovits.t2s import T2SDecoder
+from wyoming_server.engine.gpt_sovits.t2s_state import KVCache, T2SState, prefill_bias
 from wyoming_server.engine.onnx import create_session
 from wyoming_server.importer import t2s_kv_cache
 from wyoming_server.importer.t2s_kv_cache import KV_SCALE_MARGIN, MIN_COSINE
@@ -59,7 +61,8 @@ def test_hand_over_quantizes_like_the_attention_kernel(
         session = create_session(tiny_t2s.out_dir / tiny_t2s.results[name].files["int8"], threads=1)
         cache = KVCache(dims.n_layer, 1, dims.n_head, dims.head_dim, 50, dtype)
         states[name] = T2SState(session, cache, [20], 30, None)
-        states[name].prefill(x, prompt, [20])
+        # One run for both, as the split int8 prefill's dynamic INT8 scales would differ from the fp32 one's.
+        states[name].run(x, prompt[None].copy(), np.arange(30, dtype=np.int64)[None], prefill_bias([20], 30))
     ours = states["t2s_decoder"].cache.quantized(scales, 60)
     kernel = states[t2s_io.STEP_GRAPH].cache
     assert ours.capacity == 60 and ours.length == kernel.length == 50
@@ -118,7 +121,46 @@ def test_bad_scales_are_refused_at_load(tiny_t2s: ConvertedT2S, tmp_path: Path) 
     broken = ConvertedT2S(tiny_t2s.checkpoint, tiny_t2s.model, copy, tiny_t2s.results)
     np.save(scales_file, -np.load(scales_file))
     with pytest.raises(ModelLoadError, match="KV scales must be positive"):
-        broken.decoder("int8")
+        broken.decoder("int8", prefill_on_step_graph=False)  # the hand-over path reads the scales
     scales_file.write_bytes(b"not numpy")
     with pytest.raises(ModelLoadError, match="cannot read"):
-        broken.decoder("int8")
+        broken.decoder("int8", prefill_on_step_graph=False)  # the hand-over path reads the scales
+
+
+def _teacher_forced_argmax(decoder: T2SDecoder, inputs: Inputs, tokens: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The greedy choice after the prefill and after each of `tokens` fed back."""
+    phones, bert, prompt = inputs
+    state = decoder.start([decoder.encode(phones, bert)], prompt, tokens.size)
+    choices = [int(state.logits[0].argmax())]
+    for token in tokens:
+        state.step(np.array([token], np.int64))
+        choices.append(int(state.logits[0].argmax()))
+    return np.array(choices)
+
+
+def test_one_session_prefills_on_the_step_graph(tiny_t2s: ConvertedT2S, make_inputs: Callable[..., Inputs]) -> None:
+    """With the prefill on `t2s_step` too, `t2s_decoder` is never opened and greedy tokens agree with
+    fp32 as well as the two-session path's do (teacher-forced on fp32's tokens)."""
+    model = tiny_t2s.runtime_model("int8")
+    one = T2SDecoder(model, prefill_on_step_graph=True)
+    two = tiny_t2s.decoder("int8", prefill_on_step_graph=False)
+    fp32 = tiny_t2s.decoder("fp32")
+    assert one.decoder_graph == t2s_io.STEP_GRAPH and one.int8_steps
+    assert t2s_io.DECODER_GRAPH not in model.load_seconds
+    assert two.decoder_graph == t2s_io.DECODER_GRAPH
+    agree = {"one": 0, "two": 0}
+    total = 0
+    for seed in range(6):
+        inputs = make_inputs(n_phones=15 + seed, n_prompt=10 + 3 * seed, seed=seed)
+        state = one.start([one.encode(inputs[0], inputs[1])], inputs[2], 5)
+        assert state.cache.dtype is np.int8 and state.cache.length == inputs[0].size + inputs[2].size
+        tokens = fp32.generate(*inputs, SynthesisOptions(top_k=1, max_tokens=40), np.random.default_rng(0))
+        reference = _teacher_forced_argmax(fp32, inputs, tokens)
+        agree["one"] += int(np.sum(_teacher_forced_argmax(one, inputs, tokens) == reference))
+        agree["two"] += int(np.sum(_teacher_forced_argmax(two, inputs, tokens) == reference))
+        total += reference.size
+    assert agree["one"] >= agree["two"] - total // 50 and agree["one"] / total >= 0.9
+    # A batch prefills in one run (onnxruntime refuses the text-then-prompt split for B > 1).
+    longer, shorter = make_inputs(n_phones=12, seed=1), make_inputs(n_phones=9, seed=2)
+    batch = one.start([one.encode(*longer[:2]), one.encode(*shorter[:2])], longer[2], 5)
+    assert batch.cache.length == 12 + longer[2].size and batch.logits.shape[0] == 2
