@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,8 @@ from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
 from wyoming_server.engine.gpt_sovits.shared_files import PROMPT_QUANTIZER_FILE, SSL_FEATURES, SSL_FILE_KEY
 from wyoming_server.engine.gpt_sovits.text import to_phones
 from wyoming_server.importer.calibration import synthetic_voice
-from wyoming_server.importer.shared_hubert import split_graphs
+from wyoming_server.importer.plans import GraphResult
+from wyoming_server.importer.shared_hubert import split_graphs, split_prompt_extractor
 from wyoming_server.models.installed import installed_models
 
 pytestmark = pytest.mark.slow
@@ -60,6 +62,21 @@ def test_two_parts_give_the_single_graphs_tokens() -> None:
         wave = synthetic_voice(3.0 + seed, 16000, seed)[None].astype(np.float32)
         features = _run(hubert, {"wave": wave})
         np.testing.assert_array_equal(_run(quantizer, {SSL_FEATURES: features}), _run(single, {"wave": wave}))
+
+
+def test_the_shared_file_written_in_pieces_reads_back_as_the_cut_graph(tmp_path: Path) -> None:
+    source = cached_sovits_folder("v2").model_dir / "prompt_extractor.onnx"
+    (tmp_path / "model").mkdir()
+    shutil.copy(source, tmp_path / "model" / source.name)
+    result = GraphResult(name="prompt_extractor", files={"fp32": source.name}, max_abs_error=0.0)
+    entry, shared = split_prompt_extractor(result, tmp_path / "model", tmp_path / "shared")
+    written = tmp_path / "shared" / entry.files[SSL_FILE_KEY]
+    assert set(shared) == {written.name} and shared[written.name]["bytes"] == written.stat().st_size
+    onnx.checker.check_model(str(written))
+    onnx.checker.check_model(str(tmp_path / "model" / PROMPT_QUANTIZER_FILE))
+    hubert, _ = split_graphs(onnx.load(source))
+    assert onnx.load(written).SerializeToString() == hubert.SerializeToString()
+    assert not (tmp_path / "model" / source.name).exists()
 
 
 def test_two_model_folders_share_one_hubert_and_both_enroll(

@@ -235,6 +235,7 @@ def _build(
     shared_files: dict[str, Any] = {}
     for i, result in enumerate(results):
         if result.name == PROMPT_EXTRACTOR:
+            report(done, total, f"moving HuBERT out of {PROMPT_EXTRACTOR} into the shared folder")
             results[i], shared_files = split_prompt_extractor(result, tmp_dir, shared)
 
     report(done, total, "hashing files and writing the manifest")

@@ -78,7 +78,12 @@ def split_graphs(single: onnx.ModelProto) -> tuple[onnx.ModelProto, onnx.ModelPr
     read = {name for node in quantizer_nodes for name in _inputs_of(node)}
     if any(value.name in read for value in graph.input):
         raise ConversionError("prompt_extractor's codebook reads the wave itself: cannot split it at ssl_proj")
-    features = onnx.helper.make_tensor_value_info(SSL_FEATURES, onnx.TensorProto.FLOAT, None)
+    weight = next((init for init in graph.initializer if init.name == convs[-1].input[1]), None)
+    if weight is None:
+        raise ConversionError("prompt_extractor's ssl_proj has no weight initializer: cannot split it")
+    features = onnx.helper.make_tensor_value_info(
+        SSL_FEATURES, onnx.TensorProto.FLOAT, [1, weight.dims[1], "frames"]
+    )
     quantizer = onnx.helper.make_model(
         onnx.helper.make_graph(
             quantizer_nodes, "prompt_quantizer", [features], [codes],
@@ -100,6 +105,53 @@ def split_graphs(single: onnx.ModelProto) -> tuple[onnx.ModelProto, onnx.ModelPr
     return single, quantizer
 
 
+def _copy_except(message: Any, skip: str) -> Any:
+    """A copy of a protobuf message without its field `skip` (the others are small here)."""
+    copy = type(message)()
+    for field, value in message.ListFields():
+        if field.name == skip:
+            continue
+        if hasattr(value, "extend"):  # a repeated field (`label` is gone from newer protobufs)
+            getattr(copy, field.name).extend(value)
+        elif field.type == field.TYPE_MESSAGE:
+            getattr(copy, field.name).CopyFrom(value)
+        else:
+            setattr(copy, field.name, value)
+    return copy
+
+
+def _length_delimited(field_number: int, payload: bytes) -> bytes:
+    return _varint(field_number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+_GRAPH_FIELD = onnx.ModelProto.DESCRIPTOR.fields_by_name["graph"].number
+_INITIALIZER_FIELD = onnx.GraphProto.DESCRIPTOR.fields_by_name["initializer"].number
+
+
+def _save_in_pieces(model: onnx.ModelProto, path: Path) -> None:
+    """Save `model` one initializer at a time: serializing HuBERT whole would hold two more copies of
+    its weights. Protobuf merges repeated occurrences of an embedded message, so the model's `graph`
+    may be written once without its initializers and again once per initializer."""
+    head = _copy_except(model, "graph")
+    head.graph.CopyFrom(_copy_except(model.graph, "initializer"))
+    with path.open("wb") as f:
+        f.write(head.SerializeToString())
+        for init in model.graph.initializer:
+            graph_piece = _length_delimited(_INITIALIZER_FIELD, init.SerializeToString())
+            f.write(_length_delimited(_GRAPH_FIELD, graph_piece))
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def _place_shared(hubert: onnx.ModelProto, shared: Path, name: str) -> Path:
     """Write the shared file unless a file of that name (same weights) is already there."""
     path = shared / name
@@ -107,9 +159,7 @@ def _place_shared(hubert: onnx.ModelProto, shared: Path, name: str) -> Path:
         return path
     shared.mkdir(parents=True, exist_ok=True)
     staging = shared / f".{name}.{os.getpid()}.tmp"
-    onnx.save(hubert, staging)
-    with staging.open("rb") as f:
-        os.fsync(f.fileno())
+    _save_in_pieces(hubert, staging)
     os.replace(staging, path)  # a concurrent conversion writing the same weights replaces it harmlessly
     return path
 
