@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
+from tests.support.tiny_models.model_folders import copy_model_folder
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.engine.audio import snr_db
 from wyoming_server.engine.gpt_sovits.text import split_sentences
@@ -53,7 +53,7 @@ async def _read_until(client: Any, kind: str) -> list[Event]:
 @pytest.fixture
 async def server(tmp_path: Path, tiny_model_v2_eos: Path) -> Any:
     data = tmp_path / "data"
-    shutil.copytree(tiny_model_v2_eos, data / "models" / "v2")
+    copy_model_folder(tiny_model_v2_eos, data / "models" / "v2")
     library = open_library(data, max_loaded_models=2, threads=1)
     settings = ServerSettings(data_dir=data, uri="tcp://127.0.0.1:0", http_host="127.0.0.1", http_port=0)
     app = ServerApp(settings, library)

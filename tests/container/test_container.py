@@ -25,6 +25,7 @@ from wyoming.tts import Synthesize, SynthesizeVoice
 
 from tests.reliability.tiny_data import CONSENT, clip_text, enrollment_clip
 from tests.support.tiny_models.checkpoints import TinyCheckpoints
+from tests.support.tiny_models.model_folders import copy_model_folder
 
 from .docker_cli import STOP_TIMEOUT_S, Container, docker, image_under_test, remove_volume, unique_name
 
@@ -44,10 +45,10 @@ def data_volume(tiny_model_v2: Path, image: str, tmp_path: Path) -> Iterator[str
     """A fresh named volume holding the tiny converted model as models/v2, owned by the image's user."""
     volume = unique_name("edge-tts-clone-test-data")
     source = tmp_path / "model"
-    shutil.copytree(tiny_model_v2, source / "v2")
+    copy_model_folder(tiny_model_v2, source / "v2")
     docker(
         "run", "--rm", "-v", f"{volume}:/data", "-v", f"{source}:/src:ro", "--entrypoint", "sh", image,
-        "-c", "mkdir -p /data/models && cp -r /src/v2 /data/models/v2",
+        "-c", "mkdir -p /data/models && cp -r /src/. /data/models/",  # v2 and its shared HuBERT
     )  # fmt: skip
     yield volume
     remove_volume(volume)

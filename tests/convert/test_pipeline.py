@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
 from tests.support.tiny_models.checkpoints import TinyCheckpoints
+from tests.support.tiny_models.model_folders import copy_model_folder
 from wyoming_server.convert.checkpoints import HParams
 from wyoming_server.convert.errors import ConversionError
 from wyoming_server.convert.pipeline import convert_model
@@ -52,7 +52,7 @@ def test_v2pro_model_has_speaker_verification_graph(tiny_model_v2pro: Path) -> N
 
 def test_corrupt_model_file_is_refused_at_load(tiny_model_v2: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy"
-    shutil.copytree(tiny_model_v2, copy)
+    copy_model_folder(tiny_model_v2, copy)
     victim = copy / Manifest.read(copy).graphs["vits_decoder"].files["fp32"]
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0xFF

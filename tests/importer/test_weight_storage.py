@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+from tests.support.tiny_models.model_folders import copy_model_folder
 from wyoming_server.bench.sovits import decoder_inputs, onnx_decoder, onnx_wave
 from wyoming_server.engine.audio import snr_db
 from wyoming_server.importer.weight_storage import MIN_WEIGHT_BYTES, store_fp32_conv_weights_as_int16
@@ -79,7 +79,7 @@ def test_a_graph_without_large_fp32_conv_weights_is_left_as_it_was(tmp_path: Pat
 def test_the_decoders_with_every_conv_weight_in_int16_sound_the_same(tiny_model_v2: Path, tmp_path: Path) -> None:
     # The tiny decoder's weights are all below MIN_WEIGHT_BYTES: store every one, to run the real graph's layout.
     folder = tmp_path / "model"
-    shutil.copytree(tiny_model_v2, folder)
+    copy_model_folder(tiny_model_v2, folder)
     rng = np.random.default_rng(5)
     gin = onnx_decoder(folder, "fp32", 1).gin
     ge = rng.standard_normal((1, gin, 1)).astype(np.float32)

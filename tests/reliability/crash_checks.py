@@ -61,10 +61,11 @@ def check_models(models_dir: Path, state: DiskState) -> None:
     """Every model folder loads with its file hashes verified."""
     from wyoming_server.engine.errors import ModelLoadError
     from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
+    from wyoming_server.engine.gpt_sovits.shared_files import SHARED_FOLDER
 
     if not models_dir.is_dir():
         return
-    for folder in sorted(p for p in models_dir.iterdir() if not p.name.startswith(".")):
+    for folder in sorted(p for p in models_dir.iterdir() if not p.name.startswith(".") and p.name != SHARED_FOLDER):
         try:
             GptSoVitsModel.load(folder, verify_hashes=True)
         except ModelLoadError as err:

@@ -5,7 +5,6 @@ The full run is `python -m tests.reliability.crash_kill` (see docs/reliability.m
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.tiny_models.checkpoints import TinyCheckpoints
+from tests.support.tiny_models.model_folders import copy_model_folder
 
 from .crash_checks import check_data_dir, wav_problem
 from .crash_kill import run_crash
@@ -49,7 +49,7 @@ def test_convert_force_killed_between_its_renames_keeps_the_old_model(
 ) -> None:
     """`convert --out <data>/models/v2 --force` killed with the old model set aside and the new one not yet in."""
     data_dir = tmp_path / "data"
-    shutil.copytree(tiny_model_v2, data_dir / "models" / MODEL_ID)
+    copy_model_folder(tiny_model_v2, data_dir / "models" / MODEL_ID)
     args = [*_convert_args(tiny_checkpoints), "--out", str(data_dir / "models" / MODEL_ID)]
     args += ["--precision", "fp32", "--force"]
     child = subprocess.run(

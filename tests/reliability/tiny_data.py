@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -20,6 +19,8 @@ from typing import Final
 import numpy as np
 import soundfile as sf
 from numpy.typing import NDArray
+
+from tests.support.tiny_models.model_folders import copy_model_folder
 
 MODEL_ID: Final = "v2"
 ENROLLED_VOICES: Final = ("mum", "dad")
@@ -148,7 +149,7 @@ def build_data_dir(
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     if model_dir is not None:
-        shutil.copytree(model_dir, data_dir / "models" / MODEL_ID)
+        copy_model_folder(model_dir, data_dir / "models" / MODEL_ID)
     else:
         install_model(data_dir, checkpoints or write_checkpoints(data_dir.parent / "checkpoints"))
     for voice_id in ENROLLED_VOICES:

@@ -151,3 +151,23 @@ def test_corrupt_archives_install_nothing(exported: tuple[FolderLibrary, Path, P
 def test_piper_voices_cannot_be_exported(store: FolderLibrary, tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="is a Piper voice"):
         export_pack(store.registry, "joe", tmp_path / "joe.voicepack")
+
+
+def test_the_shared_hubert_travels_with_the_model(store: FolderLibrary, good_wav: bytes, tmp_path: Path) -> None:
+    store.enroll(request(good_wav))
+    model_dir = store.registry.models_dir / store.resolve("mum").model_id
+    shared = store.registry.models_dir / "shared" / "hubert-0123456789abcdef.onnx"
+    shared.parent.mkdir()
+    shared.write_bytes(b"hubert weights")
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    manifest["shared_files"] = {shared.name: {"sha256": "x", "bytes": 14}}
+    (model_dir / "manifest.json").write_text(json.dumps(manifest))
+    archive = export_pack(store.registry, "mum", tmp_path / "mum.voicepack", with_model=True)
+    assert f"shared/{shared.name}" in zipfile.ZipFile(archive).namelist()
+    target = make_store(tmp_path / "pi")
+    import_pack(target.registry, archive)
+    assert (tmp_path / "pi" / "models" / "shared" / shared.name).read_bytes() == b"hubert weights"
+    assert "shared" in _entries(tmp_path / "pi" / "models") and model_dir.name in _entries(tmp_path / "pi" / "models")
+    shared.unlink()
+    with pytest.raises(ArchiveError, match="missing"):
+        export_pack(store.registry, "mum", tmp_path / "again.voicepack", with_model=True)

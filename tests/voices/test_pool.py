@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.support.tiny_models.model_folders import copy_model_folder
 from tests.support.voices import fake_engine, make_store, request, write_fake_model
 from wyoming_server.engine import SynthesisOptions
 from wyoming_server.engine.errors import ModelLoadError
@@ -181,7 +182,6 @@ def test_warm_up_checks_every_model_so_a_later_switch_hashes_nothing(
     data_dir: Path, good_wav: bytes, tiny_model_v2: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 17: hashing a real model's 300 MB took 0.6 s of a 1.7 s switch; start-up does it instead."""
-    import shutil
 
     from wyoming_server.engine.gpt_sovits import manifest as manifest_module
     from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
@@ -189,7 +189,7 @@ def test_warm_up_checks_every_model_so_a_later_switch_hashes_nothing(
     write_fake_model(data_dir, "m1")
     make_store(data_dir).enroll(request(good_wav, name="first", model_id="m1"))
     person = data_dir / "models" / "dad"
-    shutil.copytree(tiny_model_v2, person)
+    copy_model_folder(tiny_model_v2, person)
     hashed: list[str] = []
     real_sha256 = manifest_module.sha256_file
 

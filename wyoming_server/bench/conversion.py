@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..convert.graph_compare import compare_folders
+from ..convert.graph_compare import compare_folders, compare_shared_files
 from ..convert.pipeline import convert_model as torch_convert_model
 from ..convert.template_presets import write_preset
 from ..importer.sovits_plans import sovits_plans
@@ -39,14 +39,14 @@ def run_conversion_bench(
         marker.touch()
     gpt, sovits, hubert = sources / "gpt.ckpt", sources / "sovits.pth", sources / "chinese-hubert-base"
     sv = sources / "sv.ckpt" if (sources / "sv.ckpt").is_file() else None
-    out = work_dir / f"{size}-{version}-templates"
+    out = work_dir / f"{size}-{version}-templates" / "model"  # each converter's own shared HuBERT beside it
     report("converting with the templates in a child process without torch")
     figures: dict[str, Any] = {"version": version, "size": size}
     figures["templates"] = measure_conversion(gpt, sovits, hubert, sv, out, precision, templates)
     files = {p.name: p.stat().st_size for p in sorted(sources.rglob("*")) if p.is_file() and p.name != ".complete"}
     figures["checkpoint_mb"] = {name: size_bytes / 1e6 for name, size_bytes in files.items()}
     if compare:
-        reference = work_dir / f"{size}-{version}-torch"
+        reference = work_dir / f"{size}-{version}-torch" / "model"
         report("converting the same files with torch (the reference)")
         started = time.perf_counter()
         torch_convert_model(gpt, sovits, hubert, reference, sv=sv, precision=precision, overwrite=True)
@@ -55,10 +55,12 @@ def run_conversion_bench(
         checkpoints = CheckpointSet(gpt, sovits, hubert, sv)
         plans = [*t2s_plans(checkpoints.t2s_dims, False), *sovits_plans(checkpoints.sovits_dims, reference)]
         checkpoints.close()
+        # The model folders, then their shared HuBERTs.
+        compared = compare_folders(reference, out, plans) + compare_shared_files(reference, out)
         figures["comparison"] = [
             {"file": c.file, "same_graph": not c.structure, "difference": c.structure, "output_error": c.output_error,
              "tolerance": c.tolerance, "integer_mismatch": c.integer_mismatch, "agrees": c.agrees}
-            for c in compare_folders(reference, out, plans)
+            for c in compared
         ]
     return figures
 

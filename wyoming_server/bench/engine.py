@@ -78,8 +78,9 @@ def _t2s_inputs(model_dir: Path, prompt: Any, threads: int) -> t2s_bench.T2SInpu
 
 def _sizes_mb(model_dir: Path) -> dict[str, dict[str, float]]:
     manifest = Manifest.read(model_dir)
+    listed = {**manifest.files, **manifest.shared_files}  # the shared HuBERT counts under prompt_extractor
     return {
-        graph: {precision: manifest.files[name]["bytes"] / MB for precision, name in entry.files.items()}
+        graph: {precision: listed[name]["bytes"] / MB for precision, name in entry.files.items()}
         for graph, entry in manifest.graphs.items()
     }
 

@@ -27,6 +27,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
+from ..engine.gpt_sovits.shared_files import SHARED_FOLDER, shared_files_of
+
 PEOPLE: Final = 4
 POOL_SIZE: Final = 2
 ORDER: Final = (0, 1, 2, 3, 0, 1)
@@ -50,14 +52,20 @@ def people_folders(model_dir: Path, root: Path, count: int = PEOPLE) -> list[Pat
     for index in range(count):
         folder = root / f"person-{index + 1}"
         folder.mkdir(parents=True)
-        for source in sorted(model_dir.iterdir()):
-            if source.is_file():
-                try:
-                    os.link(source, folder / source.name)
-                except OSError:
-                    shutil.copy2(source, folder / source.name)
+        for source in sorted(p for p in model_dir.iterdir() if p.is_file()):
+            _link_or_copy(source, folder / source.name)
         folders.append(folder)
+    for source in shared_files_of(model_dir).values():  # the people enroll with the data folder's HuBERT
+        (root / SHARED_FOLDER).mkdir(exist_ok=True)
+        _link_or_copy(source, root / SHARED_FOLDER / source.name)
     return folders
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def child_report(

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..engine.audio import resample
 from ..engine.gpt_sovits.reference import kaldi_fbank, linear_spectrogram
+from ..engine.gpt_sovits.shared_files import PROMPT_QUANTIZER_FILE, shared_files_of
 from ..engine.gpt_sovits.sovits import frame_count
 from .quantize import session
 
@@ -90,7 +91,7 @@ class ReferenceFeatures:
 def reference_features(folder: Path, seeds: range, seconds: float = 4.0) -> list[ReferenceFeatures]:
     """One `ReferenceFeatures` per seed's synthetic clip, from `prompt_extractor.onnx`,
     `ref_embedder.onnx` and (when present) `sv_embedder.onnx` in `folder`."""
-    prompt = session(folder / f"{PROMPT_EXTRACTOR}.onnx")
+    prompt = _prompt_graphs(folder)
     ref = session(folder / f"{REF_EMBEDDER}.onnx")
     sv = session(folder / f"{SV_EMBEDDER}.onnx") if (folder / f"{SV_EMBEDDER}.onnx").is_file() else None
     features = []
@@ -98,7 +99,10 @@ def reference_features(folder: Path, seeds: range, seconds: float = 4.0) -> list
         clip_32k = synthetic_voice(seconds, 32000, seed)
         clip_16k = resample(clip_32k, 32000, 16000)
         wave = np.concatenate([clip_16k, np.zeros(PROMPT_TAIL_SAMPLES_16K, np.float32)])[None]
-        tokens = np.asarray(prompt.run(None, {"wave": wave})[0], np.int64)
+        out = wave
+        for graph in prompt:
+            out = np.asarray(graph.run(None, {graph.get_inputs()[0].name: out})[0])
+        tokens = out.astype(np.int64)
         spec = linear_spectrogram(clip_32k)
         feeds = {"spec": spec}
         sv_emb = None
@@ -108,6 +112,15 @@ def reference_features(folder: Path, seeds: range, seconds: float = 4.0) -> list
         ge = np.asarray(ref.run(None, feeds)[0], np.float32)
         features.append(ReferenceFeatures(tokens, spec, ge, sv_emb))
     return features
+
+
+def _prompt_graphs(folder: Path) -> list[Any]:
+    """Sessions that turn a 16 kHz wave into prompt tokens, in turn: the single extractor, or once the
+    converter has split it, the data folder's shared HuBERT and then the folder's quantizer."""
+    single = folder / f"{PROMPT_EXTRACTOR}.onnx"
+    if single.is_file():
+        return [session(single)]
+    return [*(session(path) for path in shared_files_of(folder).values()), session(folder / PROMPT_QUANTIZER_FILE)]
 
 
 class LazyReferences:

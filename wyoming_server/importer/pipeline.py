@@ -32,10 +32,13 @@ from ..engine.gpt_sovits.manifest import (
     Manifest,
     sha256_file,
 )
+from ..engine.gpt_sovits.shared_files import SHARED_FOLDER, shared_dir
 from ..engine.memory import trim_heap, use_mmap_for_large_buffers
 from ..storage import atomic
+from .calibration import PROMPT_EXTRACTOR
 from .plans import GraphPlan, GraphResult
 from .quantize import drop_fp32, quantize_graph
+from .shared_hubert import split_prompt_extractor
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -163,6 +166,8 @@ def convert_model(
     if precision not in PRECISION_CHOICES:
         raise ConversionError(f"precision must be one of {', '.join(PRECISION_CHOICES)}, not {precision!r}")
     check_inputs(hubert_dir, sv, bert_dir)
+    if out_dir.name == SHARED_FOLDER:
+        raise ConversionError(f"{SHARED_FOLDER!r} is where the shared HuBERT lives; choose another model id")
     report(0, 1, f"reading {gpt.name} and {sovits.name}")
     sources = open_sources(gpt, sovits, hubert_dir, sv, bert_dir)
     try:
@@ -176,7 +181,9 @@ def convert_model(
         staging = atomic.StagingFolder(out_dir.parent, out_dir.name)
         try:
             paths = (gpt, sovits, hubert_dir, sv, bert_dir)
-            manifest, total = _build(sources, staging.path, precision, int8_kv_cache, report, paths)
+            manifest, total = _build(
+                sources, staging.path, shared_dir(out_dir), precision, int8_kv_cache, report, paths
+            )
             _install(staging.path, out_dir, overwrite)
         except ConversionError:
             raise
@@ -191,10 +198,11 @@ def convert_model(
 
 
 def _build(
-    sources: ModelSources, tmp_dir: Path, precision: str, int8_kv_cache: bool, progress: Progress,
-    paths: tuple[Path, Path, Path, Path | None, Path | None],
+    sources: ModelSources, tmp_dir: Path, shared: Path, precision: str, int8_kv_cache: bool,
+    progress: Progress, paths: tuple[Path, Path, Path, Path | None, Path | None],
 ) -> tuple[Manifest, int]:
-    """Every graph, the extra files and the manifest into `tmp_dir`; also the number of steps."""
+    """Every graph, the extra files and the manifest into `tmp_dir` (HuBERT into `shared`); also the
+    number of steps."""
     gpt, sovits, hubert_dir, sv, bert_dir = paths
     want_int8 = precision in ("int8", "both")
 
@@ -224,6 +232,11 @@ def _build(
         (tmp_dir / name).write_bytes(data)
     if precision == "int8":
         results = [drop_fp32(r, tmp_dir) for r in results]
+    shared_files: dict[str, Any] = {}
+    for i, result in enumerate(results):
+        if result.name == PROMPT_EXTRACTOR:
+            report(done, total, f"moving HuBERT out of {PROMPT_EXTRACTOR} into the shared folder")
+            results[i], shared_files = split_prompt_extractor(result, tmp_dir, shared)
 
     report(done, total, "hashing files and writing the manifest")
     manifest = Manifest(
@@ -247,6 +260,7 @@ def _build(
             for p in sorted(tmp_dir.iterdir())
             if p.is_file()
         },
+        shared_files=shared_files,
         sources={
             "gpt": gpt.name,
             "sovits": sovits.name,

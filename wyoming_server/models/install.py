@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..checkpoints.errors import ConversionError
+from ..engine.gpt_sovits.shared_files import SHARED_FOLDER, place_shared_file
 from ..storage import atomic
 from ..storage.layout import MODELS_SUBDIR
 from ..storage.slug import is_slug
@@ -141,5 +142,7 @@ def install_converted_model(
                 with path.open("rb") as f:
                     os.fsync(f.fileno())
         with atomic.FolderLock(models_dir, exclusive=True):
+            for shared in sorted((staging.path / SHARED_FOLDER).glob("*.onnx")):  # before the model needing it
+                place_shared_file(shared, models_dir)
             atomic.commit_folder(out_dir, target)
     return target

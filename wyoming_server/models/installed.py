@@ -7,6 +7,7 @@ from typing import Any
 
 from ..engine.errors import ModelLoadError
 from ..engine.gpt_sovits.manifest import MANIFEST_NAME, Manifest
+from ..engine.gpt_sovits.shared_files import SHARED_FOLDER
 from ..storage.atomic import is_internal
 from ..storage.layout import MODELS_SUBDIR
 
@@ -17,7 +18,8 @@ def installed_models(data_dir: Path) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     if not models_dir.is_dir():
         return found
-    for folder in sorted(p for p in models_dir.iterdir() if p.is_dir() and not is_internal(p.name)):
+    model_folders = (p for p in models_dir.iterdir() if p.is_dir() and not is_internal(p.name))
+    for folder in sorted(p for p in model_folders if p.name != SHARED_FOLDER):
         try:
             manifest = Manifest.read(folder)
         except ModelLoadError as err:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from ..engine.gpt_sovits.shared_files import place_shared_file, shared_files_of
 from ..storage import atomic
 from ..storage.slug import unique_slug
 from .pack import VoicePack
@@ -32,7 +33,7 @@ MAX_MEMBERS: Final = 500
 MAX_TOTAL_BYTES: Final = 8 << 30
 """Refuse archives that would unpack to more than 8 GiB (a zip bomb, or not ours)."""
 _MEMBER_NAME: Final = re.compile(
-    r"^(voice|model)/(?:[A-Za-z0-9_][A-Za-z0-9._-]*/)*[A-Za-z0-9_][A-Za-z0-9._-]*$"
+    r"^(voice|model|shared)/(?:[A-Za-z0-9_][A-Za-z0-9._-]*/)*[A-Za-z0-9_][A-Za-z0-9._-]*$"
 )
 
 
@@ -67,6 +68,10 @@ def export_pack(registry: VoiceRegistry, voice_id: str, output: Path, *, with_mo
             for path in sorted(entry.model_dir.rglob("*")):
                 if path.is_file():
                     members[f"model/{path.relative_to(entry.model_dir).as_posix()}"] = path
+            for name, path in shared_files_of(entry.model_dir).items():  # HuBERT lives beside the model
+                if not path.is_file():
+                    raise ArchiveError(f"model {entry.model_dir.name} needs {path}, which is missing")
+                members[f"shared/{name}"] = path
         manifest = {
             "format": ARCHIVE_FORMAT,
             "version": ARCHIVE_VERSION,
@@ -169,7 +174,9 @@ def import_pack(registry: VoiceRegistry, source: Path, *, replace: bool = False)
         voice_staging, model_staging = voice_staging_folder.path, model_staging_folder.path
         with archive:
             manifest = _read_manifest(archive)
-            _extract_verified(archive, manifest, {"voice": voice_staging, "model": model_staging / "model"})
+            _extract_verified(archive, manifest, {
+                "voice": voice_staging, "model": model_staging / "model", "shared": model_staging / "shared"
+            })
         original_id = str(manifest["voice_id"])
         try:
             document = parse_document((voice_staging / VOICE_JSON).read_bytes(), original_id)
@@ -180,6 +187,8 @@ def import_pack(registry: VoiceRegistry, source: Path, *, replace: bool = False)
         model_id, installed = _install_model(
             registry, model_staging / "model", document.pack.model_id, warnings
         )
+        for shared in sorted((model_staging / "shared").glob("*")):  # checked against the archive's sha256
+            place_shared_file(shared, registry.models_dir)
         pack = _install_pack(registry, voice_staging, document, model_id, replace)
         if pack.id != original_id:
             warnings.append(f"a voice {original_id!r} already exists; imported as {pack.id!r}")

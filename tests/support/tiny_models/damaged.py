@@ -7,13 +7,13 @@ pair the check with `damaged_copy` of the same folder (docs/development.md, "Wha
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from numpy.typing import NDArray
 
+from tests.support.tiny_models.model_folders import copy_model_folder
 from wyoming_server.engine.gpt_sovits.manifest import MANIFEST_NAME, sha256_file
 
 Change = Callable[[NDArray[Any]], NDArray[Any]]
@@ -27,7 +27,7 @@ def damaged_copy(
     import onnx
     from onnx import numpy_helper
 
-    shutil.copytree(model_dir, out_dir)
+    copy_model_folder(model_dir, out_dir)
     manifest_path = out_dir / MANIFEST_NAME
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     for graph_file in graph_files:

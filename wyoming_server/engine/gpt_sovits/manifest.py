@@ -69,6 +69,8 @@ class Manifest:
     created: str = ""
     converter_version: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    shared_files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Files in the data folder's shared folder this model needs to enroll: name -> sha256, bytes."""
 
     @property
     def default_precision(self) -> str:
@@ -99,6 +101,7 @@ class Manifest:
             "created": self.created,
             "converter_version": self.converter_version,
             **({"extra": self.extra} if self.extra else {}),
+            **({"shared_files": self.shared_files} if self.shared_files else {}),
         }
 
     @classmethod
@@ -128,6 +131,7 @@ class Manifest:
                 created=str(data.get("created", "")),
                 converter_version=str(data.get("converter_version", "")),
                 extra=dict(data.get("extra", {})),
+                shared_files=dict(data.get("shared_files", {})),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise ModelLoadError(f"manifest is malformed: {err!r}") from err
@@ -149,13 +153,15 @@ class Manifest:
     def verify_files(self, model_dir: Path) -> None:
         """Check every listed file exists with its recorded size and sha256."""
         for name, info in self.files.items():
-            path = model_dir / name
-            if not path.is_file():
-                raise ModelLoadError(f"model {model_dir.name}: file {name} is missing")
-            st = path.stat()
-            if st.st_size != int(info["bytes"]):
-                raise ModelLoadError(
-                    f"model {model_dir.name}: file {name} has {st.st_size} bytes, manifest says {info['bytes']}"
-                )
-            if not _hash_matches(str(path.resolve()), st.st_ino, st.st_mtime_ns, st.st_size, str(info["sha256"])):
-                raise ModelLoadError(f"model {model_dir.name}: file {name} does not match its sha256 (corrupt?)")
+            verify_file(model_dir / name, info, f"model {model_dir.name}: file {name}")
+
+
+def verify_file(path: Path, info: dict[str, Any], label: str) -> None:
+    """Raise ModelLoadError (starting with `label`) unless `path` has the size and sha256 in `info`."""
+    if not path.is_file():
+        raise ModelLoadError(f"{label} is missing")
+    st = path.stat()
+    if st.st_size != int(info["bytes"]):
+        raise ModelLoadError(f"{label} has {st.st_size} bytes, manifest says {info['bytes']}")
+    if not _hash_matches(str(path.resolve()), st.st_ino, st.st_mtime_ns, st.st_size, str(info["sha256"])):
+        raise ModelLoadError(f"{label} does not match its sha256 (corrupt?)")

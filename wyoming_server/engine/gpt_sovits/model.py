@@ -17,7 +17,8 @@ from ...settings import DEFAULT_THREADS
 from ..errors import ModelLoadError
 from ..memory import own_mappings_while_loading, trim_heap, use_mmap_for_large_buffers
 from ..onnx import CPU_PROVIDER, create_session
-from .manifest import Manifest
+from .manifest import Manifest, verify_file
+from .shared_files import shared_dir
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -122,3 +123,18 @@ class GptSoVitsModel:
             if name not in ENROLLMENT_GRAPHS:
                 self._sessions[name] = session
             return session
+
+    def shared_session(self, graph: str, key: str) -> ort.InferenceSession:
+        """A session on the shared file a graph's entry names under `key` (HuBERT), checked against its
+        sha256 first; enrollment-only, so not kept. Raises ModelLoadError when missing or corrupt."""
+        entry = self.manifest.graphs.get(graph)
+        if self.model_dir is None or entry is None or key not in entry.files:
+            raise ModelLoadError(f"model {self.model_id} has no shared {key!r} file for graph {graph!r}")
+        name = entry.files[key]
+        info = self.manifest.shared_files.get(name)
+        if info is None:
+            raise ModelLoadError(f"model {self.model_id}: the manifest lists no hash for shared file {name}")
+        path = shared_dir(self.model_dir) / name
+        verify_file(path, info, f"model {self.model_id}: shared file {path} (needed to enroll a voice)")
+        with own_mappings_while_loading():
+            return create_session(path, self.threads, memory_arena=False, provider=self.provider)

@@ -25,8 +25,10 @@ from ..errors import ReferenceAudioError, TextError
 from ..memory import trim_heap
 from ..onnx import require_inputs
 from .bert import BertFeaturizer
+from .manifest import GraphEntry
 from .model import GptSoVitsModel
 from .reference import kaldi_fbank, linear_spectrogram, peak_normalize
+from .shared_files import SSL_FEATURES, SSL_FILE_KEY
 from .text import Phones, to_phones
 
 _LOGGER = logging.getLogger(__name__)
@@ -91,6 +93,22 @@ def _run(model: GptSoVitsModel, graph: str, feeds: dict[str, NDArray[np.generic]
     return result
 
 
+_NO_ENTRY: Final = GraphEntry(files={})
+
+
+def _prompt_tokens(model: GptSoVitsModel, wave: NDArray[np.float32]) -> NDArray[np.int64]:
+    """Wave (1, N) at 16 kHz -> prompt semantic tokens: one graph (old folders), or the data folder's
+    shared HuBERT then the folder's own prompt quantizer, each session freed before the next opens."""
+    if SSL_FILE_KEY not in model.manifest.graphs.get("prompt_extractor", _NO_ENTRY).files:
+        return _run(model, "prompt_extractor", {"wave": wave}).astype(np.int64).reshape(-1)
+    hubert = model.shared_session("prompt_extractor", SSL_FILE_KEY)
+    require_inputs(hubert, "shared HuBERT", ("wave",))
+    features = np.asarray(hubert.run(None, {"wave": wave})[0])
+    del hubert
+    trim_heap()
+    return _run(model, "prompt_extractor", {SSL_FEATURES: features}).astype(np.int64).reshape(-1)
+
+
 def build_voice_prompt(
     samples: NDArray[np.floating],
     rate_hz: int,
@@ -142,7 +160,7 @@ def build_voice_prompt(
             "the reference transcript has nothing that can be spoken; correct it or leave it empty"
         )
     wave = np.concatenate([clip_16k, np.zeros(PROMPT_TAIL_SAMPLES, dtype=np.float32)])[np.newaxis]
-    semantic = _run(model, "prompt_extractor", {"wave": wave}).astype(np.int64).reshape(-1)
+    semantic = _prompt_tokens(model, wave)
     _LOGGER.debug("prompt: %d phones, %d semantic tokens", phone_ids.size, semantic.size)
     return VoicePrompt(
         phones=phone_ids,

@@ -1,0 +1,48 @@
+"""Files a model folder shares with the other model folders of its data folder (HuBERT).
+
+One place for the fact "where the shared HuBERT lives": `<data>/models/shared/`, beside the model
+folders, named by the sha256 of its weights. A model folder's manifest names the file and its hash
+in `shared_files`; the prompt-extractor entry names it under `SSL_FILE_KEY`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Final
+
+SHARED_FOLDER: Final = "shared"
+SSL_FILE_KEY: Final = "ssl"
+"""Key of the shared HuBERT (wave -> SSL features) in the `prompt_extractor` entry's files."""
+SSL_FEATURES: Final = "ssl_features"
+"""HuBERT's output and the prompt quantizer's input: (1, ssl_dim, T50) float32."""
+PROMPT_QUANTIZER_FILE: Final = "prompt_quantizer.onnx"
+"""The model folder's own half: SSL features -> ssl_proj -> nearest codebook row."""
+
+
+def shared_dir(model_dir: Path) -> Path:
+    """The shared folder of the data folder that holds `model_dir` (it sits beside the model folders)."""
+    return model_dir.parent / SHARED_FOLDER
+
+
+def hubert_file_name(weights_sha256: str) -> str:
+    """`hubert-<16 hex>.onnx`: same weights, same name, so two conversions write one file."""
+    return f"hubert-{weights_sha256[:16]}.onnx"
+
+
+def shared_files_of(model_dir: Path) -> dict[str, Path]:
+    """The shared files a model folder's manifest names: name -> path in its data folder."""
+    manifest = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
+    return {name: shared_dir(model_dir) / name for name in manifest.get("shared_files", {})}
+
+
+def place_shared_file(source: Path, models_dir: Path) -> bool:
+    """Move a verified shared file into `<models_dir>/shared/` unless one of that name (same weights) is
+    there; returns True when it was placed. `source` must be on the same file system (a staging folder)."""
+    target = models_dir / SHARED_FOLDER / source.name
+    if target.is_file():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)
+    return True
