@@ -148,9 +148,7 @@ def _engine(args: argparse.Namespace) -> int:
         from ..bench.engine import BenchConfig, run_bench
         from ..bench.report import format_report
     except ImportError as err:
-        print(f"error: the benchmark needs torch and onnx: pip install 'edge-tts-clone[convert]' ({err})",
-              file=sys.stderr)
-        return 1
+        return _needs_convert_extras(err)
 
     def progress(message: str) -> None:
         print(f"bench: {message}", file=sys.stderr, flush=True)
@@ -179,9 +177,7 @@ def _long_text(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except ImportError as err:
-        print(f"error: the benchmark needs torch and onnx: pip install 'edge-tts-clone[convert]' ({err})",
-              file=sys.stderr)
-        return 1
+        return _needs_convert_extras(err)
     try:
         models = prepare_models(args.out_dir.expanduser(), TINY_V2 if args.tiny else REAL_V2)
         _, prompt_path = reference_prompt(models, args.threads)
@@ -257,9 +253,7 @@ def _soak(args: argparse.Namespace) -> int:
         from ..bench.random_models import REAL_V2, TINY_V2, prepare_models
         from ..bench.soak import format_soak, make_data_folder, run_soak, write_samples
     except ImportError as err:
-        print(f"error: the benchmark needs torch and onnx: pip install 'edge-tts-clone[convert]' ({err})",
-              file=sys.stderr)
-        return 1
+        return _needs_convert_extras(err)
     duration_s = args.hours * 3600.0
     run_dir = args.out_dir.expanduser() / "soak"
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -285,3 +279,8 @@ def _watermark(args: argparse.Namespace) -> int:
     print_report(args.clips, args.seed, args.rate)
     return 0
 
+
+def _needs_convert_extras(err: ImportError) -> int:
+    """Say which extras a benchmark needs; the exit code."""
+    print(f"error: the benchmark needs torch and onnx: pip install 'edge-tts-clone[convert]' ({err})", file=sys.stderr)
+    return 1
