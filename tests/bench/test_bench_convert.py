@@ -30,6 +30,6 @@ def test_the_conversion_bench_measures_a_torch_free_child_and_compares_with_torc
     assert [step["message"] for step in run["steps"]][-1].startswith("wrote ")
     assert {"gpt.ckpt", "sovits.pth", "sv.ckpt"} <= set(figures["checkpoint_mb"])
     files = {c["file"] for c in figures["comparison"]}
-    assert {"t2s_decoder.int8.onnx", "vits_decoder.int8.onnx", "sv_embedder.onnx", "prompt_quantizer.onnx"} <= files
+    assert {"t2s_step.int8.onnx", "vits_decoder.int8.onnx", "sv_embedder.onnx", "prompt_quantizer.onnx"} <= files
     assert any(name.startswith("hubert-") for name in files)  # the shared HuBERT is compared too
     assert all(c["agrees"] for c in figures["comparison"]), figures["comparison"]

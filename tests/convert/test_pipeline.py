@@ -15,6 +15,7 @@ from wyoming_server.convert.errors import ConversionError
 from wyoming_server.convert.pipeline import convert_model
 from wyoming_server.engine.gpt_sovits.manifest import Manifest, sha256_file
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
+from wyoming_server.engine.gpt_sovits.t2s import T2SDecoder
 
 
 def test_manifest_records_versions_graphs_and_hashes(tiny_model_v2: Path) -> None:
@@ -30,11 +31,14 @@ def test_manifest_records_versions_graphs_and_hashes(tiny_model_v2: Path) -> Non
     assert "int8" not in manifest.graphs["prompt_extractor"].files  # the codebook argmin stays fp32
     # Each INT8 choice is recorded: the scheme and, in words, which layers (issue 7).
     assert {n: manifest.graphs[n].quantization for n in int8_graphs} == {
-        "t2s_decoder": "dynamic", "t2s_step": "dynamic", "vits_decoder": "static", "bert": "dynamic"
+        "t2s_step": "dynamic", "vits_decoder": "static", "bert": "dynamic"
     }
     assert set(manifest.extra["int8_choices"]) == set(int8_graphs)
-    assert "KV cache fp32" in manifest.extra["int8_choices"]["t2s_decoder"]  # the prefill's graph
-    step = manifest.graphs["t2s_step"]  # INT8 only: the steps' graph with an int8 cache and its scales
+    assert "int8 KV cache" in manifest.extra["int8_choices"]["t2s_step"]
+    # The step graph runs the INT8 prefill too: no INT8 t2s_decoder file is kept (80 MB at real size).
+    assert manifest.graphs["t2s_decoder"].files == {"fp32": "t2s_decoder.onnx"}
+    assert not (tiny_model_v2 / "t2s_decoder.int8.onnx").exists()
+    step = manifest.graphs["t2s_step"]  # INT8 only: prefill and steps on an int8 cache, and its scales
     assert step.files == {"int8": "t2s_step.int8.onnx", "kv_scales": "t2s_step.kv_scales.npy"}
     assert step.int8 is not None and step.int8["cosine_min"] >= 0.999
     for name, info in manifest.files.items():
@@ -155,7 +159,13 @@ def test_int8_only_folder_loads(tiny_checkpoints: TinyCheckpoints, tmp_path: Pat
     assert manifest.precision == ["int8"]
     written = json.loads((tmp_path / "m" / "manifest.json").read_text())
     assert set(written["files"]) == {p.name for p in (tmp_path / "m").iterdir() if p.name != "manifest.json"}
-    assert GptSoVitsModel.load(tmp_path / "m").precision == "int8"
+    # t2s_step runs the INT8 prefill and steps, so there is no t2s_decoder file of either precision.
+    assert "t2s_decoder" not in manifest.graphs and not list((tmp_path / "m").glob("t2s_decoder*"))
+    model = GptSoVitsModel.load(tmp_path / "m")
+    assert model.precision == "int8"
+    for two_sessions in (False, True):  # the two-session toggle has no t2s_decoder to run: one session
+        decoder = T2SDecoder(model, prefill_on_step_graph=not two_sessions)  # warms up: a prefill and a step
+        assert decoder.decoder_graph == "t2s_step" and decoder.vocab
 
 
 def test_upstream_written_v2_checkpoints_convert(upstream_fixtures: Path, tmp_path: Path) -> None:

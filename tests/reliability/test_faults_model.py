@@ -21,8 +21,8 @@ __all__ = ["data_dir", "tiny_data_template"]
 
 TEXT = "Is the oven still on?"
 """What every request says (with seed 5): wyoming_connection.speak's default."""
-GRAPH = "t2s_decoder.int8.onnx"
-"""The INT8 decoder: what the runtime loads by default."""
+GRAPH = "t2s_step.int8.onnx"
+"""The INT8 T2S graph: what the runtime loads by default for the prefill and the steps."""
 
 
 async def test_model_file_truncated_or_replaced_under_a_running_server(

@@ -37,7 +37,7 @@ from ..engine.memory import trim_heap, use_mmap_for_large_buffers
 from ..storage import atomic
 from .calibration import PROMPT_EXTRACTOR
 from .plans import GraphPlan, GraphResult
-from .quantize import drop_fp32, quantize_graph
+from .quantize import drop_fp32, drop_int8, quantize_graph
 from .shared_hubert import split_prompt_extractor
 
 _LOGGER = logging.getLogger(__name__)
@@ -214,6 +214,7 @@ def _build(
     total = 1 + sum(_plan_weight(plan, want_int8) for plan in plans) + 1
     done = 1
     results: list[GraphResult] = []
+    replaced: set[str] = set()  # graphs whose INT8 file a companion took the place of
     for plan in plans:
         report(done, total, f"writing {plan.name} ({sources.converter})")
         result = sources.write_fp32(plan, tmp_dir)
@@ -226,12 +227,16 @@ def _build(
         if want_int8 and plan.int8_companion is not None and plan.quantization != "none":
             report(done, total, f"calibrating the int8 KV cache of {plan.name}")
             companion = plan.int8_companion(tmp_dir / result.files["fp32"], tmp_dir / result.files["int8"])
-            results.extend([companion] if companion is not None else [])
+            if companion is not None:
+                results.append(companion)
+                replaced.add(plan.name)
             done += COMPANION_WEIGHT
     for name, data in sources.extra_files().items():
         (tmp_dir / name).write_bytes(data)
     if precision == "int8":
         results = [drop_fp32(r, tmp_dir) for r in results]
+    results = [drop_int8(r, tmp_dir) if r.name in replaced else r for r in results]
+    results = [r for r in results if r.files]  # an INT8-only folder's t2s_decoder: all in t2s_step
     shared_files: dict[str, Any] = {}
     for i, result in enumerate(results):
         if result.name == PROMPT_EXTRACTOR:

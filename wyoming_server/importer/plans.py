@@ -80,8 +80,9 @@ class GraphPlan:
     quantization_excluded_nodes: tuple[str, ...] = ()
     """Nodes whose name contains one of these stay fp32 in the INT8 graph (e.g. an output head)."""
     int8_companion: Callable[[Path, Path], GraphResult | None] | None = None
-    """After quantization: writes a second INT8 graph derived from this one (fp32 path, INT8 path) and
-    returns its own manifest entry, or None when it is not worth keeping (the T2S step graph)."""
+    """After quantization: writes an INT8 graph derived from this one (fp32 path, INT8 path) that does
+    its INT8 work instead, and returns its own manifest entry (this graph's INT8 file is then removed),
+    or None when it is not worth keeping and this graph's INT8 file stays (the T2S step graph)."""
     verified_outputs: tuple[str, ...] | None = None
     """Outputs compared with torch (None = all); e.g. skip buffers whose unused rows are unspecified."""
     verify_runs: int = 3

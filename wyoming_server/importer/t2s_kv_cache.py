@@ -56,7 +56,7 @@ _SCALE_INPUT_INDEX: Final = 12
 """k_scale and v_scale are GroupQueryAttention's inputs 12 and 13."""
 STEP_NOTE: Final = (
     "t2s_decoder's dynamic INT8 MatMuls with an int8 KV cache (static per-channel scales calibrated on "
-    "decoding real sentences, in kv_scales); used for the steps after the prefill"
+    "decoding real sentences, in kv_scales); runs the INT8 prefill and steps, in place of an INT8 t2s_decoder"
 )
 
 

@@ -26,9 +26,8 @@ HEAD_NODE_MARK: Final = "ar_predict_layer"
 """Node names containing this stay fp32 in the INT8 graph (the output head)."""
 INT8_NOTE: Final = (
     "dynamic INT8 (per-tensor int8 weights) on the four MatMuls of every layer; output head, embeddings, "
-    "LayerNorm and attention fp32; KV cache fp32{steps}"
+    "LayerNorm and attention fp32; KV cache fp32"
 )
-STEP_GRAPH_NOTE: Final = " (used for the prefill; the steps run on t2s_step with an int8 cache)"
 
 
 def decoder_inputs(dims: T2SDims, rng: np.random.Generator, mode: str) -> Inputs:
@@ -115,7 +114,7 @@ def t2s_plans(dims: T2SDims, int8_kv_cache: bool = True) -> list[GraphPlan]:
         dynamic_op_types=("MatMul",),
         quantization_excluded_nodes=(HEAD_NODE_MARK,),
         int8_companion=t2s_kv_cache.step_graph(dims) if int8_kv_cache else None,
-        int8_note=INT8_NOTE.format(steps=STEP_GRAPH_NOTE if int8_kv_cache else ""),
+        int8_note=INT8_NOTE,
         verify_runs=10,  # every mode twice
     )
     return [encoder, decoder]

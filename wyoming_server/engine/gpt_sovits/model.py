@@ -23,7 +23,9 @@ from .shared_files import shared_dir
 _LOGGER = logging.getLogger(__name__)
 
 # Graphs a model folder must have to speak (enrollment-only graphs are optional at run time).
-REQUIRED_GRAPHS: Final = ("t2s_encoder", "t2s_decoder", "vits_decoder")
+REQUIRED_GRAPHS: Final = ("t2s_encoder", "vits_decoder")
+T2S_GRAPHS: Final = ("t2s_decoder", "t2s_step")
+"""At least one: an INT8-only folder whose step graph runs the prefill too has no `t2s_decoder`."""
 ENROLLMENT_GRAPHS: Final = ("prompt_extractor", "ref_embedder", "sv_embedder")
 """Run once per enrollment: opened for each use and not kept (HuBERT alone holds about 400 MB)."""
 NO_ARENA_GRAPHS: Final = ("prompt_extractor", "sv_embedder")
@@ -73,6 +75,8 @@ class GptSoVitsModel:
         if verify_hashes:
             manifest.verify_files(model_dir)
         missing = [g for g in REQUIRED_GRAPHS if g not in manifest.graphs]
+        if not any(g in manifest.graphs for g in T2S_GRAPHS):
+            missing.append(T2S_GRAPHS[0])
         if missing:
             raise ModelLoadError(f"model {model_dir.name} lacks graph(s) {', '.join(missing)}")
         chosen = precision or manifest.default_precision

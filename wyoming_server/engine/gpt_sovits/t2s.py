@@ -50,7 +50,9 @@ class T2SDecoder:
     def __init__(self, model: GptSoVitsModel, prefill_on_step_graph: bool = PREFILL_ON_STEP_GRAPH) -> None:
         self._encoder = model.session(t2s_io.ENCODER_GRAPH)
         require_inputs(self._encoder, t2s_io.ENCODER_GRAPH, t2s_io.ENCODER_INPUTS)
-        one_session = prefill_on_step_graph and model.precision == "int8" and model.has_graph(t2s_io.STEP_GRAPH)
+        one_session = model.precision == "int8" and model.has_graph(t2s_io.STEP_GRAPH) and (
+            prefill_on_step_graph or not model.has_graph(t2s_io.DECODER_GRAPH)
+        )
         graph = t2s_io.STEP_GRAPH if one_session else t2s_io.DECODER_GRAPH
         self.decoder_graph = graph
         """The graph the prefill runs on (the steps too, unless `int8_steps` hands them over)."""

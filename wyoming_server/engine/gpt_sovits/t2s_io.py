@@ -17,7 +17,8 @@ per-channel scales, for the steps (by default the prefill too). Its manifest ent
 of each layer), the same values the graph holds. The runtime needs them only when the prefill
 runs on `t2s_decoder` over an fp32 cache and the state is handed over (`KVCache.quantized`); by
 default (`t2s.PREFILL_ON_STEP_GRAPH`) the prefill runs on `t2s_step` too, and an INT8 model never
-opens `t2s_decoder`.
+opens `t2s_decoder`. So a folder with `t2s_step` keeps no INT8 `t2s_decoder` file (an INT8-only
+folder no `t2s_decoder` at all); folders converted before still have one, and run as above.
 """
 
 from __future__ import annotations
