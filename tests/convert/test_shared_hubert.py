@@ -31,6 +31,7 @@ from wyoming_server.importer.calibration import synthetic_voice
 from wyoming_server.importer.plans import GraphResult
 from wyoming_server.importer.shared_hubert import split_graphs, split_prompt_extractor
 from wyoming_server.models.installed import installed_models
+from wyoming_server.storage import atomic
 
 pytestmark = pytest.mark.slow
 _CLIP = synthetic_voice(4.0, 32000, 3)
@@ -79,13 +80,38 @@ def test_the_shared_file_written_in_pieces_reads_back_as_the_cut_graph(tmp_path:
     assert not (tmp_path / "model" / source.name).exists()
 
 
+def _shared_files(models: Path) -> list[Path]:
+    """The shared folder's files; its only other entry may be the lock its writers take."""
+    entries = sorted((models / "shared").iterdir())
+    assert {p.name for p in entries if atomic.is_internal(p.name)} <= {atomic.LOCK_FILE}  # no staging left
+    return [p for p in entries if not atomic.is_internal(p.name)]
+
+
+def test_a_crashed_writers_staging_is_removed_and_a_live_ones_kept(tmp_path: Path) -> None:
+    source = cached_sovits_folder("v2").model_dir / "prompt_extractor.onnx"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    dead = shared / f"{atomic.STAGING_PREFIX}hubert-0123456789abcdef.onnx-0badf00d"
+    dead.mkdir()
+    (dead / "hubert-0123456789abcdef.onnx").write_bytes(b"half a graph")  # a writer killed mid-file
+    (shared / (dead.name + atomic.OWNER_SUFFIX)).touch()  # its owner lock went with the process
+    with atomic.StagingFolder(shared, "hubert-fedcba9876543210.onnx") as live:  # another conversion, running
+        (tmp_path / "model").mkdir()
+        shutil.copy(source, tmp_path / "model" / source.name)
+        result = GraphResult(name="prompt_extractor", files={"fp32": source.name}, max_abs_error=0.0)
+        entry, _ = split_prompt_extractor(result, tmp_path / "model", shared)
+        assert live.path.is_dir()
+        assert not dead.exists() and not (shared / (dead.name + atomic.OWNER_SUFFIX)).exists()
+    assert [p.name for p in sorted(shared.iterdir())] == [atomic.LOCK_FILE, entry.files[SSL_FILE_KEY]]
+
+
 def test_two_model_folders_share_one_hubert_and_both_enroll(
     tiny_checkpoints: TinyCheckpoints, tmp_path: Path
 ) -> None:
     models = tmp_path / "models"
     _convert(tiny_checkpoints, models / "anna")
     _convert(tiny_checkpoints, models / "ben")
-    shared = sorted((models / "shared").iterdir())
+    shared = _shared_files(models)
     assert len(shared) == 1 and shared[0].name.startswith("hubert-") and shared[0].suffix == ".onnx"
     for name in ("anna", "ben"):
         manifest = json.loads((models / name / "manifest.json").read_text())
@@ -105,7 +131,7 @@ def test_a_fine_tune_with_its_own_codebook_keeps_its_own_quantizer(
     _convert(tiny_checkpoints, models / "anna")
     other = write_tiny_sovits(tmp_path / "other.pth", "v2", seed=1)
     _convert(tiny_checkpoints, models / "tuned", other)
-    assert len(list((models / "shared").iterdir())) == 1
+    assert len(_shared_files(models)) == 1
     quantizers = [(models / m / PROMPT_QUANTIZER_FILE).read_bytes() for m in ("anna", "tuned")]
     assert quantizers[0] != quantizers[1]
     # Its tokens are those of its own ssl_proj and codebook (the torch modules), not anna's.

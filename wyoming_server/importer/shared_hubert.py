@@ -19,6 +19,7 @@ import onnx
 from ..checkpoints.errors import ConversionError
 from ..engine.gpt_sovits.manifest import sha256_file
 from ..engine.gpt_sovits.shared_files import PROMPT_QUANTIZER_FILE, SSL_FEATURES, SSL_FILE_KEY, hubert_file_name
+from ..storage import atomic
 from .plans import GraphResult
 
 
@@ -157,10 +158,12 @@ def _place_shared(hubert: onnx.ModelProto, shared: Path, name: str) -> Path:
     path = shared / name
     if path.is_file():
         return path
-    shared.mkdir(parents=True, exist_ok=True)
-    staging = shared / f".{name}.{os.getpid()}.tmp"
-    _save_in_pieces(hubert, staging)
-    os.replace(staging, path)  # a concurrent conversion writing the same weights replaces it harmlessly
+    atomic.recover(shared)  # a conversion killed while writing HuBERT left its staging folder
+    with atomic.StagingFolder(shared, name) as staging:
+        staged = staging.path / name
+        _save_in_pieces(hubert, staged)
+        os.replace(staged, path)  # a concurrent conversion writing the same weights replaces it harmlessly
+    atomic.fsync_dir(shared)
     return path
 
 
