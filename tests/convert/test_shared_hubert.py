@@ -25,7 +25,12 @@ from wyoming_server.engine.audio import resample
 from wyoming_server.engine.errors import ModelLoadError
 from wyoming_server.engine.gpt_sovits.model import GptSoVitsModel
 from wyoming_server.engine.gpt_sovits.prompt import build_voice_prompt
-from wyoming_server.engine.gpt_sovits.shared_files import PROMPT_QUANTIZER_FILE, SSL_FEATURES, SSL_FILE_KEY
+from wyoming_server.engine.gpt_sovits.shared_files import (
+    PROMPT_QUANTIZER_FILE,
+    SSL_FEATURES,
+    SSL_FILE_KEY,
+    place_shared_file,
+)
 from wyoming_server.engine.gpt_sovits.text import to_phones
 from wyoming_server.importer.calibration import synthetic_voice
 from wyoming_server.importer.plans import GraphResult
@@ -153,16 +158,44 @@ def test_a_missing_or_corrupt_shared_hubert_fails_enrolment_not_loading(
 ) -> None:
     models = tmp_path / "models"
     _convert(tiny_checkpoints, models / "anna")
-    hubert = next((models / "shared").iterdir())
-    if damage == "missing":
-        hubert.unlink()
-    else:
-        data = bytearray(hubert.read_bytes())
-        data[-10] ^= 0xFF
-        hubert.write_bytes(bytes(data))
+    tokens = _enroll(models / "anna")
+    _damage(_shared_files(models)[0], damage)
     GptSoVitsModel.load(models / "anna")  # speaking never needs HuBERT
     with pytest.raises(ModelLoadError, match=r"shared file .*needed to enroll"):
         _enroll(models / "anna")
+    # The next conversion of the same HuBERT does not trust the name: it writes the file again.
+    _convert(tiny_checkpoints, models / "ben")
+    np.testing.assert_array_equal(_enroll(models / "anna"), tokens)
+    np.testing.assert_array_equal(_enroll(models / "ben"), tokens)
+
+
+def _damage(path: Path, how: str) -> None:
+    if how == "missing":
+        path.unlink()
+    elif how == "corrupt":
+        data = bytearray(path.read_bytes())
+        data[-10] ^= 0xFF
+        path.write_bytes(bytes(data))
+    else:
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "truncated"])
+def test_installing_a_shared_file_replaces_a_damaged_copy_and_keeps_a_good_one(tmp_path: Path, damage: str) -> None:
+    models = tmp_path / "models"
+    (models / "shared").mkdir(parents=True)
+    good = bytes(range(256)) * 64
+    target = models / "shared" / "hubert-0123456789abcdef.onnx"
+    target.write_bytes(good)
+    source = tmp_path / "staging" / target.name
+    source.parent.mkdir()
+    source.write_bytes(good)
+    assert place_shared_file(source, models) is False  # the same bytes: kept, the source left alone
+    assert source.is_file() and target.read_bytes() == good
+
+    _damage(target, damage)
+    assert place_shared_file(source, models) is True
+    assert target.read_bytes() == good and not source.exists()
 
 
 def test_shared_is_not_a_model_id(tiny_checkpoints: TinyCheckpoints, tmp_path: Path) -> None:

@@ -18,7 +18,13 @@ import onnx
 
 from ..checkpoints.errors import ConversionError
 from ..engine.gpt_sovits.manifest import sha256_file
-from ..engine.gpt_sovits.shared_files import PROMPT_QUANTIZER_FILE, SSL_FEATURES, SSL_FILE_KEY, hubert_file_name
+from ..engine.gpt_sovits.shared_files import (
+    PROMPT_QUANTIZER_FILE,
+    SSL_FEATURES,
+    SSL_FILE_KEY,
+    hubert_file_name,
+    recorded_hashes,
+)
 from ..storage import atomic
 from .plans import GraphResult
 
@@ -154,9 +160,11 @@ def _save_in_pieces(model: onnx.ModelProto, path: Path) -> None:
 
 
 def _place_shared(hubert: onnx.ModelProto, shared: Path, name: str) -> Path:
-    """Write the shared file unless a file of that name (same weights) is already there."""
+    """Write the shared file unless a file of that name is already there with the bytes a model folder
+    recorded for it (a damaged or unrecorded one is written again)."""
     path = shared / name
-    if path.is_file():
+    recorded = recorded_hashes(shared, name) if path.is_file() else set()
+    if recorded and sha256_file(path) in recorded:
         return path
     atomic.recover(shared)  # a conversion killed while writing HuBERT left its staging folder
     with atomic.StagingFolder(shared, name) as staging:

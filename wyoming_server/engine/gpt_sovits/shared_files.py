@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Final
 
+from .manifest import sha256_file
+
 SHARED_FOLDER: Final = "shared"
 SSL_FILE_KEY: Final = "ssl"
 """Key of the shared HuBERT (wave -> SSL features) in the `prompt_extractor` entry's files."""
@@ -37,12 +39,32 @@ def shared_files_of(model_dir: Path) -> dict[str, Path]:
     return {name: shared_dir(model_dir) / name for name in manifest.get("shared_files", {})}
 
 
+def recorded_hashes(shared: Path, name: str) -> set[str]:
+    """The sha256 values the model folders beside `shared` record for its file `name`."""
+    hashes = set()
+    for manifest in shared.parent.glob("*/manifest.json"):
+        try:
+            recorded = json.loads(manifest.read_text(encoding="utf-8")).get("shared_files", {}).get(name)
+        except (OSError, ValueError, AttributeError):
+            continue  # an unreadable manifest says nothing about this file
+        if isinstance(recorded, dict) and isinstance(recorded.get("sha256"), str):
+            hashes.add(recorded["sha256"])
+    return hashes
+
+
 def place_shared_file(source: Path, models_dir: Path) -> bool:
-    """Move a verified shared file into `<models_dir>/shared/` unless one of that name (same weights) is
-    there; returns True when it was placed. `source` must be on the same file system (a staging folder)."""
+    """Move a verified shared file into `<models_dir>/shared/` unless the file of that name there has the
+    same bytes; returns True when it was placed (also over a damaged copy, which the models naming it
+    could not enroll with). `source` must be on the same file system (a staging folder)."""
     target = models_dir / SHARED_FOLDER / source.name
-    if target.is_file():
+    if _same_bytes(target, source):
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(source, target)
     return True
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    if not a.is_file() or a.stat().st_size != b.stat().st_size:
+        return False
+    return sha256_file(a) == sha256_file(b)
