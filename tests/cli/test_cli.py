@@ -81,6 +81,26 @@ def test_add_list_show_rename_remove(
     assert code == 1 and "no voice 'mum'" in err
 
 
+def test_models_remove_waits_for_the_voices_speaking_with_it(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, good_wav: bytes, tmp_path: Path
+) -> None:
+    audio = tmp_path / "mum.wav"
+    audio.write_bytes(good_wav)
+    assert _run(capsys, *_add(data_dir, audio))[0] == 0
+    code, _, err = _run(capsys, "models", "remove", "v2pro", "--data-dir", str(data_dir))
+    assert code == 1 and err == (
+        "error: model 'v2pro': voice(s) mum speak with it: remove them first (edge-tts-clone voices remove ID)\n"
+    )
+    assert (data_dir / "models" / "v2pro" / "manifest.json").is_file()
+    assert _run(capsys, "voices", "remove", "mum", "--data-dir", str(data_dir))[0] == 0
+    code, out, _ = _run(capsys, "models", "remove", "v2pro", "--data-dir", str(data_dir))
+    assert code == 0 and out.startswith("removed model v2pro (") and "MB freed" in out
+    code, out, _ = _run(capsys, "models", "list", "--data-dir", str(data_dir))
+    assert out.startswith("no models in")
+    code, _, err = _run(capsys, "models", "remove", "v2pro", "--data-dir", str(data_dir))
+    assert code == 1 and err.startswith("error: no model 'v2pro' in ")
+
+
 def test_rejected_clip_prints_the_reasons(
     capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
 ) -> None:

@@ -1,4 +1,4 @@
-"""`edge-tts-clone models ...`: download official pretrained models and list the installed ones."""
+"""`edge-tts-clone models ...`: download official pretrained models, list and remove the installed ones."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ..models.catalogue import CATALOGUE, DEFAULT_BASE_URL, HUBERT_DIR
 from ..models.download import DownloadError, ProgressBar, fetch_release, release
 from ..models.install import default_converter, install_converted_model
 from ..models.installed import installed_models
+from ..models.remove import ModelRemoveError, remove_model
 from ..settings import DEFAULT_DATA_DIR
 from ..storage.layout import DOWNLOADS_SUBDIR, MODELS_SUBDIR
 from .progress import StepBar
@@ -22,7 +23,7 @@ converter: Any = None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `models download` and `models list`."""
+    """Add `models download`, `models list` and `models remove`."""
     parser = subparsers.add_parser(
         "models",
         help="download and list GPT-SoVITS models",
@@ -72,6 +73,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(func=_list)
+
+    removing = commands.add_parser(
+        "remove",
+        parents=[common],
+        help="delete an installed model no voice speaks with (and a shared HuBERT no model needs)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    removing.add_argument("model", help="model id (see `models list`)")
+    removing.set_defaults(func=_remove)
 
 
 def _download(args: argparse.Namespace) -> int:
@@ -131,4 +141,16 @@ def _list(args: argparse.Namespace) -> int:
             f"no models in {models_dir}; the stock Piper voice speaks until you run `models download v2pro`"
         )
     print(f"downloadable: {', '.join(sorted(CATALOGUE))}")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    try:
+        removed = remove_model(args.data_dir, args.model)
+    except ModelRemoveError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    names = ", ".join(removed.shared_removed)
+    shared = f"; shared files no model needs any more: {names}" if names else ""
+    print(f"removed model {removed.model_id} ({removed.freed_bytes / 1e6:.0f} MB freed{shared})")
     return 0
