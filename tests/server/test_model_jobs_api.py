@@ -117,6 +117,40 @@ async def test_install_states_the_space_then_downloads_converts_and_lists_the_mo
     assert "params" not in listing["jobs"][0], "a job's private parameters are not sent"
 
 
+async def test_a_model_no_voice_speaks_with_is_removed(
+    start_server: StartServer, http: aiohttp.ClientSession, model_files: ModelFiles, tmp_path: Path
+) -> None:
+    base_url, _ = model_files
+    server = await start_server(jobs=make_jobs(tmp_path / "data", base_url))
+    assert (await follow(http, server.http_url, await _install(http, server), finished))["state"] == "succeeded"
+    data = _data(server)
+    folder_bytes = sum(p.stat().st_size for p in (data / "models" / "v2pro").rglob("*") if p.is_file())
+    url = f"{server.http_url}/api/models/v2pro"
+    async with http.delete(url) as response:
+        assert response.status == 401
+    (data / "voices" / "dad").mkdir(parents=True)  # a voice enrolled on the model
+    (data / "voices" / "dad" / "voice.json").write_text(json.dumps({"model_id": "v2pro"}))
+
+    async with http.delete(url, headers=_auth(server)) as response:
+        assert response.status == 409
+        refused = await response.json()
+    assert refused["code"] == "model-in-use" and refused["voices"] == ["dad"] and "dad" in refused["error"]
+    assert (data / "models" / "v2pro" / "manifest.json").is_file()
+
+    shutil.rmtree(data / "voices" / "dad")
+    async with http.delete(url, headers=_auth(server)) as response:
+        assert response.status == 200
+        removed = await response.json()
+    assert removed == {"model": "v2pro", "freed_bytes": folder_bytes, "shared_removed": []}
+    async with http.get(f"{server.http_url}/api/models") as response:
+        assert (await response.json())["installed"] == []
+    for model in ("v2pro", "shared"):
+        async with http.delete(f"{server.http_url}/api/models/{model}", headers=_auth(server)) as response:
+            assert response.status == 404 and (await response.json())["code"] == "unknown-model"
+    async with http.delete(f"{server.http_url}/api/models/..", headers=_auth(server)) as response:
+        assert response.status in (400, 404)
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
@@ -220,6 +254,8 @@ async def test_one_job_at_a_time_and_speech_goes_on_while_it_converts(
         assert response.status == 409
         busy = await response.json()
     assert busy["code"] == "job-running" and busy["job"]["id"] == job["id"]
+    async with http.delete(f"{server.http_url}/api/models/v2pro", headers=_auth(server)) as response:
+        assert response.status == 409 and (await response.json())["code"] == "job-running"  # it may be this one
 
     text = "Dinner is ready. Please come down!"
     async with server.client() as client:  # the worker holds the conversion; speech is not held

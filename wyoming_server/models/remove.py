@@ -23,6 +23,21 @@ class ModelRemoveError(Exception):
     """A model that cannot be removed: unknown, still used by voices, or the disk refused."""
 
 
+class ModelNotInstalledError(ModelRemoveError):
+    """No model folder by that id."""
+
+
+class ModelInUseError(ModelRemoveError):
+    """Voices speak with the model."""
+
+    def __init__(self, model_id: str, voices: list[str]) -> None:
+        super().__init__(
+            f"model {model_id!r}: voice(s) {', '.join(voices)} speak with it: remove them first "
+            "(edge-tts-clone voices remove ID)"
+        )
+        self.voices = voices
+
+
 @dataclass(frozen=True)
 class RemovedModel:
     """What `remove_model` deleted."""
@@ -34,23 +49,20 @@ class RemovedModel:
 
 
 def remove_model(data_dir: Path, model_id: str) -> RemovedModel:
-    """Delete `<data>/models/<model_id>` and the shared files only it named; ModelRemoveError when it
-    is not installed or a voice speaks with it."""
+    """Delete `<data>/models/<model_id>` and the shared files only it named; ModelNotInstalledError,
+    ModelInUseError (a voice speaks with it) or ModelRemoveError (not an id, the disk refused)."""
     models_dir = data_dir / MODELS_SUBDIR
     target = models_dir / model_id
     if not is_slug(model_id) or model_id == SHARED_FOLDER:
-        raise ModelRemoveError(f"{model_id!r} is not a model id")
+        raise ModelNotInstalledError(f"{model_id!r} is not a model id")
     voices_dir = data_dir / VOICES_SUBDIR
     voices_dir.mkdir(parents=True, exist_ok=True)
     with atomic.FolderLock(voices_dir, exclusive=True), atomic.FolderLock(models_dir, exclusive=True):
         if not (target / MANIFEST_NAME).is_file():
-            raise ModelRemoveError(f"no model {model_id!r} in {models_dir}")
+            raise ModelNotInstalledError(f"no model {model_id!r} in {models_dir}")
         users = voices_using(voices_dir, model_id)
         if users:
-            raise ModelRemoveError(
-                f"model {model_id!r}: voice(s) {', '.join(users)} speak with it: remove them first "
-                "(edge-tts-clone voices remove ID)"
-            )
+            raise ModelInUseError(model_id, users)
         freed = _tree_bytes(target)
         try:
             atomic.remove_folder(target)

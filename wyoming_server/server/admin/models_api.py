@@ -1,4 +1,5 @@
-"""`/api/models` and `/api/jobs`: install the cloning model, import a fine-tune, follow and cancel the job.
+"""`/api/models` and `/api/jobs`: install the cloning model, import a fine-tune, follow and cancel the job,
+remove a model.
 
 Everything a household without a shell needs to get a model: the page, Home Assistant and scripts
 all use these routes. Jobs run in the background (`wyoming_server/jobs`); a client follows one by
@@ -17,6 +18,7 @@ from aiohttp import web
 from ...jobs.manager import JobBusy, JobManager, JobRefused
 from ...jobs.plan import free_bytes
 from ...models.installed import installed_models, is_installed
+from ...models.remove import ModelInUseError, ModelNotInstalledError, ModelRemoveError, remove_model
 from ...voices.quality import ClipTooLongError, UnreadableAudioError, check_clip
 from .context import context_of, dump_json
 from .errors import ApiError
@@ -91,6 +93,24 @@ async def install_model(request: web.Request) -> web.Response:
     except (JobBusy, JobRefused) as err:
         raise _refusal(err) from None
     return _json(job.public(), status=202 if created else 200)
+
+
+async def remove_installed_model(request: web.Request) -> web.Response:
+    """DELETE /api/models/{model_id}: the model folder (and a shared HuBERT no other model needs)."""
+    jobs = _manager(request)
+    model_id = check_slug(request.match_info["model_id"], "the model id")
+    if jobs.current is not None:  # it may be converting this very model
+        raise _refusal(JobBusy(jobs.current))
+    try:
+        removed = await context_of(request).blocking(lambda: remove_model(jobs.data_dir, model_id))
+    except ModelNotInstalledError:
+        raise ApiError(404, "unknown-model", f"no model {model_id!r} is installed on this server") from None
+    except ModelInUseError as err:
+        raise ApiError(409, "model-in-use", str(err), voices=err.voices) from None
+    except ModelRemoveError as err:
+        raise ApiError(500, "storage-error", str(err)) from None
+    _LOGGER.info("Removed model %s through the admin API (%d bytes)", model_id, removed.freed_bytes)
+    return _json({"model": model_id, "freed_bytes": removed.freed_bytes, "shared_removed": removed.shared_removed})
 
 
 async def import_fine_tune(request: web.Request) -> web.Response:
@@ -186,6 +206,7 @@ def add_routes(app: web.Application) -> None:
     """Register the model and job routes."""
     app.router.add_get("/api/models", list_models)
     app.router.add_get("/api/models/{model_id}/plan", model_plan)
+    app.router.add_delete("/api/models/{model_id}", remove_installed_model)
     app.router.add_post("/api/models/install", install_model)
     app.router.add_post("/api/models/import", import_fine_tune)
     app.router.add_get("/api/jobs", list_jobs)

@@ -110,6 +110,31 @@ def paths() -> dict[str, Any]:
                 },
             }
         },
+        "/api/models/{model_id}": {
+            "delete": {
+                "summary": "Remove an installed model no voice speaks with (and a shared HuBERT no model needs)",
+                "security": _BEARER,
+                "parameters": [{"name": "model_id", "in": "path", "required": True, "schema": _ID_SCHEMA}],
+                "responses": {
+                    "200": {
+                        "description": "removed",
+                        "content": _json({
+                            "type": "object",
+                            "required": ["model", "freed_bytes", "shared_removed"],
+                            "properties": {
+                                "model": {"type": "string"},
+                                "freed_bytes": {"type": "integer"},
+                                "shared_removed": {"type": "array", "items": {"type": "string"}},
+                            },
+                        }),
+                    },
+                    "401": unauthorized,
+                    "404": _error("no such model installed (code `unknown-model`)"),
+                    "409": _error("voices speak with it (code `model-in-use`, with `voices`), or a job is "
+                                  "running (code `job-running`, with `job`)"),
+                },
+            }
+        },
         "/api/models/install": {
             "post": {
                 "summary": "Download and convert an official model in a background job",
