@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -241,16 +242,7 @@ def drop_fp32(result: GraphResult, folder: Path) -> GraphResult:
     """For precision "int8": keep only the INT8 files of graphs that have one."""
     if "int8" not in result.files or "fp32" not in result.files:
         return result
-    (folder / result.files["fp32"]).unlink(missing_ok=True)
-    return GraphResult(
-        name=result.name,
-        files={key: name for key, name in result.files.items() if key != "fp32"},
-        max_abs_error=result.max_abs_error,
-        int8_error=result.int8_error,
-        quantization=result.quantization,
-        int8_note=result.int8_note,
-    )
-
+    return _without_file(result, folder, "fp32")
 
 
 def drop_int8(result: GraphResult, folder: Path) -> GraphResult:
@@ -258,9 +250,9 @@ def drop_int8(result: GraphResult, folder: Path) -> GraphResult:
     prefill and steps both run on `t2s_step`): an INT8 file nothing opens is 80 MB per folder."""
     if "int8" not in result.files:
         return result
-    (folder / result.files["int8"]).unlink(missing_ok=True)
-    return GraphResult(
-        name=result.name,
-        files={key: name for key, name in result.files.items() if key != "int8"},
-        max_abs_error=result.max_abs_error,
-    )
+    return replace(_without_file(result, folder, "int8"), int8_error={}, quantization="none", int8_note="")
+
+
+def _without_file(result: GraphResult, folder: Path, key: str) -> GraphResult:
+    (folder / result.files[key]).unlink(missing_ok=True)
+    return replace(result, files={k: name for k, name in result.files.items() if k != key})
