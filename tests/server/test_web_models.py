@@ -162,6 +162,39 @@ def test_import_a_fine_tune_from_the_page(browser: WebDriver, instant: ThreadedS
     assert call["sv"] is not None, "a v2Pro fine-tune was converted with the speaker-verification net"
 
 
+def _remove_button(driver: WebDriver) -> Any:
+    return driver.find_element(By.CSS_SELECTOR, "#models-list .remove-model[data-model='v2pro']")
+
+
+def test_remove_a_model_from_the_page_once_no_voice_speaks_with_it(
+    browser: WebDriver, instant: ThreadedServer, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    _open(browser, instant)
+    _wait(browser, lambda d: "free" in _text(d, "install-plan"), "plan")
+    browser.find_element(By.ID, "install-button").click()
+    _wait(browser, lambda d: _text(d, "models-state") == "Installed: v2pro (v2Pro).", "installed")
+    (data / "voices" / "dad").mkdir(parents=True)  # a voice enrolled on it
+    (data / "voices" / "dad" / "voice.json").write_text('{"model_id": "v2pro"}')
+
+    _remove_button(browser).click()
+    assert _remove_button(browser).text == "Really remove v2pro?"  # nothing goes on one click
+    _remove_button(browser).click()
+    _wait(browser, lambda d: "voice(s) dad speak with it" in _text(d, "models-remove-status"), "refused")
+    assert (data / "models" / "v2pro" / "manifest.json").is_file()
+    assert _remove_button(browser).text == "Remove"
+
+    (data / "voices" / "dad" / "voice.json").unlink()
+    (data / "voices" / "dad").rmdir()
+    _remove_button(browser).click()
+    _remove_button(browser).click()
+    _wait(browser, lambda d: _text(d, "models-remove-status").startswith("Removed v2pro: "), "removed")
+    assert "No cloning model is installed yet" in _text(browser, "models-state")
+    assert browser.find_elements(By.CSS_SELECTOR, "#models-list li") == []
+    assert not (data / "models" / "v2pro").exists()
+    assert browser.find_element(By.ID, "install-form").is_displayed(), "it can be installed again"
+
+
 def test_enrolling_before_any_model_points_at_the_install_button(
     browser: WebDriver, instant: ThreadedServer, tmp_path: Path
 ) -> None:

@@ -1,4 +1,5 @@
-// The "Cloning model" section: install the official model or import a fine-tune, and follow the job.
+// The "Cloning model" section: install the official model or import a fine-tune, follow the job, and
+// remove a model no voice speaks with.
 // A job runs on the server; the page only shows it, so a reload (or another browser) picks it up
 // from GET /api/models and follows it with GET /api/jobs/{id}?wait=…&after=<revision>.
 "use strict";
@@ -19,6 +20,7 @@
       ? "Installed: " + installed.map((m) => m.id + " (" + m.version + ")").join(", ") + "."
       : "No cloning model is installed yet. Voices other than the stock one need one: install it here.";
     $("models-state").className = installed.length ? "good" : "warning";
+    $("models-list").replaceChildren(...installed.map(modelItem));
     const missing = body.catalogue.filter((entry) => !entry.installed);
     const select = $("install-model");
     const previous = select.value;
@@ -32,6 +34,30 @@
       ...installed.map((model) => el("option", { value: model.id, text: model.id })));
     if (installed.some((model) => model.id === chosen)) enrollModel.value = chosen;
     if (installed.length) $("models-section").classList.remove("attention");
+  }
+
+  function modelItem(model) {
+    const remove = el("button", { class: "danger remove-model", type: "button", text: "Remove", "data-model": model.id });
+    remove.addEventListener("click", () => {
+      if (remove.dataset.armed === "yes") removeModel(model.id);
+      else { remove.dataset.armed = "yes"; remove.textContent = "Really remove " + model.id + "?"; }
+    });
+    return el("li", { class: "row" }, el("span", { text: model.id + " (" + model.version + ")" }), remove);
+  }
+
+  // The server refuses a model that voices speak with, and names them.
+  async function removeModel(modelId) {
+    setStatus("models-remove-status", "Removing " + modelId + "…");
+    const response = await fetch("/api/models/" + encodeURIComponent(modelId), { method: "DELETE", headers: authHeaders() });
+    if (!response.ok) {
+      setStatus("models-remove-status", (await errorOf(response)).message, "error");
+      await loadModels(); // disarms the button
+      return;
+    }
+    const removed = await response.json();
+    setStatus("models-remove-status", "Removed " + modelId + ": " + gigabytes(removed.freed_bytes) + " freed.", "good");
+    await loadModels();
+    document.dispatchEvent(new CustomEvent("edge-tts:models-changed", { detail: removed }));
   }
 
   async function loadModels() {
