@@ -23,7 +23,7 @@ from ..engine.gpt_sovits.shared_files import (
     SSL_FEATURES,
     SSL_FILE_KEY,
     hubert_file_name,
-    recorded_hashes,
+    recorded_shared_files,
 )
 from ..storage import atomic
 from .plans import GraphResult
@@ -163,7 +163,7 @@ def _place_shared(hubert: onnx.ModelProto, shared: Path, name: str) -> Path:
     """Write the shared file unless a file of that name is already there with the bytes a model folder
     recorded for it (a damaged or unrecorded one is written again)."""
     path = shared / name
-    recorded = recorded_hashes(shared, name) if path.is_file() else set()
+    recorded = (recorded_shared_files(shared.parent) or {}).get(name, set()) if path.is_file() else set()
     if recorded and sha256_file(path) in recorded:
         return path
     atomic.recover(shared)  # a conversion killed while writing HuBERT left its staging folder

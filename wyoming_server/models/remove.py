@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..engine.gpt_sovits.manifest import MANIFEST_NAME
-from ..engine.gpt_sovits.shared_files import SHARED_FOLDER
+from ..engine.gpt_sovits.shared_files import SHARED_FOLDER, recorded_shared_files
 from ..storage import atomic
 from ..storage.layout import MODELS_SUBDIR, VOICES_SUBDIR
 from ..storage.slug import is_slug
@@ -92,12 +92,9 @@ def _remove_unnamed_shared_files(models_dir: Path) -> list[tuple[str, int]]:
     shared = models_dir / SHARED_FOLDER
     if not shared.is_dir() or any(p.name.startswith(atomic.STAGING_PREFIX) for p in models_dir.iterdir()):
         return []  # a conversion under way may have placed a file its manifest will name
-    named: set[str] = set()
-    for manifest in models_dir.glob(f"*/{MANIFEST_NAME}"):
-        try:
-            named |= set(json.loads(manifest.read_text(encoding="utf-8")).get("shared_files", {}))
-        except (OSError, ValueError, AttributeError, TypeError):
-            return []  # a manifest we cannot read may name any of them: keep them all
+    named = recorded_shared_files(models_dir)
+    if named is None:
+        return []  # a manifest we cannot read may name any of them: keep them all
     removed = []
     for path in sorted(shared.iterdir()):
         if path.is_file() and not atomic.is_internal(path.name) and path.name not in named:

@@ -39,17 +39,18 @@ def shared_files_of(model_dir: Path) -> dict[str, Path]:
     return {name: shared_dir(model_dir) / name for name in manifest.get("shared_files", {})}
 
 
-def recorded_hashes(shared: Path, name: str) -> set[str]:
-    """The sha256 values the model folders beside `shared` record for its file `name`."""
-    hashes = set()
-    for manifest in shared.parent.glob("*/manifest.json"):
+def recorded_shared_files(models_dir: Path) -> dict[str, set[str]] | None:
+    """Shared file name -> the sha256 values the manifests of the model folders in `models_dir`
+    record for it; None when some manifest cannot be read (it may name any of them)."""
+    recorded: dict[str, set[str]] = {}
+    for manifest in models_dir.glob("*/manifest.json"):
         try:
-            recorded = json.loads(manifest.read_text(encoding="utf-8")).get("shared_files", {}).get(name)
-        except (OSError, ValueError, AttributeError):
-            continue  # an unreadable manifest says nothing about this file
-        if isinstance(recorded, dict) and isinstance(recorded.get("sha256"), str):
-            hashes.add(recorded["sha256"])
-    return hashes
+            files = json.loads(manifest.read_text(encoding="utf-8")).get("shared_files", {})
+            for name, info in files.items():
+                recorded.setdefault(name, set()).add(str(info["sha256"]))
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
+            return None
+    return recorded
 
 
 def place_shared_file(source: Path, models_dir: Path) -> bool:
