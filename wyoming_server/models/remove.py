@@ -49,8 +49,9 @@ class RemovedModel:
 
 
 def remove_model(data_dir: Path, model_id: str) -> RemovedModel:
-    """Delete `<data>/models/<model_id>` and the shared files only it named; ModelNotInstalledError,
-    ModelInUseError (a voice speaks with it) or ModelRemoveError (not an id, the disk refused)."""
+    """Delete `<data>/models/<model_id>` and the shared files only it named; ModelNotInstalledError
+    (also for what is no model id), ModelInUseError (a voice speaks with it) or ModelRemoveError (the
+    disk refused)."""
     models_dir = data_dir / MODELS_SUBDIR
     target = models_dir / model_id
     if not is_slug(model_id) or model_id == SHARED_FOLDER:
