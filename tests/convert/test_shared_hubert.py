@@ -32,9 +32,11 @@ from wyoming_server.engine.gpt_sovits.shared_files import (
     place_shared_file,
 )
 from wyoming_server.engine.gpt_sovits.text import to_phones
+from wyoming_server.importer import shared_hubert
 from wyoming_server.importer.calibration import synthetic_voice
 from wyoming_server.importer.plans import GraphResult
 from wyoming_server.importer.shared_hubert import split_graphs, split_prompt_extractor
+from wyoming_server.models.install import install_converted_model
 from wyoming_server.models.installed import installed_models
 from wyoming_server.storage import atomic
 
@@ -196,6 +198,42 @@ def test_installing_a_shared_file_replaces_a_damaged_copy_and_keeps_a_good_one(t
     _damage(target, damage)
     assert place_shared_file(source, models) is True
     assert target.read_bytes() == good and not source.exists()
+
+
+def test_an_install_reuses_a_good_shared_hubert_without_writing_it_and_repairs_a_damaged_one(
+    tiny_checkpoints: TinyCheckpoints, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = tiny_checkpoints
+
+    def install(model_id: str) -> None:
+        install_converted_model(tmp_path, model_id, gpt=c.gpt, sovits=c.sovits_v2, hubert_dir=c.hubert,
+                                precision="fp32", converter=convert_model)
+
+    install("anna")
+    models = tmp_path / "models"
+    (hubert,) = _shared_files(models)
+    before = hubert.stat()
+    tokens = _enroll(models / "anna")
+    writes: list[Path] = []
+    real_save = shared_hubert._save_in_pieces
+
+    def counting_save(model: onnx.ModelProto, path: Path) -> None:
+        writes.append(path)
+        real_save(model, path)
+
+    monkeypatch.setattr(shared_hubert, "_save_in_pieces", counting_save)
+
+    install("ben")  # the install links the good copy in; the converter checks it byte for byte
+
+    assert writes == [] and (hubert.stat().st_ino, hubert.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert _shared_files(models) == [hubert] and hubert.stat().st_nlink == 1  # the staging links are gone
+    np.testing.assert_array_equal(_enroll(models / "ben"), tokens)
+
+    _damage(hubert, "truncated")
+    install("carl")
+
+    assert len(writes) == 1 and _shared_files(models) == [hubert]
+    np.testing.assert_array_equal(_enroll(models / "anna"), tokens)  # the live copy was replaced
 
 
 def test_shared_is_not_a_model_id(tiny_checkpoints: TinyCheckpoints, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,6 @@ from ..engine.gpt_sovits.shared_files import (
     SSL_FEATURES,
     SSL_FILE_KEY,
     hubert_file_name,
-    recorded_shared_files,
 )
 from ..storage import atomic
 from .plans import GraphResult
@@ -144,27 +144,37 @@ _GRAPH_FIELD = onnx.ModelProto.DESCRIPTOR.fields_by_name["graph"].number
 _INITIALIZER_FIELD = onnx.GraphProto.DESCRIPTOR.fields_by_name["initializer"].number
 
 
-def _save_in_pieces(model: onnx.ModelProto, path: Path) -> None:
-    """Save `model` one initializer at a time: serializing HuBERT whole would hold two more copies of
-    its weights. Protobuf merges repeated occurrences of an embedded message, so the model's `graph`
-    may be written once without its initializers and again once per initializer."""
+def _pieces(model: onnx.ModelProto) -> Iterator[bytes]:
+    """The serialized `model`, one initializer at a time: serializing HuBERT whole would hold two more
+    copies of its weights. Protobuf merges repeated occurrences of an embedded message, so the model's
+    `graph` may be written once without its initializers and again once per initializer."""
     head = _copy_except(model, "graph")
     head.graph.CopyFrom(_copy_except(model.graph, "initializer"))
+    yield head.SerializeToString()
+    for init in model.graph.initializer:
+        yield _length_delimited(_GRAPH_FIELD, _length_delimited(_INITIALIZER_FIELD, init.SerializeToString()))
+
+
+def _save_in_pieces(model: onnx.ModelProto, path: Path) -> None:
     with path.open("wb") as f:
-        f.write(head.SerializeToString())
-        for init in model.graph.initializer:
-            graph_piece = _length_delimited(_INITIALIZER_FIELD, init.SerializeToString())
-            f.write(_length_delimited(_GRAPH_FIELD, graph_piece))
+        for piece in _pieces(model):
+            f.write(piece)
         f.flush()
         os.fsync(f.fileno())
 
 
+def _sha256_of_pieces(model: onnx.ModelProto) -> str:
+    digest = hashlib.sha256()
+    for piece in _pieces(model):
+        digest.update(piece)
+    return digest.hexdigest()
+
+
 def _place_shared(hubert: onnx.ModelProto, shared: Path, name: str) -> Path:
-    """Write the shared file unless a file of that name is already there with the bytes a model folder
-    recorded for it (a damaged or unrecorded one is written again)."""
+    """Write the shared file unless a file of that name already holds exactly these bytes (a damaged
+    copy is written again; a good one, e.g. linked in by an install, saves writing 378 MB)."""
     path = shared / name
-    recorded = (recorded_shared_files(shared.parent) or {}).get(name, set()) if path.is_file() else set()
-    if recorded and sha256_file(path) in recorded:
+    if path.is_file() and sha256_file(path) == _sha256_of_pieces(hubert):
         return path
     atomic.recover(shared)  # a conversion killed while writing HuBERT left its staging folder
     with atomic.StagingFolder(shared, name) as staging:

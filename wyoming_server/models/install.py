@@ -9,6 +9,7 @@ the same signature.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -131,6 +132,7 @@ def install_converted_model(
     convert = converter or default_converter()
     with atomic.StagingFolder(models_dir, model_id) as staging:
         out_dir = staging.path / "model"
+        _link_shared_files(models_dir, staging.path / SHARED_FOLDER)
         _LOGGER.info("converting %s + %s into model %s", gpt.name, sovits.name, model_id)
         convert(
             gpt, sovits, hubert_dir, out_dir, sv=sv, bert_dir=bert_dir, precision=precision, progress=progress
@@ -146,3 +148,16 @@ def install_converted_model(
                 place_shared_file(shared, models_dir)
             atomic.commit_folder(out_dir, target)
     return target
+
+
+def _link_shared_files(models_dir: Path, staged_shared: Path) -> None:
+    """Hard-link the data folder's shared files into the staging folder, so the converter finds the
+    HuBERT it would write (checked byte for byte) and writes nothing: 378 MB less on an SD card. A file
+    system without hard links just converts as before."""
+    existing = sorted((models_dir / SHARED_FOLDER).glob("*.onnx"))
+    if not existing:
+        return
+    staged_shared.mkdir(parents=True, exist_ok=True)
+    for path in existing:
+        with contextlib.suppress(OSError):
+            os.link(path, staged_shared / path.name)

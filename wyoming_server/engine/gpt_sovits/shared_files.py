@@ -68,4 +68,4 @@ def place_shared_file(source: Path, models_dir: Path) -> bool:
 def _same_bytes(a: Path, b: Path) -> bool:
     if not a.is_file() or a.stat().st_size != b.stat().st_size:
         return False
-    return sha256_file(a) == sha256_file(b)
+    return os.path.samefile(a, b) or sha256_file(a) == sha256_file(b)
