@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 from pathlib import Path
@@ -32,6 +33,7 @@ from wyoming_server.engine.gpt_sovits.shared_files import (
     place_shared_file,
 )
 from wyoming_server.engine.gpt_sovits.text import to_phones
+from wyoming_server.importer import pipeline as importer_pipeline
 from wyoming_server.importer import shared_hubert
 from wyoming_server.importer.calibration import synthetic_voice
 from wyoming_server.importer.plans import GraphResult
@@ -239,3 +241,50 @@ def test_an_install_reuses_a_good_shared_hubert_without_writing_it_and_repairs_a
 def test_shared_is_not_a_model_id(tiny_checkpoints: TinyCheckpoints, tmp_path: Path) -> None:
     with pytest.raises(ConversionError, match="shared HuBERT lives"):
         _convert(tiny_checkpoints, tmp_path / "models" / "shared")
+
+
+def _fail_at_the_swap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills up after HuBERT was placed, while the model folder is swapped in."""
+
+    def full(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(importer_pipeline, "_install", full)
+
+
+def test_a_failed_conversion_takes_back_the_hubert_it_placed(
+    tiny_checkpoints: TinyCheckpoints, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = tmp_path / "models"
+    with monkeypatch.context() as patch:
+        _fail_at_the_swap(patch)
+        with pytest.raises(ConversionError, match="No space left on device"):
+            _convert(tiny_checkpoints, models / "anna")
+    assert _shared_files(models) == []  # 378 MB at the real size, on a disk that is full
+    assert [p.name for p in models.iterdir() if p.name != "shared"] == [atomic.LOCK_FILE]
+
+    _convert(tiny_checkpoints, models / "anna")
+    (hubert,) = _shared_files(models)
+    with monkeypatch.context() as patch:
+        _fail_at_the_swap(patch)
+        with pytest.raises(ConversionError, match="No space left on device"):
+            _convert(tiny_checkpoints, models / "ben")
+    assert _shared_files(models) == [hubert]  # anna's manifest names it
+    assert _enroll(models / "anna").size > 0
+
+
+def test_a_conversion_removes_what_a_killed_one_left_in_the_shared_folder(
+    tiny_checkpoints: TinyCheckpoints, tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    (models / "shared").mkdir(parents=True)
+    orphan = models / "shared" / "hubert-0123456789abcdef.onnx"  # placed, then the power went
+    orphan.write_bytes(b"a whole HuBERT")
+    (models / "shared" / "README.txt").write_text("not the converter's")  # never ours to delete
+
+    _convert(tiny_checkpoints, models / "anna")
+
+    kept = _shared_files(models)
+    assert not orphan.exists() and len(kept) == 2
+    named = json.loads((models / "anna" / "manifest.json").read_text())["shared_files"]
+    assert kept[0].name == "README.txt" and kept[1].name in named

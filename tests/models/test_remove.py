@@ -30,6 +30,8 @@ def _bytes(folder: Path) -> int:
 def test_the_shared_hubert_goes_with_the_last_model_naming_it(tiny_model_v2: Path, tmp_path: Path) -> None:
     hubert = _two_models(tiny_model_v2, tmp_path)
     anna = _bytes(tmp_path / "models" / "anna")
+    notes = hubert.parent / "notes.txt"
+    notes.write_text("not the converter's")  # whatever else sits in shared/ is never removed
 
     removed = remove_model(tmp_path, "anna")
 
@@ -41,7 +43,7 @@ def test_the_shared_hubert_goes_with_the_last_model_naming_it(tiny_model_v2: Pat
     removed = remove_model(tmp_path, "ben")
 
     assert removed.shared_removed == [hubert.name] and removed.freed_bytes == anna + size
-    assert not hubert.exists() and installed_models(tmp_path) == []
+    assert not hubert.exists() and notes.is_file() and installed_models(tmp_path) == []
     assert not [p for p in (tmp_path / "models").iterdir() if p.name.startswith(atomic.STAGING_PREFIX)]
     with pytest.raises(ModelRemoveError, match="no model 'ben'"):
         remove_model(tmp_path, "ben")

@@ -32,7 +32,7 @@ from ..engine.gpt_sovits.manifest import (
     Manifest,
     sha256_file,
 )
-from ..engine.gpt_sovits.shared_files import SHARED_FOLDER, shared_dir
+from ..engine.gpt_sovits.shared_files import SHARED_FOLDER, remove_unnamed_shared_files, shared_dir
 from ..engine.memory import trim_heap, use_mmap_for_large_buffers
 from ..storage import atomic
 from .calibration import PROMPT_EXTRACTOR
@@ -135,6 +135,24 @@ def _install(tmp_dir: Path, out_dir: Path, overwrite: bool) -> None:
         atomic.commit_folder(tmp_dir, out_dir)
 
 
+def _tidy_shared_folder(models_dir: Path) -> None:
+    """After a conversion, done or failed: remove the shared files no model folder names, such as the
+    HuBERT of this conversion if it failed (a full disk, say) or of one killed earlier: 378 MB each on
+    an SD card. Skipped while another writer holds the folder: the next conversion tidies up."""
+    lock = atomic.FolderLock(models_dir, exclusive=True)
+    try:
+        if not lock.acquire(blocking=False):
+            return
+        removed = remove_unnamed_shared_files(models_dir)
+    except OSError as err:  # the conversion's own error is the one to report
+        _LOGGER.warning("could not tidy up %s after the conversion: %s", models_dir / SHARED_FOLDER, err)
+        return
+    finally:
+        lock.release()
+    for name, size in removed:
+        _LOGGER.info("removed %s (%.0f MB): no model folder names it", name, size / 1e6)
+
+
 def _plan_weight(plan: GraphPlan, want_int8: bool) -> int:
     if not want_int8:
         return WRITE_WEIGHT
@@ -191,6 +209,7 @@ def convert_model(
             raise ConversionError(f"conversion failed: {err}") from err
         finally:  # also on KeyboardInterrupt: nothing left behind (after the swap, only the owner file)
             staging.discard()
+            _tidy_shared_folder(out_dir.parent)
     finally:
         sources.close()
     report(total, total, f"wrote {out_dir}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..engine.gpt_sovits.manifest import MANIFEST_NAME
-from ..engine.gpt_sovits.shared_files import SHARED_FOLDER, recorded_shared_files
+from ..engine.gpt_sovits.shared_files import SHARED_FOLDER, remove_unnamed_shared_files
 from ..storage import atomic
 from ..storage.layout import MODELS_SUBDIR, VOICES_SUBDIR
 from ..storage.slug import is_slug
@@ -67,7 +67,7 @@ def remove_model(data_dir: Path, model_id: str) -> RemovedModel:
         freed = _tree_bytes(target)
         try:
             atomic.remove_folder(target)
-            shared = _remove_unnamed_shared_files(models_dir)
+            shared = remove_unnamed_shared_files(models_dir)
         except OSError as err:
             raise ModelRemoveError(f"could not remove model {model_id!r}: {err.strerror or err}") from err
     return RemovedModel(model_id, freed + sum(size for _, size in shared), [name for name, _ in shared])
@@ -86,25 +86,6 @@ def voices_using(voices_dir: Path, model_id: str) -> list[str]:
         if named == model_id:
             users.append(document.parent.name)
     return users
-
-
-def _remove_unnamed_shared_files(models_dir: Path) -> list[tuple[str, int]]:
-    """Deletes the shared files no model folder's manifest names; returns (name, bytes) of each."""
-    shared = models_dir / SHARED_FOLDER
-    if not shared.is_dir() or any(p.name.startswith(atomic.STAGING_PREFIX) for p in models_dir.iterdir()):
-        return []  # a conversion under way may have placed a file its manifest will name
-    named = recorded_shared_files(models_dir)
-    if named is None:
-        return []  # a manifest we cannot read may name any of them: keep them all
-    removed = []
-    for path in sorted(shared.iterdir()):
-        if path.is_file() and not atomic.is_internal(path.name) and path.name not in named:
-            size = path.stat().st_size
-            path.unlink()
-            removed.append((path.name, size))
-    if removed:
-        atomic.fsync_dir(shared)
-    return removed
 
 
 def _tree_bytes(folder: Path) -> int:

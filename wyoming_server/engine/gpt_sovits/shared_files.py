@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Final
 
+from ...storage import atomic
 from .manifest import sha256_file
 
 SHARED_FOLDER: Final = "shared"
@@ -26,6 +28,9 @@ PROMPT_QUANTIZER_FILE: Final = "prompt_quantizer.onnx"
 def shared_dir(model_dir: Path) -> Path:
     """The shared folder of the data folder that holds `model_dir` (it sits beside the model folders)."""
     return model_dir.parent / SHARED_FOLDER
+
+
+_HUBERT_NAME: Final = re.compile(r"hubert-[0-9a-f]{16}\.onnx")
 
 
 def hubert_file_name(weights_sha256: str) -> str:
@@ -69,3 +74,27 @@ def _same_bytes(a: Path, b: Path) -> bool:
     if not a.is_file() or a.stat().st_size != b.stat().st_size:
         return False
     return os.path.samefile(a, b) or sha256_file(a) == sha256_file(b)
+
+
+def remove_unnamed_shared_files(models_dir: Path) -> list[tuple[str, int]]:
+    """Delete the shared files no model folder's manifest names; returns (name, bytes) of each.
+
+    Only names the converter writes are candidates: whatever else sits in `shared/` is not ours. All
+    are kept while a conversion is under way in `models_dir` (its manifest may name one soon) or while
+    a manifest cannot be read (it may name any). The caller holds the models folder's lock.
+    """
+    shared = models_dir / SHARED_FOLDER
+    if not shared.is_dir() or any(p.name.startswith(atomic.STAGING_PREFIX) for p in models_dir.iterdir()):
+        return []
+    named = recorded_shared_files(models_dir)
+    if named is None:
+        return []
+    removed = []
+    for path in sorted(shared.iterdir()):
+        if _HUBERT_NAME.fullmatch(path.name) and path.name not in named and path.is_file():
+            size = path.stat().st_size
+            path.unlink()
+            removed.append((path.name, size))
+    if removed:
+        atomic.fsync_dir(shared)
+    return removed
