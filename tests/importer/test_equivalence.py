@@ -21,10 +21,11 @@ from wyoming_server.convert.graph_compare import INT8_MARGIN, compare_folders, c
 from wyoming_server.convert.pipeline import convert_model as torch_convert_model
 from wyoming_server.engine.gpt_sovits import t2s_io
 from wyoming_server.engine.gpt_sovits.manifest import Manifest
-from wyoming_server.engine.gpt_sovits.shared_files import SSL_FILE_KEY
+from wyoming_server.engine.gpt_sovits.shared_files import SSL_FILE_KEY, shared_dir
 from wyoming_server.importer.sovits_plans import sovits_plans
 from wyoming_server.importer.t2s_plans import t2s_plans
 from wyoming_server.importer.template_sources import CheckpointSet
+from wyoming_server.storage import atomic
 
 pytestmark = pytest.mark.slow
 
@@ -34,8 +35,9 @@ graph's SNR a little; a wrong graph moves it by far more."""
 
 
 def _assert_same_folders(
-    gpt: Path, sovits: Path, hubert: Path, sv: Path | None, templates: Path, root: Path
+    gpt: Path, sovits: Path, hubert: Path, sv: Path | None, templates: Path, root: Path, *, one_hubert: bool = True
 ) -> None:
+    """`one_hubert`: both write the same shared file, so a data folder holding models of both keeps one."""
     # Each in its own data folder, so each writes its own shared HuBERT.
     ref_dir, cand_dir = root / "torch" / "model", root / "templates" / "model"
     reference = torch_convert_model(gpt, sovits, hubert, ref_dir, sv=sv)
@@ -53,6 +55,10 @@ def _assert_same_folders(
     assert len(comparisons) == len([n for n in names if n.endswith(".onnx")])
     shared = compare_shared_files(ref_dir, cand_dir)
     assert len(shared) == 1 and shared[0].file.startswith("hubert-")
+    torch_file, template_file = (
+        [p.name for p in shared_dir(d).iterdir() if not atomic.is_internal(p.name)] for d in (ref_dir, cand_dir)
+    )
+    assert (torch_file == template_file) is one_hubert, (torch_file, template_file)
     comparisons += shared
     for comparison in comparisons:
         assert comparison.structure == "", comparison
@@ -63,7 +69,7 @@ def _assert_same_folders(
 
 
 def _own(files: dict[str, str]) -> dict[str, str]:
-    """A graph's files, the shared HuBERT's name (a hash of weights each converter rounds) generalized."""
+    """A graph's files, the shared HuBERT's name generalized (see the upstream-written test)."""
     return {key: "hubert-*.onnx" if key == SSL_FILE_KEY else name for key, name in files.items()}
 
 
@@ -117,4 +123,7 @@ def test_upstream_written_checkpoints_give_the_torch_converters_graphs(
     # traces and checks them on fresh random weights, so the files' own values play no part.
     gpt, sovits = folder / "gpt.ckpt", folder / "sovits.pth"
     templates = make_test_templates(gpt, sovits, hubert, sv, tmp_path / "tpl", check=True)
-    _assert_same_folders(gpt, sovits, hubert, sv, templates, tmp_path)
+    # The fixture's HuBERT is freshly initialised: its LayerNorms and biases hold equal values, which
+    # torch's exporter merges into fewer initializers, so the shared file's weights hash (its name)
+    # differs. Trained or random weights are all distinct: the tiny test above gets one name.
+    _assert_same_folders(gpt, sovits, hubert, sv, templates, tmp_path, one_hubert=False)
